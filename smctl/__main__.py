@@ -1,0 +1,3 @@
+from smctl.cli.app import main
+
+main()

@@ -1,0 +1,133 @@
+"""Root command: global options, sub-command registration and the one error handler."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smctl import __version__
+from smctl.cli.output import Output
+from smctl.errors import ExitCode, SmctlError, UsageError
+
+GLOBAL_FLAGS = ("--json", "-v", "--verbose", "--no-color")
+
+app = typer.Typer(
+    name="smctl",
+    help="Run your SageMaker container locally the way SageMaker does.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class AppState:
+    out: Output
+    config: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"smctl {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail; tracebacks on errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Path to smctl.toml (default: found in this folder or a parent)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Run your SageMaker container locally the way SageMaker does."""
+    state: AppState = ctx.ensure_object(AppState) if ctx.obj is None else ctx.obj
+    state.out.json_mode = state.out.json_mode or json_
+    state.out.verbose = state.out.verbose or verbose
+    state.config = config
+    if ctx.invoked_subcommand:
+        state.out.command = ctx.invoked_subcommand
+
+
+def _register() -> None:
+    from smctl.cli import package
+
+    app.add_typer(package.app, name="package")
+
+
+_register()
+
+
+def _hoist_global_flags(argv: list[str]) -> list[str]:
+    """Let --json, -v and --no-color stand anywhere before `--` (users type `smctl doctor --json`)."""
+    try:
+        stop = argv.index("--")
+    except ValueError:
+        stop = len(argv)
+    flags = [a for a in argv[:stop] if a in GLOBAL_FLAGS]
+    rest = [a for a in argv[:stop] if a not in GLOBAL_FLAGS]
+    return flags + rest + argv[stop:]
+
+
+def run(argv: list[str]) -> int:
+    """Run smctl with `argv` and return the exit code; every failure is rendered here, once."""
+    argv = _hoist_global_flags(argv)
+    out = Output(json_mode="--json" in argv, verbose=bool({"-v", "--verbose"} & set(argv)),
+                 color="--no-color" not in argv)
+    state = AppState(out=out)
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="smctl", standalone_mode=False, obj=state)
+        code = rv if isinstance(rv, int) else 0
+        if code == 0:
+            out.finish()
+        return code
+    except SmctlError as err:
+        out.traceback(err)
+        out.error(err)
+        return int(err.exit_code)
+    except typer.TyperException as err:  # click's usage errors: bad option, missing argument
+        if type(err).__name__ == "NoArgsIsHelpError":  # `smctl package` alone: show its help
+            sys.stderr.write(err.format_message() + "\n")
+            return int(ExitCode.USAGE)
+        out.error(UsageError(err.format_message(), _usage_hint(argv)))
+        return int(ExitCode.USAGE)
+    except typer.Exit as done:
+        return done.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        interrupted = SmctlError("interrupted", None)
+        interrupted.exit_code = ExitCode.INTERRUPTED
+        out.error(interrupted)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 70
+        out.internal_error(exc)
+        return int(ExitCode.INTERNAL)
+
+
+def _usage_hint(argv: list[str]) -> str:
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return f"run `smctl {' '.join(words + ['--help'])}`"
+
+
+def _sigterm_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
