@@ -1,0 +1,132 @@
+"""Fixtures that talk to real local services: Docker engine, registry on 127.0.0.1:5000, moto's server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import TEST_LABEL, CliResult, run_cli
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REGISTRY = os.environ.get("SMCTL_TEST_REGISTRY", "127.0.0.1:5000")
+
+
+def _unavailable(what: str) -> None:
+    """A missing service fails under CI (no Docker test may skip there) and skips on a laptop."""
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true; .ci/setup-host.sh should have provided it")
+    pytest.skip(f"{what} not available (run `make setup`)")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        _unavailable(f"a Docker engine ({exc})")
+    yield client
+    _reap(client)
+    client.close()
+
+
+def _reap(client: object) -> None:
+    """Remove every container, network, volume and image the tests labelled, whatever happened."""
+    flt = {"label": TEST_LABEL}
+    for c in client.containers.list(all=True, filters=flt):  # type: ignore[attr-defined]
+        c.remove(force=True)
+    for n in client.networks.list(filters=flt):  # type: ignore[attr-defined]
+        n.remove()
+    for v in client.volumes.list(filters=flt):  # type: ignore[attr-defined]
+        v.remove(force=True)
+
+
+@pytest.fixture
+def docker_reaper(docker_client: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """Per-test: on failure print the logs of the test's containers, then remove them all."""
+    yield docker_client
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for c in docker_client.containers.list(all=True, filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
+        if failed:
+            logs = c.logs(tail=200).decode(errors="replace")
+            print(f"\n--- logs of container {c.name} ({c.image.tags or c.image.id}) ---\n{logs}")
+        c.remove(force=True)
+    for n in docker_client.networks.list(filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
+        n.remove()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """A real registry (Debian's docker-registry) that the engine trusts without TLS."""
+    try:
+        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=3).close()
+    except OSError as exc:
+        _unavailable(f"the registry at {REGISTRY} ({exc})")
+    return REGISTRY
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's real HTTP server on loopback, standing in for the AWS endpoints (ECR, S3, STS, SageMaker)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 at moto's server with dummy credentials; returns the endpoint URL."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return moto_server
+
+
+@pytest.fixture
+def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """No credentials and no region anywhere boto3 looks (EC2 metadata disabled too)."""
+    for var in list(os.environ):
+        if var.startswith("AWS_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def smctl() -> object:
+    """Run the smctl CLI in-process through its real entry point: `smctl("package", "pack", ...)`."""
+
+    def _run(*args: object, cwd: object = None, expect_internal: bool = False) -> CliResult:
+        return run_cli(*args, cwd=cwd, expect_internal=expect_internal)  # type: ignore[arg-type]
+
+    return _run
