@@ -1,0 +1,34 @@
+# smctl developer tasks. `make setup` prepares a Debian host (Docker engine, base image, local registry).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?= -n 2
+
+.PHONY: setup install test test-fast lint bench golden clean
+
+setup:
+	bash .ci/setup-host.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest $(PYTEST_ARGS) tests/unit tests/cli
+
+lint: install
+	$(VENV)/bin/ruff check smctl tests benchmarks
+	$(VENV)/bin/mypy smctl
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache benchmarks/.work

@@ -1,0 +1,80 @@
+"""The CLI conventions every command relies on: exit codes, errors, --json, --version, fast --help."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from smctl import __version__
+from smctl.errors import ExitCode
+from tests.helpers import smctl_exe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_version_prints_the_package_version(smctl):
+    res = smctl("--version")
+    assert res.exit_code == 0
+    assert res.stdout == f"smctl {__version__}\n"
+
+
+def test_python_dash_m_smctl_runs_the_cli():
+    proc = subprocess.run([*smctl_exe(), "--version"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"smctl {__version__}"
+
+
+def test_unknown_option_is_a_usage_error_with_hint_on_stderr(smctl):
+    res = smctl("--bogus")
+    assert res.exit_code == ExitCode.USAGE == 2
+    assert res.stdout == ""
+    assert "Error: No such option: --bogus" in res.stderr
+    assert "Hint: run `smctl --help`" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_json_mode_puts_the_error_in_one_json_document(smctl):
+    res = smctl("--json", "--bogus")
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)  # exactly one document: json.loads fails on trailing data
+    assert doc["ok"] is False
+    assert doc["error"]["exit_code"] == 2
+    assert "--bogus" in doc["error"]["message"]
+    assert res.stderr == ""
+
+
+def test_global_flags_are_accepted_after_the_command(smctl):
+    res = smctl("package", "inspect", "/nonexistent/model.tar.gz", "--json")
+    doc = json.loads(res.stdout)
+    assert doc["ok"] is False
+    assert "/nonexistent/model.tar.gz" in doc["error"]["message"]
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from smctl.cli.app import run\n"
+        "rc = run(['--help'])\n"
+        "heavy = sorted(m for m in ('docker', 'boto3', 'botocore', 'jinja2', 'zlib_ng', 'isal') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Commands" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_no_color_env_and_flag_produce_plain_text():
+    env = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([*smctl_exe(), "--bogus"], capture_output=True, text=True, env=env, check=False)
+    assert "\x1b[" not in proc.stderr
+    proc = subprocess.run([*smctl_exe(), "--no-color", "--bogus"], capture_output=True, text=True, check=False)
+    assert "\x1b[" not in proc.stderr
+
+
+def test_readme_exit_code_table_matches_the_enum():
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, flags=re.M))
+    assert {int(k): v for k, v in rows.items()} == {int(c): c.name for c in ExitCode}
