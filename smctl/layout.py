@@ -1,0 +1,191 @@
+"""/opt/ml as data: the container paths SageMaker uses and the config files it writes, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from smctl.errors import UsageError
+
+OPT_ML = PurePosixPath("/opt/ml")
+INPUT = OPT_ML / "input"
+INPUT_CONFIG = INPUT / "config"
+INPUT_DATA = INPUT / "data"
+MODEL = OPT_ML / "model"
+OUTPUT = OPT_ML / "output"
+OUTPUT_DATA = OUTPUT / "data"
+FAILURE = OUTPUT / "failure"
+CHECKPOINTS = OPT_ML / "checkpoints"
+CODE = OPT_ML / "code"
+
+HYPERPARAMETERS_JSON = "hyperparameters.json"
+INPUTDATACONFIG_JSON = "inputdataconfig.json"
+RESOURCECONFIG_JSON = "resourceconfig.json"
+CHECKPOINTCONFIG_JSON = "checkpointconfig.json"
+
+GROUP_NAME = "homogeneousCluster"
+NETWORK_INTERFACE = "eth0"
+FAILURE_REASON_LIMIT = 1024
+
+# SageMaker API limits (CreateTrainingJob).
+MAX_HYPERPARAMETERS = 100
+MAX_HP_KEY = 256
+MAX_HP_VALUE = 2500
+MAX_ENVIRONMENT = 100
+MAX_ENV_VALUE = 512
+MAX_CHANNELS = 20
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
+ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+INPUT_MODES = ("File", "FastFile", "Pipe")
+DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
+RECORD_WRAPPERS = ("None", "RecordIO")
+COMPRESSIONS = ("None", "Gzip")
+HP_ENCODINGS = ("json", "str")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """What inputdataconfig.json says about one channel."""
+
+    name: str
+    input_mode: str = "File"
+    distribution: str = "FullyReplicated"
+    record_wrapper: str = "None"
+    content_type: str | None = None
+    compression: str = "None"
+
+
+def host_names(count: int) -> list[str]:
+    """SageMaker's host names: algo-1 .. algo-N."""
+    return [f"algo-{i}" for i in range(1, count + 1)]
+
+
+def encode_hyperparameters(values: Mapping[str, Any], encoding: str = "json") -> dict[str, str]:
+    """Turn hyperparameters into the string->string map SageMaker writes.
+
+    "json" is what framework (script-mode) estimators send: json.dumps(v), so True -> "true", "x" -> "\"x\"";
+    "str" is what the generic Estimator sends: str(v), so True -> "True". A value the user already wrote as a
+    string passes unchanged in both, as it does through the SDK's string-typed HyperParameters.
+
+    Raises:
+        UsageError: more than 100 entries, or a key or value over SageMaker's limits.
+    """
+    if encoding not in HP_ENCODINGS:
+        raise UsageError(f"unknown hyperparameter encoding {encoding!r}", f"use one of: {', '.join(HP_ENCODINGS)}")
+    if len(values) > MAX_HYPERPARAMETERS:
+        raise UsageError(
+            f"{len(values)} hyperparameters given; SageMaker accepts at most {MAX_HYPERPARAMETERS}",
+            "pass the rest in a config file inside a channel instead",
+        )
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_HP_KEY:
+            raise UsageError(f"hyperparameter name {key!r} must be 1-{MAX_HP_KEY} characters")
+        if isinstance(value, str):
+            text = value
+        elif encoding == "json":
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        if len(text) > MAX_HP_VALUE:
+            raise UsageError(
+                f"hyperparameter {key!r} is {len(text)} characters once encoded; SageMaker allows {MAX_HP_VALUE}",
+                "shorten it, or pass large settings as a file in a channel",
+            )
+        out[key] = text
+    return out
+
+
+def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """Check the user's container environment against CreateTrainingJob's limits.
+
+    Raises:
+        UsageError: too many entries, a bad key, or a value over 512 characters.
+    """
+    if len(env) > MAX_ENVIRONMENT:
+        raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most {MAX_ENVIRONMENT}")
+    for key, value in env.items():
+        if not ENV_KEY.match(key):
+            raise UsageError(
+                f"environment variable name {key!r} is not valid",
+                "names match [a-zA-Z_][a-zA-Z0-9_]*",
+            )
+        if len(str(value)) > MAX_ENV_VALUE:
+            raise UsageError(
+                f"environment variable {key} is {len(str(value))} characters; SageMaker allows {MAX_ENV_VALUE}"
+            )
+    return {k: str(v) for k, v in env.items()}
+
+
+def validate_channel(channel: ChannelConfig) -> None:
+    """Raises: UsageError naming the channel and the allowed values."""
+    if not CHANNEL_NAME.match(channel.name):
+        raise UsageError(
+            f"channel name {channel.name!r} is not valid",
+            "channel names are 1-64 characters of letters, digits, '.', '-' and '_'",
+        )
+    for label, value, allowed in (
+        ("input mode", channel.input_mode, INPUT_MODES),
+        ("distribution", channel.distribution, DISTRIBUTIONS),
+        ("record wrapper", channel.record_wrapper, RECORD_WRAPPERS),
+        ("compression", channel.compression, COMPRESSIONS),
+    ):
+        if value not in allowed:
+            raise UsageError(
+                f"channel {channel.name!r}: {label} {value!r} is not valid",
+                f"use one of: {', '.join(allowed)}",
+            )
+
+
+def input_data_config(channels: Sequence[ChannelConfig]) -> dict[str, dict[str, str]]:
+    """inputdataconfig.json: the four keys per channel, ContentType only when given; {} with no channels."""
+    if len(channels) > MAX_CHANNELS:
+        raise UsageError(f"{len(channels)} channels given; SageMaker accepts at most {MAX_CHANNELS}")
+    config: dict[str, dict[str, str]] = {}
+    for ch in channels:
+        validate_channel(ch)
+        if ch.name in config:
+            raise UsageError(f"channel {ch.name!r} is given twice", "give each channel once")
+        entry: dict[str, str] = {}
+        if ch.content_type:
+            entry["ContentType"] = ch.content_type
+        entry["TrainingInputMode"] = ch.input_mode
+        entry["S3DistributionType"] = ch.distribution
+        entry["RecordWrapperType"] = ch.record_wrapper
+        config[ch.name] = entry
+    return config
+
+
+def resource_config(current_host: str, hosts: Sequence[str], instance_type: str) -> dict[str, Any]:
+    """resourceconfig.json with every key a real training job writes."""
+    return {
+        "current_host": current_host,
+        "current_instance_type": instance_type,
+        "current_group_name": GROUP_NAME,
+        "hosts": list(hosts),
+        "instance_groups": [
+            {"instance_group_name": GROUP_NAME, "instance_type": instance_type, "hosts": list(hosts)}
+        ],
+        "network_interface_name": NETWORK_INTERFACE,
+    }
+
+
+def checkpoint_config() -> dict[str, str]:
+    return {"LocalPath": str(CHECKPOINTS)}
+
+
+def dump_config(data: Mapping[str, Any]) -> str:
+    """The exact text written to a config file (compact JSON, as SageMaker writes it)."""
+    return json.dumps(data)
+
+
+def failure_reason(failure_text: str | None, exit_code: int) -> str:
+    """SageMaker's FailureReason: the first 1024 characters of output/failure, else the exit code."""
+    if failure_text and failure_text.strip():
+        return failure_text[:FAILURE_REASON_LIMIT]
+    return f"AlgorithmError: , exit code: {exit_code}"
