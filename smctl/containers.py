@@ -1,0 +1,282 @@
+"""Running containers for smctl's jobs: created, labelled, streamed, and always removed (Ctrl-C included).
+
+With docker_runtime.py (engine, images, build, push) this is the only docker-py user.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smctl.errors import DockerError, SmctlError
+
+LABEL_MANAGED = "smctl.managed"
+LABEL_JOB = "smctl.job"
+LABEL_KIND = "smctl.kind"
+LABEL_HOST = "smctl.host"
+
+
+class GpuUnavailableError(DockerError):
+    """The engine has no GPU runtime for a container that asked for GPUs."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": str(self.source), "target": self.target, "read_only": self.read_only}
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """`--gpus`: count -1 is all; device_ids picks specific GPUs; None means no GPU."""
+
+    count: int | None = None
+    device_ids: tuple[str, ...] = ()
+
+    def device_requests(self) -> list[Any]:
+        from docker.types import DeviceRequest
+
+        if self.device_ids:
+            return [DeviceRequest(device_ids=list(self.device_ids), capabilities=[["gpu"]])]
+        if self.count:
+            return [DeviceRequest(count=self.count, capabilities=[["gpu"]])]
+        return []
+
+    def describe(self) -> str:
+        if self.device_ids:
+            return "devices " + ",".join(self.device_ids)
+        if self.count == -1:
+            return "all"
+        return str(self.count) if self.count else "none"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    name: str
+    command: list[str] | None
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str | None = None
+    aliases: tuple[str, ...] = ()
+    gpus: GpuRequest = GpuRequest()
+    mem_limit: int | None = None
+    nano_cpus: int | None = None
+    shm_size: int | None = None
+    ports: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """What would run, for --dry-run."""
+        return {
+            "image": self.image,
+            "name": self.name,
+            "hostname": self.hostname,
+            "entrypoint": self.entrypoint,
+            "command": self.command,
+            "environment": self.environment,
+            "mounts": [m.as_dict() for m in self.mounts],
+            "network": self.network,
+            "aliases": list(self.aliases),
+            "gpus": self.gpus.describe(),
+            "memory_bytes": self.mem_limit,
+            "cpus": self.nano_cpus / 1e9 if self.nano_cpus else None,
+            "shm_bytes": self.shm_size,
+            "labels": self.labels,
+        }
+
+
+def docker_client() -> Any:
+    """Connect to the engine; Raises: DockerError with the fix when it is unreachable."""
+    from smctl.docker_runtime import engine
+
+    return engine()
+
+
+def ensure_image(client: Any, image: str) -> Any:
+    """Raises: SmctlError naming the image, Hint: smctl build."""
+    import docker.errors
+
+    try:
+        return client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SmctlError(
+            f"image {image} is not in the local Docker engine",
+            "build it first: smctl build (or pass --image with an image that `docker images` lists)",
+        ) from None
+
+
+@contextmanager
+def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[Any]:
+    """A user-defined bridge network for a multi-host job, removed at the end whatever happens."""
+    net = client.networks.create(name, driver="bridge", labels={LABEL_MANAGED: "1", **labels})
+    try:
+        yield net
+    finally:
+        with _no_interrupts():
+            _remove_network(net)
+
+
+@contextmanager
+def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Any]:
+    """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it."""
+    container = create_container(client, spec)
+    try:
+        start_container(container, spec)
+        yield container
+    finally:
+        with _no_interrupts():
+            remove_container(container, stop_grace=stop_grace)
+
+
+def create_container(client: Any, spec: ContainerSpec) -> Any:
+    import docker.errors
+    from docker.types import Mount as DockerMount
+
+    kwargs: dict[str, Any] = {
+        "name": spec.name,
+        "command": spec.command,
+        "entrypoint": spec.entrypoint,
+        "environment": spec.environment,
+        "mounts": [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts],
+        "hostname": spec.hostname,
+        "labels": {LABEL_MANAGED: "1", **spec.labels},
+        "device_requests": spec.gpus.device_requests() or None,
+        "detach": True,
+        "privileged": False,
+    }
+    if spec.network:
+        kwargs["network"] = spec.network
+        kwargs["networking_config"] = {
+            spec.network: client.api.create_endpoint_config(aliases=list(spec.aliases) or None)
+        }
+    if spec.mem_limit:
+        kwargs["mem_limit"] = spec.mem_limit
+        kwargs["memswap_limit"] = spec.mem_limit  # no swap: an OOM on SageMaker is an OOM here
+    if spec.nano_cpus:
+        kwargs["nano_cpus"] = spec.nano_cpus
+    if spec.shm_size:
+        kwargs["shm_size"] = spec.shm_size
+    if spec.ports:
+        kwargs["ports"] = spec.ports
+    try:
+        return client.containers.create(spec.image, **kwargs)
+    except docker.errors.ImageNotFound:
+        ensure_image(client, spec.image)
+        raise
+    except docker.errors.APIError as exc:
+        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}") from exc
+
+
+def start_container(container: Any, spec: ContainerSpec) -> None:
+    import docker.errors
+
+    try:
+        container.start()
+    except docker.errors.APIError as exc:
+        text = str(exc.explanation or exc)
+        if "could not select device driver" in text or "nvidia" in text.lower():
+            raise GpuUnavailableError(
+                f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",
+                "install the NVIDIA Container Toolkit and restart Docker, or run without GPUs: --gpus none",
+            ) from exc
+        if "executable file not found" in text or "no such file or directory" in text:
+            raise_exec_error(spec, text, exc)
+        raise DockerError(f"could not start container {spec.name}: {text}") from exc
+
+
+def raise_exec_error(spec: ContainerSpec, text: str, exc: Exception) -> None:
+    from smctl.errors import ContainerFailedError
+
+    what = (spec.entrypoint or spec.command or ["?"])[0]
+    raise ContainerFailedError(
+        f"image {spec.image} cannot run {what!r}: {text}",
+        f"SageMaker runs `docker run IMAGE {' '.join(spec.command or [])}`: put an executable `{what}` on PATH "
+        "(with a #! line, LF line endings and the run bit: chmod +x), or use an exec-form ENTRYPOINT that takes it",
+    ) from exc
+
+
+def remove_container(container: Any, *, stop_grace: float = 10) -> None:
+    """Stop (SIGTERM + grace) and remove; removing twice, or a container already gone, is harmless."""
+    import docker.errors
+
+    try:
+        container.reload()
+        if container.status in ("running", "restarting", "paused"):
+            container.stop(timeout=max(0, int(stop_grace)))
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError:
+        pass
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def _remove_network(net: Any) -> None:
+    import docker.errors
+
+    try:
+        net.remove()
+    except docker.errors.NotFound:
+        pass
+
+
+def stream_logs(container: Any, on_line: Callable[[str], None]) -> threading.Thread:
+    """Follow a container's output in a thread, one decoded line at a time."""
+
+    def pump() -> None:
+        buf = b""
+        try:
+            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    on_line(line.decode("utf-8", errors="replace"))
+        except Exception:  # noqa: BLE001 - the container went away; its exit is handled by the waiter
+            pass
+        if buf:
+            on_line(buf.decode("utf-8", errors="replace"))
+
+    t = threading.Thread(target=pump, name=f"smctl-logs-{container.name}", daemon=True)
+    t.start()
+    return t
+
+
+def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> int:
+    """Remove every container and network carrying the label; returns how many containers went."""
+    flt = {"label": f"{label}={value}" if value else label}
+    containers = client.containers.list(all=True, filters=flt)
+    for c in containers:
+        remove_container(c, stop_grace=0)
+    for net in client.networks.list(filters=flt):
+        _remove_network(net)
+    return len(containers)
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Hold off a second Ctrl-C while cleanup runs, so cleanup cannot be cut short (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)

@@ -1,0 +1,475 @@
+"""`local-train`: lay out /opt/ml per host as SageMaker does, run `IMAGE train`, collect the artifacts."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smctl import layout
+from smctl.channels import list_channel_files, shard
+from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount
+from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.instances import InstanceType, lookup_instance_type
+from smctl.layout import ChannelConfig
+
+Event = Callable[[str, dict[str, Any]], None]
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
+SHM_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class ChannelInput:
+    config: ChannelConfig
+    source: str  # a local path or an s3:// URI
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    image: str
+    project_root: Path
+    job_name: str | None = None
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    hyperparameter_encoding: str = "json"
+    channels: Sequence[ChannelInput] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    output_dir: Path | None = None
+    checkpoint_dir: Path | None = None
+    entrypoint: Sequence[str] | None = None
+    arguments: Sequence[str] | None = None
+    gpus: str = "auto"
+    region: str | None = None
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: str
+    root: Path  # the host's /opt/ml on this machine
+    container: ContainerSpec
+    config_files: dict[str, str]
+    pipes: dict[str, list[Path]]  # channel -> files fed through its FIFOs
+    pipe_options: dict[str, ChannelConfig]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    job_name: str
+    run_dir: Path
+    output_dir: Path
+    checkpoint_dir: Path | None
+    instance: InstanceType
+    hosts: list[HostPlan]
+    network: str | None
+    job: TrainingJob
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "run_dir": str(self.run_dir),
+            "output_dir": str(self.output_dir),
+            "network": self.network,
+            "hosts": [
+                {
+                    "host": h.host,
+                    "opt_ml": str(h.root),
+                    "config_files": {name: text for name, text in h.config_files.items()},
+                    "pipe_channels": {ch: [str(f) for f in files] for ch, files in h.pipes.items()},
+                    "container": h.container.describe(),
+                }
+                for h in self.hosts
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class HostResult:
+    host: str
+    exit_code: int
+    failure: str | None
+    oom_killed: bool
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    job_name: str
+    status: str  # Completed | Failed
+    failure_reason: str | None
+    seconds: float
+    run_dir: Path
+    model_artifact: Path | None
+    output_artifact: Path | None
+    hosts: list[HostResult]
+    log_tail: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "seconds": round(self.seconds, 3),
+            "run_dir": str(self.run_dir),
+            "model_artifact": str(self.model_artifact) if self.model_artifact else None,
+            "output_artifact": str(self.output_artifact) if self.output_artifact else None,
+            "hosts": [h.__dict__ for h in self.hosts],
+        }
+
+
+def default_job_name(image: str) -> str:
+    base = re.sub(r"[^a-zA-Z0-9-]", "-", image.rsplit("/", 1)[-1].split(":")[0]).strip("-")[:30] or "job"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S")
+    return f"{base}-{stamp}-{secrets.token_hex(2)}"
+
+
+def parse_gpus(value: str, instance: InstanceType, engine_has_gpus: bool | None) -> GpuRequest:
+    """`all`, `none`, a count, comma-separated ids, or `auto` (the instance's GPUs when the engine has them)."""
+    value = value.strip().lower()
+    if value in ("none", "0", ""):
+        return GpuRequest()
+    if value == "all":
+        return GpuRequest(count=-1)
+    if value == "auto":
+        if instance.gpus and engine_has_gpus:
+            return GpuRequest(count=instance.gpus if instance.gpus > 0 else -1)
+        return GpuRequest()
+    if value.isdigit():
+        return GpuRequest(count=int(value))
+    ids = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not ids or not all(re.fullmatch(r"[0-9]+|GPU-[0-9a-f-]+", i, re.I) for i in ids):
+        raise UsageError(f"--gpus {value!r} is not valid", "use all, none, auto, a count (2) or device ids (0,1)")
+    return GpuRequest(device_ids=ids)
+
+
+def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPlan:
+    """Everything that would run, computed without touching the engine or the disk.
+
+    Raises:
+        UsageError: a bad job name, instance, channel, hyperparameter or environment.
+    """
+    job_name = job.job_name or default_job_name(job.image)
+    if not JOB_NAME.match(job_name):
+        raise UsageError(f"job name {job_name!r} is not valid",
+                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
+    if job.instance_count < 1:
+        raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
+    instance = lookup_instance_type(job.instance_type)
+    hps = layout.encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
+    env = layout.validate_environment(job.environment)
+    channel_configs = [c.config for c in job.channels]
+    idc = layout.input_data_config(channel_configs)
+    gpus = parse_gpus(job.gpus, instance, engine_has_gpus)
+
+    run_dir = job.project_root / ".smctl" / "runs" / job_name
+    output_dir = job.output_dir or run_dir
+    hosts = layout.host_names(job.instance_count)
+    network = f"smctl-{job_name}" if len(hosts) > 1 else None
+    sources = {c.config.name: _local_source(c) for c in job.channels}
+
+    host_plans = []
+    for index, host in enumerate(hosts):
+        root = run_dir / host
+        config_files = {
+            layout.HYPERPARAMETERS_JSON: layout.dump_config(hps),
+            layout.INPUTDATACONFIG_JSON: layout.dump_config(idc),
+            layout.RESOURCECONFIG_JSON: layout.dump_config(
+                layout.resource_config(host, hosts, job.instance_type)),
+        }
+        if job.checkpoint_dir:
+            config_files[layout.CHECKPOINTCONFIG_JSON] = layout.dump_config(layout.checkpoint_config())
+        mounts = [
+            Mount(root / "input" / "config", str(layout.INPUT_CONFIG), read_only=True),
+            Mount(root / "input" / "data", str(layout.INPUT_DATA)),
+            Mount(root / "model", str(layout.MODEL)),
+            Mount(root / "output", str(layout.OUTPUT)),
+        ]
+        if job.checkpoint_dir:
+            mounts.append(Mount(root / "checkpoints", str(layout.CHECKPOINTS)))
+        pipes: dict[str, list[Path]] = {}
+        pipe_options: dict[str, ChannelConfig] = {}
+        for ch in job.channels:
+            cfg = ch.config
+            src = sources[cfg.name]
+            if cfg.input_mode == "Pipe":
+                files = list_channel_files(src) if src.exists() else []
+                if cfg.distribution == "ShardedByS3Key":
+                    files = shard(files, index, len(hosts))
+                pipes[cfg.name] = files
+                pipe_options[cfg.name] = cfg
+                continue
+            target = str(layout.INPUT_DATA / cfg.name)
+            if cfg.distribution == "ShardedByS3Key" and len(hosts) > 1:
+                mounts.append(Mount(root / "shards" / cfg.name, target, read_only=True))
+            elif src.is_file():
+                mounts.append(Mount(src, f"{target}/{src.name}", read_only=True))
+            else:
+                mounts.append(Mount(src, target, read_only=True))
+        environment = {
+            "TRAINING_JOB_NAME": job_name,
+            "TRAINING_JOB_ARN": f"arn:aws:sagemaker:{job.region or 'local'}:000000000000:training-job/{job_name}",
+            **({"AWS_REGION": job.region, "SAGEMAKER_REGION": job.region} if job.region else {}),
+            **env,
+        }
+        command, entrypoint = _invocation(job.entrypoint, job.arguments)
+        spec = ContainerSpec(
+            image=job.image,
+            name=f"smctl-{job_name}-{host}",
+            command=command,
+            entrypoint=entrypoint,
+            environment=environment,
+            mounts=tuple(mounts),
+            hostname=host,
+            labels={LABEL_JOB: job_name, LABEL_KIND: "train", LABEL_HOST: host},
+            network=network,
+            aliases=(host,) if network else (),
+            gpus=gpus,
+            mem_limit=instance.memory_bytes or None,
+            nano_cpus=instance.vcpus * 10**9 if instance.vcpus else None,
+            shm_size=SHM_BYTES,
+        )
+        host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options))
+    return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job)
+
+
+def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | None) -> tuple[list[str], Any]:
+    """CONTRACT §1: `train` replaces CMD; ContainerEntrypoint alone drops `train`; arguments replace it."""
+    if entrypoint:
+        return list(arguments or []), list(entrypoint)
+    return (list(arguments) if arguments else ["train"]), None
+
+
+def _local_source(channel: ChannelInput) -> Path:
+    if channel.source.startswith("s3://"):
+        return Path()  # replaced by the downloaded copy in prepare_job
+    return Path(channel.source).expanduser().resolve()
+
+
+def resolve_channels(job: TrainingJob, on_event: Event) -> TrainingJob:
+    """Download s3:// channels into the project's cache; check local ones exist.
+
+    Raises:
+        UsageError: a channel path is missing, or a Pipe channel has no files.
+    """
+    resolved = []
+    for ch in job.channels:
+        source = ch.source
+        if source.startswith("s3://"):
+            from smctl.aws import download_prefix
+
+            cache = job.project_root / ".smctl" / "cache" / "s3"
+            on_event("download", {"channel": ch.config.name, "uri": source})
+            source = str(download_prefix(source, cache, region=job.region))
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise UsageError(f"channel {ch.config.name!r}: {path} does not exist",
+                             f"create it, or point the channel elsewhere: --channel {ch.config.name}=PATH")
+        if ch.config.input_mode == "Pipe" and not list_channel_files(path.resolve()):
+            raise UsageError(f"channel {ch.config.name!r} is in Pipe mode but {path} holds no files",
+                             "add data files to the folder, or use --channel with a non-empty folder")
+        resolved.append(replace(ch, source=str(path.resolve())))
+    return replace(job, channels=tuple(resolved))
+
+
+def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> None:
+    """Write the host's /opt/ml tree: config files, empty model/ and output/data/, shard links."""
+    for sub in ("input/config", "input/data", "model", "output/data"):
+        (host.root / sub).mkdir(parents=True, exist_ok=True)
+    for name, text in host.config_files.items():
+        (host.root / "input" / "config" / name).write_text(text)
+    for mount in host.container.mounts:
+        if mount.target.startswith(str(layout.INPUT_DATA) + "/"):
+            # pre-create mount points so the engine does not create root-owned folders for us
+            rel = mount.target[len(str(layout.INPUT_DATA)) + 1 :]
+            point = host.root / "input" / "data" / rel
+            if mount.source.is_file():
+                point.parent.mkdir(parents=True, exist_ok=True)
+                point.touch(exist_ok=True)
+            else:
+                point.mkdir(parents=True, exist_ok=True)
+    if plan.checkpoint_dir:
+        (host.root / "checkpoints").mkdir(exist_ok=True)
+        if plan.checkpoint_dir.exists():
+            shutil.copytree(plan.checkpoint_dir, host.root / "checkpoints", dirs_exist_ok=True)
+    index = [h.host for h in plan.hosts].index(host.host)
+    for ch in plan.job.channels:
+        cfg = ch.config
+        if cfg.input_mode != "Pipe" and cfg.distribution == "ShardedByS3Key" and len(plan.hosts) > 1:
+            _link_shard(sources[cfg.name], host.root / "shards" / cfg.name, index, len(plan.hosts))
+
+
+def _link_shard(src: Path, dest: Path, index: int, count: int) -> None:
+    files = list_channel_files(src)
+    for f in shard(files, index, count):
+        rel = f.relative_to(src) if src.is_dir() else Path(f.name)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
+
+
+def run_job(plan: JobPlan, on_event: Event, *, stop_event: threading.Event | None = None) -> TrainResult:
+    """Run every host's container to completion and collect the artifacts; cleanup is always done.
+
+    Raises:
+        SmctlError: the image is missing or the engine fails; ContainerFailedError is NOT raised here: a
+        failed job is a TrainResult with status Failed.
+    """
+    from smctl.containers import (
+        docker_client,
+        ensure_image,
+        job_network,
+        run_container,
+        stream_logs,
+    )
+    from smctl.pipe_feeder import PipeFeeder
+
+    client = docker_client()
+    ensure_image(client, plan.job.image)
+    sources = {c.config.name: Path(c.source) for c in plan.job.channels}
+    started = time.monotonic()
+    log_file = plan.run_dir / "logs.txt"
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    tail: list[str] = []
+    lock = threading.Lock()
+    multi = len(plan.hosts) > 1
+
+    with ExitStack() as stack, open(log_file, "w", encoding="utf-8") as log:
+
+        def on_line(host: str, line: str) -> None:
+            text = f"{host} | {line}" if multi else line
+            with lock:
+                log.write(text + "\n")
+                log.flush()
+                tail.append(text)
+                del tail[:-50]
+            on_event("log", {"host": host, "line": text})
+
+        for host in plan.hosts:
+            prepare_host(plan, host, sources)
+        if plan.network:
+            stack.enter_context(job_network(client, plan.network, {LABEL_JOB: plan.job_name}))
+        feeders = []
+        for host in plan.hosts:
+            for ch, files in host.pipes.items():
+                opts = host.pipe_options[ch]
+                feeder = PipeFeeder(host.root / "input" / "data", ch, files,
+                                    record_wrapper=opts.record_wrapper, compression=opts.compression).start()
+                stack.callback(feeder.stop)
+                feeders.append(feeder)
+        containers = []
+        for host in plan.hosts:
+            container = stack.enter_context(run_container(client, host.container, stop_grace=10))
+            containers.append((host, container))
+            stream_logs(container, lambda line, h=host.host: on_line(h, line))
+        on_event("started", {"job_name": plan.job_name, "hosts": [h.host for h in plan.hosts]})
+        results = _wait_all(containers, stop_event)
+        time.sleep(0.1)  # let the log pumps drain the last lines
+    _fix_ownership(plan)
+    failed = [r for r in results if r.exit_code != 0]
+    model_artifact = output_artifact = None
+    reason = None
+    if failed:
+        first = failed[0]
+        reason = layout.failure_reason(first.failure, first.exit_code)
+        if first.oom_killed:
+            limit = plan.instance.memory_gib
+            reason = (f"OutOfMemoryError: {first.host} was killed for using more than the {limit:g} GiB of "
+                      f"{plan.instance.name} (exit code {first.exit_code}). " + (first.failure or ""))[:1024]
+    else:
+        model_artifact, output_artifact = collect_artifacts(plan, on_event)
+    return TrainResult(
+        job_name=plan.job_name,
+        status="Failed" if failed else "Completed",
+        failure_reason=reason,
+        seconds=time.monotonic() - started,
+        run_dir=plan.run_dir,
+        model_artifact=model_artifact,
+        output_artifact=output_artifact,
+        hosts=results,
+        log_tail=list(tail),
+    )
+
+
+def _wait_all(containers: list[tuple[HostPlan, Any]], stop_event: threading.Event | None) -> list[HostResult]:
+    """Wait for every host; when one fails, SageMaker stops the others."""
+    pending = dict((h.host, (h, c)) for h, c in containers)
+    results: dict[str, HostResult] = {}
+    while pending:
+        for name, (host, container) in list(pending.items()):
+            container.reload()
+            if container.status in ("exited", "dead"):
+                state = container.attrs["State"]
+                code = int(state.get("ExitCode", 1))
+                failure_file = host.root / "output" / "failure"
+                failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
+                results[name] = HostResult(name, code, failure, bool(state.get("OOMKilled")))
+                del pending[name]
+        if any(r.exit_code != 0 for r in results.values()):
+            for _, container in pending.values():
+                container.stop(timeout=10)
+        if stop_event is not None and stop_event.is_set():
+            for _, container in pending.values():
+                container.stop(timeout=TRAIN_STOP_GRACE)
+        if pending:
+            time.sleep(0.1)
+    return [results[h.host] for h, _ in containers]
+
+
+def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
+    """model/ -> model.tar.gz and output/data/ -> output.tar.gz, every host's files merged (algo-1 wins)."""
+    from smctl.archive import pack_trees
+
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = []
+    for sub, name in (("model", "model.tar.gz"), ("output/data", "output.tar.gz")):
+        trees = [h.root / sub for h in plan.hosts]
+        dest = plan.output_dir / name
+        clashes = pack_trees(trees, dest)
+        for clash in clashes:
+            on_event("warning", {"message": f"{name}: {clash} was written by several hosts; algo-1's copy kept"})
+        artifacts.append(dest)
+    return artifacts[0], artifacts[1]
+
+
+def _fix_ownership(plan: JobPlan) -> None:
+    """Files the container wrote as root become the invoking user's (sudo's caller when run through sudo)."""
+    uid = int(os.environ.get("SUDO_UID", os.getuid()))
+    gid = int(os.environ.get("SUDO_GID", os.getgid()))
+    if os.geteuid() != 0:
+        return  # without root we cannot chown; the container-side chown happens in the CLI when needed
+    for root in [plan.run_dir, plan.checkpoint_dir]:
+        if root is None or not root.exists():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in [*dirnames, *filenames]:
+                p = os.path.join(dirpath, name)
+                if os.lstat(p).st_uid != uid:
+                    os.lchown(p, uid, gid)
+
+
+def raise_for_failure(result: TrainResult) -> None:
+    """Raises: ContainerFailedError (exit 5) with the FailureReason and the last log lines."""
+    if result.status == "Completed":
+        return
+    last = "\n".join(result.log_tail[-15:])
+    raise ContainerFailedError(
+        f"training job {result.job_name} failed: {result.failure_reason}",
+        f"see the logs in {result.run_dir / 'logs.txt'}" + (f"; last lines:\n{last}" if last else ""),
+        details=result.as_dict(),
+    )
+
+
+__all__ = ["ChannelInput", "TrainingJob", "plan_job", "resolve_channels", "run_job", "SmctlError"]
