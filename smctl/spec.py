@@ -1,0 +1,393 @@
+"""smctl.toml -> a frozen, validated ProjectSpec; relative paths resolved against the file's folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+from smctl import layout
+from smctl import spec_schema as schema
+from smctl.errors import ConfigError, UsageError
+from smctl.layout import ChannelConfig
+from smctl.spec_schema import Bad, Ctx, Problem
+
+CONFIG_NAME = "smctl.toml"
+T = TypeVar("T")
+
+
+def override(value: T | None, default: T) -> T:
+    """A command-line flag's value when given (not None), else the file's."""
+    return default if value is None else value
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Section:
+    _name: ClassVar[str] = ""
+
+    def with_overrides(self, **flags: Any) -> Self:
+        """A copy with the given flags applied; None means "flag not given". Values get the file's checks, and
+        relative paths resolve against the current folder (where the user typed them).
+
+        Raises:
+            UsageError: a flag value fails the key's check, naming the flag.
+        """
+        fields = {f.name: f for f in schema.SECTIONS[self._name]}
+        changes: dict[str, Any] = {}
+        for key, value in flags.items():
+            if key not in fields or key == "channels":
+                raise TypeError(f"[{self._name}] has no overridable key {key!r}")
+            if value is None:
+                continue
+            try:
+                changes[key] = fields[key].check(value, Ctx(Path.cwd()))
+            except Bad as bad:
+                problem = schema.problems_for(f"--{key.replace('_', '-')}", value, bad)[0]
+                raise UsageError(problem.message, problem.hint) from None
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectSection(_Section):
+    _name: ClassVar[str] = "project"
+    name: str
+    image: str
+    tag: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSection(_Section):
+    _name: ClassVar[str] = "build"
+    dockerfile: Path
+    context: Path
+    platform: str
+    build_args: Mapping[str, str]
+    serve_dockerfile: Path | None
+    serve_image: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsSection(_Section):
+    _name: ClassVar[str] = "aws"
+    region: str | None
+    profile: str | None
+    ecr_repository: str
+    account_id: str | None
+    registry: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelSpec:
+    """One training channel; `path` is a resolved local Path or an s3:// URI kept as a string."""
+
+    name: str
+    path: Path | str
+    content_type: str | None = None
+    input_mode: str = "File"
+    distribution: str = "FullyReplicated"
+    record_wrapper: str = "None"
+    compression: str = "None"
+
+    @property
+    def is_s3(self) -> bool:
+        return isinstance(self.path, str)
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @property
+    def config(self) -> ChannelConfig:
+        return ChannelConfig(self.name, self.input_mode, self.distribution, self.record_wrapper,
+                             self.content_type, self.compression)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSection(_Section):
+    _name: ClassVar[str] = "train"
+    image: str
+    instance_type: str
+    instance_count: int
+    input_mode: str
+    hyperparameters: Mapping[str, str | int | float | bool]
+    hyperparameter_encoding: str
+    environment: Mapping[str, str]
+    checkpoint_dir: Path | None
+    output_dir: Path
+    job_name: str | None
+    entrypoint: tuple[str, ...] | None
+    arguments: tuple[str, ...] | None
+    gpus: str  # auto | all | none | N | id,id: the --gpus flag's form
+    keep: bool
+    channels: tuple[ChannelSpec, ...]
+
+    def channel_inputs(self) -> tuple[ChannelSpec, ...]:
+        """The channels in file order; each has `.config` (a layout.ChannelConfig) and `.source` (a str)."""
+        return self.channels
+
+    def encoded_hyperparameters(self) -> dict[str, str]:
+        return layout.encode_hyperparameters(self.hyperparameters, self.hyperparameter_encoding)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeSection(_Section):
+    _name: ClassVar[str] = "serve"
+    image: str
+    model: Path | str | None
+    port: int
+    instance_type: str
+    environment: Mapping[str, str]
+    gpus: str
+    startup_timeout: int
+    read_only_model: bool
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformSection(_Section):
+    _name: ClassVar[str] = "transform"
+    image: str
+    model: Path | str | None
+    input: Path | str | None
+    output: Path | str
+    content_type: str | None
+    accept: str | None
+    split_type: str
+    strategy: str | None  # SingleRecord | MultiRecord | None (not set: the container or default decides)
+    max_payload_mb: int | None
+    max_concurrent: int | None
+    assemble_with: str
+    input_filter: str | None
+    output_filter: str | None
+    join_source: str
+    compression: str
+    timeout: int
+    retries: int
+    environment: Mapping[str, str]
+    instance_type: str
+    gpus: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectSpec:
+    root: Path | None  # the folder holding smctl.toml; None without a file
+    source: Path | None  # the smctl.toml read; None without a file
+    project: ProjectSection
+    aws: AwsSection
+    build: BuildSection
+    train: TrainSection
+    serve: ServeSection
+    transform: TransformSection
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: paths as strings, tables as dicts."""
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
+def find_config(start: Path | None = None, explicit: Path | None = None) -> Path | None:
+    """The explicit file (or FOLDER/smctl.toml), else the nearest smctl.toml in start and its parents, stopping
+    at the repository root (a folder holding .git); None when there is none.
+
+    Raises:
+        ConfigError: the explicit path does not exist.
+    """
+    if explicit is not None:
+        explicit = Path(explicit).expanduser()
+        if explicit.is_dir() and (explicit / CONFIG_NAME).is_file():
+            return (explicit / CONFIG_NAME).resolve()
+        if explicit.is_file():
+            return explicit.resolve()
+        raise ConfigError(f"config file {explicit} does not exist",
+                          "check the path given to --config, or leave --config out to use ./smctl.toml")
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate / CONFIG_NAME
+        if (candidate / ".git").exists():
+            return None
+    return None
+
+
+def load_project(explicit: Path | None = None, start: Path | None = None) -> ProjectSpec:
+    """find_config + load_spec: the project's spec, or the all-defaults spec when there is no smctl.toml.
+
+    Raises:
+        ConfigError: the explicit file is missing, or the file found is unreadable or invalid.
+    """
+    return load_spec(find_config(start, explicit))
+
+
+def load_spec(path: Path | None) -> ProjectSpec:
+    """Parse and validate one smctl.toml (None: every default, paths relative to the current folder).
+
+    Raises:
+        ConfigError: the file is unreadable, is not TOML, or breaks the schema (every problem is listed).
+    """
+    if path is None:
+        return _build({}, None)
+    source = Path(path).expanduser().resolve()
+    return _build(_read_toml(source), source)
+
+
+def _read_toml(source: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with source.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {source} does not exist",
+                          "check the path given to --config, or leave --config out to use ./smctl.toml") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot be read: {exc.strerror or exc}",
+                          "check the file's permissions, or pass another file with --config PATH") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: is not UTF-8 text (byte {exc.start})",
+                          "save smctl.toml as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        reason = re.sub(r"\s*\(at .*\)$", "", str(exc))
+        if where:
+            line, col = int(where[1]), int(where[2])
+            raise ConfigError(f"{source}: invalid TOML at line {line}, column {col}: {reason}",
+                              f"fix line {line} of {source.name} (TOML syntax: https://toml.io)",
+                              details={"file": str(source), "line": line, "column": col}) from None
+        raise ConfigError(f"{source}: invalid TOML: {exc}", f"fix the syntax of {source.name} (https://toml.io)",
+                          details={"file": str(source)}) from None
+
+
+def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
+    root = source.parent if source else None
+    ctx = Ctx(root or Path.cwd())
+    problems: list[Problem] = []
+    tables = _sections(data, problems)
+    v = {name: schema.read_table(tables[name], fields, name, ctx, problems)
+         for name, fields in schema.SECTIONS.items()}
+    p, b, a, t, s, x = (v[k] for k in ("project", "build", "aws", "train", "serve", "transform"))
+
+    # derived defaults: each names the key it comes from in the README
+    p["name"] = p["name"] or schema.sanitise_name(ctx.base.name)
+    p["image"] = p["image"] or p["name"]
+    if b["serve_dockerfile"] and not b["serve_image"]:
+        b["serve_image"] = f"{p['image']}-serve"
+    if a["ecr_repository"] is None:
+        a["ecr_repository"] = p["image"]
+        try:
+            schema.ecr_repository(p["image"], ctx)
+        except Bad as bad:
+            problems.append(Problem("aws.ecr_repository",
+                                    f"aws.ecr_repository (default: project.image {p['image']!r}) must be "
+                                    f"{bad.expected}", "set [aws] ecr_repository to a valid ECR name"))
+    t["image"] = t["image"] or f"{p['image']}:{p['tag']}"
+    s["image"] = s["image"] or f"{b['serve_image'] or p['image']}:{p['tag']}"
+    s["name"] = s["name"] or schema.endpoint_name(p["name"])
+    x["image"] = x["image"] or s["image"]
+    x["model"] = x["model"] if x["model"] is not None else s["model"]
+    t["channels"] = _channels(t["channels"], t["input_mode"], ctx, problems)
+    _cross_checks(t, x, problems)
+
+    if problems:
+        raise _config_error(source, problems)
+    return ProjectSpec(
+        root=root, source=source,
+        project=ProjectSection(**p), aws=AwsSection(**a), build=BuildSection(**b),
+        train=TrainSection(**t), serve=ServeSection(**s), transform=TransformSection(**x),
+    )
+
+
+def _sections(data: Mapping[str, Any], problems: list[Problem]) -> dict[str, Mapping[str, Any]]:
+    tables: dict[str, Mapping[str, Any]] = {name: {} for name in schema.SECTIONS}
+    for key, value in data.items():
+        if key in schema.SECTIONS and isinstance(value, dict):
+            tables[key] = value
+        elif key in schema.SECTIONS:
+            problems.append(Problem(key, f"[{key}] must be a table, got {schema.show(value)}",
+                                    f"write it as a [{key}] section with key = value lines under it"))
+        elif isinstance(value, dict):
+            hint = schema.did_you_mean(key, schema.SECTIONS, "[{}]") or \
+                f"sections are: {', '.join(f'[{s}]' for s in schema.SECTIONS)}"
+            problems.append(Problem(key, f"section [{key}] is not known", hint))
+        else:
+            homes = [name for name, fields in schema.SECTIONS.items() if key in {f.name for f in fields}]
+            hint = f"put it under [{homes[0]}]" if homes else \
+                f"keys go in sections: {', '.join(f'[{s}]' for s in schema.SECTIONS)}"
+            problems.append(Problem(key, f"top-level key {key!r} is not known", hint))
+    return tables
+
+
+def _channels(raw: Any, default_mode: str, ctx: Ctx, problems: list[Problem]) -> tuple[ChannelSpec, ...]:
+    """[train.channels.NAME] tables, or the short form NAME = "path" under [train.channels]."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        problems.append(Problem("train.channels", f"train.channels must be a table, got {schema.show(raw)}",
+                                'write [train.channels] then lines like training = "data/train"'))
+        return ()
+    if len(raw) > layout.MAX_CHANNELS:
+        problems.append(Problem("train.channels", f"train.channels has {len(raw)} channels; SageMaker accepts "
+                                f"at most {layout.MAX_CHANNELS}", "merge channels, or drop the ones not used"))
+    channels = []
+    for name, value in raw.items():
+        label = f"train.channels.{schema.toml_key(name)}"
+        if not layout.CHANNEL_NAME.fullmatch(name):
+            problems.append(Problem(label, f"channel name {name!r} is not valid",
+                                    "channel names are 1-64 letters, digits, '.', '-' and '_'"))
+            continue
+        table = {"path": value} if isinstance(value, str) else value
+        if not isinstance(table, dict):
+            problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
+                                    f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
+            continue
+        fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
+        if "path" not in table:
+            problems.append(Problem(f"{label}.path", f"[{label}] needs a path",
+                                    f'add path = "data/{name}" (a local folder or s3://bucket/prefix)'))
+        if fields["path"] is None:
+            continue
+        fields["input_mode"] = fields["input_mode"] or default_mode
+        channels.append(ChannelSpec(name=name, **fields))
+    return tuple(channels)
+
+
+def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem]) -> None:
+    for key, value in t["hyperparameters"].items():
+        try:
+            layout.encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
+        except UsageError as err:
+            problems.append(Problem(f"train.hyperparameters.{key}",
+                                    f"train.hyperparameters.{schema.toml_key(key)}: {err.message}", err.hint))
+    for ch in t["channels"]:
+        if ch.compression == "Gzip" and ch.input_mode != "Pipe":
+            problems.append(Problem(f"train.channels.{ch.name}.compression",
+                                    f"train.channels.{schema.toml_key(ch.name)}.compression = \"Gzip\" needs "
+                                    f"input_mode = \"Pipe\" (SageMaker uses CompressionType only in Pipe mode)",
+                                    "set input_mode = \"Pipe\" on the channel, or store the data uncompressed"))
+    if x["max_concurrent"] and x["max_payload_mb"] and x["max_concurrent"] * x["max_payload_mb"] > 100:
+        problems.append(Problem("transform.max_concurrent",
+                                f"transform.max_concurrent * transform.max_payload_mb must be <= 100, got "
+                                f"{x['max_concurrent']} * {x['max_payload_mb']} = "
+                                f"{x['max_concurrent'] * x['max_payload_mb']}",
+                                "lower one of them (SageMaker rejects the job otherwise)"))
+
+
+def _config_error(source: Path | None, problems: list[Problem]) -> ConfigError:
+    where = str(source) if source else CONFIG_NAME
+    details = {"file": where, "problems": [dataclasses.asdict(p) for p in problems]}
+    if len(problems) == 1:
+        return ConfigError(f"{where}: {problems[0].message}", problems[0].hint, details=details)
+    lines = "\n".join(f"  - {p.message}" + (f"; {p.hint}" if p.hint else "") for p in problems)
+    return ConfigError(f"{where}: {len(problems)} problems:\n{lines}", f"fix each key listed above in {where}",
+                       details=details)

@@ -1,0 +1,406 @@
+"""The smctl.toml schema as data: every key with its check and default, and the SageMaker limits behind them."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from smctl import layout
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in smctl.toml: the dotted key, a sentence naming key and value, and the fix."""
+
+    key: str
+    message: str
+    hint: str | None = None
+
+
+class Bad(Exception):
+    """Raised by a check: `expected` gives "KEY must be EXPECTED, got VALUE"; `items` give (subkey, text, hint)."""
+
+    def __init__(self, expected: str = "", hint: str | None = None,
+                 items: Sequence[tuple[str, str, str | None]] = ()) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.hint = hint
+        self.items = list(items)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    base: Path  # the folder relative paths resolve against
+
+
+Check = Callable[[Any, Ctx], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key: its check (validates and normalises) and its default (a raw TOML value, run through the check)."""
+
+    name: str
+    check: Check
+    default: Any = None  # None: unset, or derived from other keys in spec.py
+
+
+def toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else f'"{key}"'
+
+
+def show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def problems_for(key: str, value: Any, bad: Bad) -> list[Problem]:
+    if bad.items:
+        return [Problem(f"{key}.{sub}" if sub else key,
+                        f"{key}.{toml_key(sub)} {text}" if sub else f"{key} {text}", hint)
+                for sub, text, hint in bad.items]
+    return [Problem(key, f"{key} must be {bad.expected}, got {show(value)} ({type(value).__name__})", bad.hint)]
+
+
+def did_you_mean(word: str, choices: Iterable[str], quote: str = "'{}'") -> str | None:
+    choices = list(choices)
+    same_case = [c for c in choices if c.lower() == word.lower()]
+    close = same_case or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {quote.format(close[0])}?" if close else None
+
+
+# --- check builders -------------------------------------------------------------------------------------------
+
+def text(pattern: str | None = None, expected: str = "a string", max_len: int = 1024, hint: str | None = None) -> Check:
+    rx = re.compile(pattern) if pattern else None
+
+    def check(v: Any, ctx: Ctx) -> str:
+        if not isinstance(v, str) or not v or len(v) > max_len or (rx and not rx.fullmatch(v)):
+            raise Bad(expected, hint)
+        return v
+    return check
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Check:
+    if lo is not None and hi is not None:
+        expected = f"an integer from {lo} to {hi}"
+    else:
+        expected = f"an integer >= {lo}" if lo is not None else "an integer"
+
+    def check(v: Any, ctx: Ctx) -> int:
+        # TOML true is not 1: bool is a subclass of int in Python, so exclude it explicitly
+        if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise Bad(expected)
+        return v
+    return check
+
+
+def boolean(v: Any, ctx: Ctx) -> bool:
+    if not isinstance(v, bool):
+        raise Bad("true or false", "TOML booleans are unquoted lowercase: true / false")
+    return v
+
+
+def choice(*allowed: str, aliases: Mapping[str, str] | None = None) -> Check:
+    aliases = dict(aliases or {})
+    expected = "one of " + ", ".join(allowed) + (f" (or {', '.join(aliases)})" if aliases else "")
+
+    def check(v: Any, ctx: Ctx) -> str:
+        if isinstance(v, str) and v in allowed:
+            return v
+        if isinstance(v, str) and v in aliases:
+            return aliases[v]
+        raise Bad(expected, did_you_mean(v, allowed) if isinstance(v, str) else None)
+    return check
+
+
+def path(v: Any, ctx: Ctx) -> Path:
+    if not isinstance(v, str) or not v:
+        raise Bad("a path (string)")
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
+        raise Bad("a local path", "only channels, models and transform data may be s3:// URIs")
+    return (ctx.base / Path(v).expanduser()).resolve()
+
+
+S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
+
+
+def location(v: Any, ctx: Ctx) -> Path | str:
+    """A local path (resolved against the file's folder) or an s3:// URI (kept as the string)."""
+    if isinstance(v, str) and v.startswith("s3://"):
+        if not S3_URI.fullmatch(v):
+            raise Bad("an s3://bucket/prefix URI", "bucket names are 3-63 lowercase letters, digits, '.' and '-'")
+        return v
+    if isinstance(v, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
+        raise Bad("a local path or an s3:// URI")
+    if not isinstance(v, str) or not v:
+        raise Bad("a local path or an s3:// URI")
+    return path(v, ctx)
+
+
+def str_list(v: Any, ctx: Ctx) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+        raise Bad("a non-empty array of strings", 'write it as an array: entrypoint = ["python", "train.py"]')
+    return tuple(v)
+
+
+def _string_value(v: Any) -> str | None:
+    """Strings pass; numbers become their text (users write OMP_NUM_THREADS = 4); booleans are refused."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return str(v)
+    return None
+
+
+def str_table(key_rx: str = ".+", key_rule: str = "any name", max_entries: int = 1000,
+              max_value: int = 1 << 20) -> Check:
+    rx = re.compile(key_rx)
+
+    def check(v: Any, ctx: Ctx) -> Mapping[str, str]:
+        if not isinstance(v, dict):
+            raise Bad("a table of NAME = \"value\"")
+        items: list[tuple[str, str, str | None]] = []
+        if len(v) > max_entries:
+            items.append(("", f"has {len(v)} entries; SageMaker accepts at most {max_entries}", None))
+        out: dict[str, str] = {}
+        for key, raw in v.items():
+            value = _string_value(raw)
+            if not rx.fullmatch(key):
+                items.append((key, "is not a valid name", f"names match {key_rule}"))
+            elif value is None:
+                items.append((key, f"must be a string, got {show(raw)} ({type(raw).__name__})",
+                               f'quote it: {toml_key(key)} = "{str(raw).lower()}"' if isinstance(raw, bool) else None))
+            elif len(value) > max_value:
+                items.append((key, f"is {len(value)} characters; SageMaker allows {max_value}", None))
+            else:
+                out[key] = value
+        if items:
+            raise Bad(items=items)
+        return MappingProxyType(out)
+    return check
+
+
+ENVIRONMENT = str_table(layout.ENV_KEY.pattern, "[a-zA-Z_][a-zA-Z0-9_]*", layout.MAX_ENVIRONMENT, layout.MAX_ENV_VALUE)
+
+
+def hyperparameters(v: Any, ctx: Ctx) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise Bad("a table of name = value")
+    items: list[tuple[str, str, str | None]] = []
+    if len(v) > layout.MAX_HYPERPARAMETERS:
+        items.append(("", f"has {len(v)} entries; SageMaker accepts at most {layout.MAX_HYPERPARAMETERS}",
+                      "pass the rest in a config file inside a channel"))
+    for key, value in v.items():
+        if not 1 <= len(key) <= layout.MAX_HP_KEY:
+            items.append((key, f"is not a valid name: names are 1-{layout.MAX_HP_KEY} characters", None))
+        elif not isinstance(value, str | int | float | bool):
+            items.append((key, f"must be a string, number or boolean, got {show(value)} ({type(value).__name__})",
+                          f"write it as a string: {toml_key(key)} = '{value}'" if isinstance(value, list) else None))
+    if items:
+        raise Bad(items=items)
+    return MappingProxyType(dict(v))
+
+
+GPU_ID = re.compile(r"[0-9]+|GPU-[0-9a-fA-F-]+")
+GPUS_EXPECTED = '"auto", "all", "none", a count, or an array of device ids'
+
+
+def gpus(v: Any, ctx: Ctx) -> str:
+    """Normalised to the --gpus flag's text: auto | all | none | N (a count) | id,id (device ids)."""
+    if isinstance(v, str) and v.strip().lower() in ("auto", "all", "none"):
+        return v.strip().lower()
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+        return str(v) if v else "none"
+    ids = v.split(",") if isinstance(v, str) else v if isinstance(v, list) else None
+    if ids and all(isinstance(i, int | str) and not isinstance(i, bool) and GPU_ID.fullmatch(str(i).strip())
+                   for i in ids):
+        text = ",".join(str(i).strip() for i in ids)
+        # one id from an array stays an id: "1," (as --gpus 1, would), since a bare "1" is a count
+        return text + "," if isinstance(v, list) and len(ids) == 1 else text
+    raise Bad(GPUS_EXPECTED, 'for example gpus = "all", gpus = 2 or gpus = ["0", "1"]')
+
+
+# --- names and references --------------------------------------------------------------------------------------
+
+NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"  # also an ECR path component
+DOCKER_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+DOCKER_DOMAIN = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*" \
+                r"[a-zA-Z0-9]))*(?::[0-9]+)?"
+REPOSITORY = rf"{DOCKER_COMPONENT}(?:/{DOCKER_COMPONENT})*"
+TAG = r"[\w][\w.-]{0,127}"
+DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+NAME_REF = rf"{REPOSITORY}(?::{TAG})?(?:@{DIGEST})?"
+ECR_REPOSITORY = rf"(?:{NAME}/)*{NAME}"
+SAGEMAKER_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"  # job and endpoint names
+
+
+def repository(v: Any, ctx: Ctx) -> str:
+    if isinstance(v, str) and re.fullmatch(rf"{REPOSITORY}(?::{TAG})?", v) and ":" in v:
+        raise Bad("a repository name without a tag", "put the tag in [project] tag")
+    return text(REPOSITORY, "a repository name: lowercase letters, digits and . _ - /", 255,
+                "e.g. my-model or team/my-model (the registry goes in [aws] registry)")(v, ctx)
+
+
+def image_ref(v: Any, ctx: Ctx) -> str:
+    expected = "an image reference [REGISTRY/]REPOSITORY[:TAG] in lowercase"
+    hint = "e.g. my-model:latest or 123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:v1"
+    if not isinstance(v, str) or len(v) > 512:
+        raise Bad(expected, hint)
+    first, slash, rest = v.partition("/")
+    # Docker's rule: the first component is a registry only if it has a '.' or ':' or is localhost
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        ok = re.fullmatch(DOCKER_DOMAIN, first) and re.fullmatch(NAME_REF, rest)
+    else:
+        ok = re.fullmatch(NAME_REF, v)
+    if not ok:
+        raise Bad(expected, hint)
+    return v
+
+
+def project_name(v: Any, ctx: Ctx) -> str:
+    return text(rf"(?=.{{2,63}}$){NAME}", "2-63 lowercase letters, digits, '.', '_' or '-', starting and ending "
+                "with a letter or digit", 63)(v, ctx)
+
+
+def sanitise_name(folder: str) -> str:
+    """A folder name made into a valid project name: 'My Model_v2' -> 'my-model-v2'."""
+    name = re.sub(r"[^a-z0-9]+", "-", folder.lower()).strip("-")[:63].strip("-")
+    return name if len(name) >= 2 else f"{name or 'smctl'}-project"  # ECR names need 2 characters
+
+
+def endpoint_name(project: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9-]+", "-", project).strip("-")[:63].strip("-") or "endpoint"
+
+
+INSTANCE_TYPE = text(r"ml\.[a-z0-9]+\.[a-z0-9]+|local|local_gpu", "an ml.* instance type such as ml.m5.xlarge "
+                     "(or local / local_gpu)", 64)
+JOB_NAME = text(SAGEMAKER_NAME, "1-63 letters, digits and hyphens, starting with a letter or digit", 63)
+MIME = text(r"[^\s]+", "a MIME type such as text/csv", 256)
+JSONPATH = text(r"\$.*", "a JSONPath expression starting with $ (at most 63 characters)", 63,
+                "e.g. \"$\", \"$[1:]\" or \"$.features\"")
+
+
+def ecr_repository(v: Any, ctx: Ctx) -> str:
+    if not isinstance(v, str) or len(v) < 2:
+        raise Bad("an ECR repository name of 2-256 lowercase letters, digits and . _ - /")
+    return text(ECR_REPOSITORY, "an ECR repository name of 2-256 lowercase letters, digits and . _ - /",
+                256, "e.g. my-model or team/my-model")(v, ctx)
+
+
+# --- the tables ------------------------------------------------------------------------------------------------
+
+SECTIONS: dict[str, tuple[Field, ...]] = {
+    "project": (
+        Field("name", project_name),
+        Field("image", repository),
+        Field("tag", text(TAG, "a Docker tag: letters, digits, '_', '.', '-' (max 128, not starting with . or -)",
+                          128), "latest"),
+    ),
+    "build": (
+        Field("dockerfile", path, "Dockerfile"),
+        Field("context", path, "."),
+        Field("platform", text(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?", "an OS/ARCH platform such as linux/amd64",
+                               64), "linux/amd64"),
+        Field("build_args", str_table(r"[A-Za-z_][A-Za-z0-9_]*", "[A-Za-z_][A-Za-z0-9_]*"), {}),
+        Field("serve_dockerfile", path),
+        Field("serve_image", repository),
+    ),
+    "aws": (
+        Field("region", text(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", "an AWS region such as us-east-1", 32)),
+        Field("profile", text(r"\S+", "a profile name from ~/.aws/config", 128)),
+        Field("ecr_repository", ecr_repository),
+        Field("account_id", text(r"[0-9]{12}", "a 12-digit AWS account id, as a string", 12,
+                                 'quote it, leading zeros count: account_id = "012345678901"')),
+        Field("registry", text(r"[A-Za-z0-9.-]+(?::[0-9]+)?", "a registry host[:port] without a scheme", 255,
+                               "e.g. 127.0.0.1:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com")),
+    ),
+    "train": (
+        Field("image", image_ref),
+        Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
+        Field("instance_count", integer(1), 1),
+        Field("input_mode", choice(*layout.INPUT_MODES), "File"),
+        Field("hyperparameters", hyperparameters, {}),
+        Field("hyperparameter_encoding", choice(*layout.HP_ENCODINGS), "json"),
+        Field("environment", ENVIRONMENT, {}),
+        Field("checkpoint_dir", path),
+        Field("output_dir", path, ".smctl/output"),
+        Field("job_name", JOB_NAME),
+        Field("entrypoint", str_list),
+        Field("arguments", str_list),
+        Field("gpus", gpus, "auto"),
+        Field("keep", boolean, False),
+        Field("channels", lambda v, ctx: v),  # parsed by spec.py once input_mode is known
+    ),
+    "serve": (
+        Field("image", image_ref),
+        Field("model", location),
+        Field("port", integer(0, 65535), 8080),
+        Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
+        Field("environment", ENVIRONMENT, {}),
+        Field("gpus", gpus, "auto"),
+        Field("startup_timeout", integer(60, 3600), 240),
+        Field("read_only_model", boolean, False),
+        Field("name", JOB_NAME),
+    ),
+    "transform": (
+        Field("image", image_ref),
+        Field("model", location),
+        Field("input", location),
+        Field("output", location, ".smctl/transform-output"),
+        Field("content_type", MIME),
+        Field("accept", MIME),
+        Field("split_type", choice("None", "Line", "RecordIO", "TFRecord"), "None"),
+        Field("strategy", choice("SingleRecord", "MultiRecord",
+                                 aliases={"SINGLE_RECORD": "SingleRecord", "MULTI_RECORD": "MultiRecord"})),
+        Field("max_payload_mb", integer(0, 100)),
+        Field("max_concurrent", integer(0)),
+        Field("assemble_with", choice("None", "Line"), "None"),
+        Field("input_filter", JSONPATH),
+        Field("output_filter", JSONPATH),
+        Field("join_source", choice("None", "Input"), "None"),
+        Field("compression", choice(*layout.COMPRESSIONS), "None"),
+        Field("timeout", integer(1, 3600), 600),
+        Field("retries", integer(0, 3), 3),
+        Field("environment", ENVIRONMENT, {}),
+        Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
+        Field("gpus", gpus, "auto"),
+    ),
+}
+
+CHANNEL: tuple[Field, ...] = (
+    Field("path", location),
+    Field("content_type", MIME),
+    Field("input_mode", choice(*layout.INPUT_MODES)),  # default: train.input_mode
+    Field("distribution", choice(*layout.DISTRIBUTIONS), "FullyReplicated"),
+    Field("record_wrapper", choice(*layout.RECORD_WRAPPERS), "None"),
+    Field("compression", choice(*layout.COMPRESSIONS), "None"),
+)
+
+
+def unknown_key(label: str, key: str, known: Iterable[str]) -> Problem:
+    homes = [f"[{name}]" for name, fields in SECTIONS.items() if key in {f.name for f in fields}]
+    hint = did_you_mean(key, known) or (f"{key} belongs under {' or '.join(homes)}" if homes else
+                                        f"known keys: {', '.join(sorted(known))}")
+    return Problem(f"{label}.{key}", f"[{label}] key {key!r} is not known", hint)
+
+
+def read_table(table: Mapping[str, Any], fields: Sequence[Field], label: str, ctx: Ctx,
+               problems: list[Problem]) -> dict[str, Any]:
+    """Check every key of one table against its fields; unknown keys and bad values become problems."""
+    known = {f.name: f for f in fields}
+    problems.extend(unknown_key(label, key, known) for key in table if key not in known)
+    out: dict[str, Any] = {}
+    for f in fields:
+        value = table.get(f.name, f.default)
+        try:
+            out[f.name] = None if value is None else f.check(value, ctx)
+        except Bad as bad:
+            problems.extend(problems_for(f"{label}.{f.name}", value, bad))
+            out[f.name] = None if f.default is None else f.check(f.default, ctx)
+    return out
