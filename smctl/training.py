@@ -299,7 +299,7 @@ def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> 
                 point.mkdir(parents=True, exist_ok=True)
     if plan.checkpoint_dir:
         (host.root / "checkpoints").mkdir(exist_ok=True)
-        if plan.checkpoint_dir.exists():
+        if plan.checkpoint_dir.exists() and plan.checkpoint_dir != host.root / "checkpoints":
             shutil.copytree(plan.checkpoint_dir, host.root / "checkpoints", dirs_exist_ok=True)
     index = [h.host for h in plan.hosts].index(host.host)
     for ch in plan.job.channels:
@@ -320,33 +320,32 @@ def _link_shard(src: Path, dest: Path, index: int, count: int) -> None:
             shutil.copy2(f, target)
 
 
-def run_job(plan: JobPlan, on_event: Event, *, stop_event: threading.Event | None = None) -> TrainResult:
+def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
+    stop_after stops the job like a Spot interruption (SIGTERM, SIGKILL after 120 s); its status is Stopped.
+
     Raises:
-        SmctlError: the image is missing or the engine fails; ContainerFailedError is NOT raised here: a
-        failed job is a TrainResult with status Failed.
+        SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
-    from smctl.containers import (
-        docker_client,
-        ensure_image,
-        job_network,
-        run_container,
-        stream_logs,
-    )
+    from smctl.containers import docker_client, ensure_image, job_network, run_container, stream_logs
     from smctl.pipe_feeder import PipeFeeder
 
     client = docker_client()
     ensure_image(client, plan.job.image)
+    check_writable(plan.output_dir, "output folder", "--output-dir")
+    if plan.checkpoint_dir:
+        check_writable(plan.checkpoint_dir, "checkpoint folder", "--checkpoint-dir")
     sources = {c.config.name: Path(c.source) for c in plan.job.channels}
     started = time.monotonic()
-    log_file = plan.run_dir / "logs.txt"
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     tail: list[str] = []
     lock = threading.Lock()
     multi = len(plan.hosts) > 1
+    stopped = threading.Event()
 
-    with ExitStack() as stack, open(log_file, "w", encoding="utf-8") as log:
+    with ExitStack() as stack:
+        log = stack.enter_context(open(plan.run_dir / "logs.txt", "a", encoding="utf-8"))
 
         def on_line(host: str, line: str) -> None:
             text = f"{host} | {line}" if multi else line
@@ -359,54 +358,130 @@ def run_job(plan: JobPlan, on_event: Event, *, stop_event: threading.Event | Non
 
         for host in plan.hosts:
             prepare_host(plan, host, sources)
+        stack.callback(_fix_ownership, client, plan)
+        if plan.checkpoint_dir:
+            syncer = CheckpointSync(plan)
+            stack.callback(syncer.stop)
+            syncer.start()
         if plan.network:
             stack.enter_context(job_network(client, plan.network, {LABEL_JOB: plan.job_name}))
-        feeders = []
         for host in plan.hosts:
             for ch, files in host.pipes.items():
                 opts = host.pipe_options[ch]
                 feeder = PipeFeeder(host.root / "input" / "data", ch, files,
                                     record_wrapper=opts.record_wrapper, compression=opts.compression).start()
                 stack.callback(feeder.stop)
-                feeders.append(feeder)
         containers = []
         for host in plan.hosts:
             container = stack.enter_context(run_container(client, host.container, stop_grace=10))
             containers.append((host, container))
             stream_logs(container, lambda line, h=host.host: on_line(h, line))
-        on_event("started", {"job_name": plan.job_name, "hosts": [h.host for h in plan.hosts]})
-        results = _wait_all(containers, stop_event)
-        time.sleep(0.1)  # let the log pumps drain the last lines
-    _fix_ownership(plan)
+        on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
+        if stop_after is not None:
+            timer = threading.Timer(stop_after, stopped.set)
+            timer.daemon = True
+            timer.start()
+            stack.callback(timer.cancel)
+        results = _wait_all(containers, stopped, on_event)
+        time.sleep(0.2)  # let the log pumps drain the last lines
     failed = [r for r in results if r.exit_code != 0]
     model_artifact = output_artifact = None
     reason = None
-    if failed:
+    if stopped.is_set():
+        status = "Stopped"
+    elif failed:
+        status = "Failed"
         first = failed[0]
         reason = layout.failure_reason(first.failure, first.exit_code)
         if first.oom_killed:
-            limit = plan.instance.memory_gib
-            reason = (f"OutOfMemoryError: {first.host} was killed for using more than the {limit:g} GiB of "
-                      f"{plan.instance.name} (exit code {first.exit_code}). " + (first.failure or ""))[:1024]
+            reason = (f"OutOfMemoryError: {first.host} used more than the {plan.instance.memory_gib:g} GiB memory "
+                      f"of {plan.instance.name} and was killed (exit code {first.exit_code}). "
+                      + (first.failure or ""))[: layout.FAILURE_REASON_LIMIT]
     else:
+        status = "Completed"
         model_artifact, output_artifact = collect_artifacts(plan, on_event)
+        if not keep:
+            for host in plan.hosts:
+                for sub in ("model", "output/data", "shards"):
+                    shutil.rmtree(host.root / sub, ignore_errors=True)
     return TrainResult(
-        job_name=plan.job_name,
-        status="Failed" if failed else "Completed",
-        failure_reason=reason,
-        seconds=time.monotonic() - started,
-        run_dir=plan.run_dir,
-        model_artifact=model_artifact,
-        output_artifact=output_artifact,
-        hosts=results,
-        log_tail=list(tail),
+        job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,
+        run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
+        hosts=results, log_tail=list(tail),
     )
 
 
-def _wait_all(containers: list[tuple[HostPlan, Any]], stop_event: threading.Event | None) -> list[HostResult]:
+def check_writable(folder: Path, what: str, flag: str) -> None:
+    """Raises: UsageError when `folder` cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".smctl-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{what} {folder} is not writable: {exc.strerror or exc}",
+                         f"choose a folder you can write to: {flag} PATH") from None
+
+
+def run_with_interruption(plan: JobPlan, on_event: Event, *, after: float, keep: bool = False) -> TrainResult:
+    """Spot rehearsal: stop the job after `after` seconds, then run it again with the checkpoints restored."""
+    if plan.checkpoint_dir is None:
+        plan = replace(plan, checkpoint_dir=plan.run_dir / "checkpoints")
+        plan = _with_checkpoints(plan)
+    first = run_job(plan, on_event, keep=True, stop_after=after)
+    if first.status != "Stopped":
+        return first
+    on_event("resumed", {"message": f"interrupted after {after:g} s; resuming from {plan.checkpoint_dir}"})
+    resumed = replace(plan, job_name=plan.job_name)
+    return run_job(resumed, on_event, keep=keep)
+
+
+def _with_checkpoints(plan: JobPlan) -> JobPlan:
+    hosts = []
+    for h in plan.hosts:
+        files = dict(h.config_files)
+        files[layout.CHECKPOINTCONFIG_JSON] = layout.dump_config(layout.checkpoint_config())
+        mounts = h.container.mounts + (Mount(h.root / "checkpoints", str(layout.CHECKPOINTS)),)
+        hosts.append(replace(h, config_files=files, container=replace(h.container, mounts=mounts)))
+    return replace(plan, hosts=hosts)
+
+
+class CheckpointSync:
+    """Copies every host's /opt/ml/checkpoints back to the checkpoint folder while the job runs and at the end."""
+
+    def __init__(self, plan: JobPlan, interval: float = 5.0) -> None:
+        self.plan = plan
+        self.interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="smctl-checkpoints", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.interval):
+            self.sync()
+
+    def sync(self) -> None:
+        dest = self.plan.checkpoint_dir
+        assert dest is not None
+        dest.mkdir(parents=True, exist_ok=True)
+        for host in self.plan.hosts:
+            src = host.root / "checkpoints"
+            if src.is_dir():
+                shutil.copytree(src, dest, dirs_exist_ok=True)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=30)
+        self.sync()
+
+
+def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: Event) -> list[HostResult]:
     """Wait for every host; when one fails, SageMaker stops the others."""
-    pending = dict((h.host, (h, c)) for h, c in containers)
+    pending = {h.host: (h, c) for h, c in containers}
     results: dict[str, HostResult] = {}
+    stopping = False
     while pending:
         for name, (host, container) in list(pending.items()):
             container.reload()
@@ -417,47 +492,41 @@ def _wait_all(containers: list[tuple[HostPlan, Any]], stop_event: threading.Even
                 failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
                 results[name] = HostResult(name, code, failure, bool(state.get("OOMKilled")))
                 del pending[name]
-        if any(r.exit_code != 0 for r in results.values()):
+        if pending and not stopping and (stop.is_set() or any(r.exit_code for r in results.values())):
+            stopping = True
+            grace = TRAIN_STOP_GRACE if stop.is_set() else 10
+            on_event("stopped", {"message": f"stopping {', '.join(pending)} (SIGTERM, SIGKILL after {grace} s)"})
             for _, container in pending.values():
-                container.stop(timeout=10)
-        if stop_event is not None and stop_event.is_set():
-            for _, container in pending.values():
-                container.stop(timeout=TRAIN_STOP_GRACE)
+                threading.Thread(target=container.stop, kwargs={"timeout": grace}, daemon=True).start()
         if pending:
             time.sleep(0.1)
     return [results[h.host] for h, _ in containers]
 
 
 def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
-    """model/ -> model.tar.gz and output/data/ -> output.tar.gz, every host's files merged (algo-1 wins)."""
+    """model/ -> model.tar.gz and output/data/ -> output.tar.gz, every host's files merged (algo-1's kept)."""
     from smctl.archive import pack_trees
 
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     artifacts = []
     for sub, name in (("model", "model.tar.gz"), ("output/data", "output.tar.gz")):
-        trees = [h.root / sub for h in plan.hosts]
         dest = plan.output_dir / name
-        clashes = pack_trees(trees, dest)
+        clashes = pack_trees([h.root / sub for h in plan.hosts], dest)
         for clash in clashes:
             on_event("warning", {"message": f"{name}: {clash} was written by several hosts; algo-1's copy kept"})
         artifacts.append(dest)
     return artifacts[0], artifacts[1]
 
 
-def _fix_ownership(plan: JobPlan) -> None:
+def _fix_ownership(client: Any, plan: JobPlan) -> None:
     """Files the container wrote as root become the invoking user's (sudo's caller when run through sudo)."""
+    from smctl.containers import chown_tree
+
     uid = int(os.environ.get("SUDO_UID", os.getuid()))
     gid = int(os.environ.get("SUDO_GID", os.getgid()))
-    if os.geteuid() != 0:
-        return  # without root we cannot chown; the container-side chown happens in the CLI when needed
-    for root in [plan.run_dir, plan.checkpoint_dir]:
-        if root is None or not root.exists():
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            for name in [*dirnames, *filenames]:
-                p = os.path.join(dirpath, name)
-                if os.lstat(p).st_uid != uid:
-                    os.lchown(p, uid, gid)
+    for root in (plan.run_dir, plan.checkpoint_dir):
+        if root is not None and root.exists():
+            chown_tree(client, plan.job.image, root, uid, gid)
 
 
 def raise_for_failure(result: TrainResult) -> None:

@@ -67,6 +67,10 @@ def _register() -> None:
 
     app.add_typer(package.app, name="package")
 
+    from smctl.cli import train
+
+    app.command("local-train", help=train.HELP)(train.local_train)
+
 
 _register()
 

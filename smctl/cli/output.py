@@ -40,6 +40,10 @@ class Output:
         if not self.json_mode:
             self.stderr.print(message, markup=False)
 
+    def log(self, line: str) -> None:
+        """A line of a container's output: always to stderr, also with --json (stdout stays one document)."""
+        self.stderr.print(line, markup=False, highlight=False)
+
     def warn(self, message: str) -> None:
         self._warnings.append(message)
         if not self.json_mode:

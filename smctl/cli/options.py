@@ -1,0 +1,65 @@
+"""Parsing of the repeatable KEY=VALUE style options that several commands share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smctl.errors import UsageError
+from smctl.layout import ChannelConfig
+
+CHANNEL_KEYS = {
+    "content_type": "content_type",
+    "mode": "input_mode",
+    "input_mode": "input_mode",
+    "distribution": "distribution",
+    "record_wrapper": "record_wrapper",
+    "compression": "compression",
+}
+
+
+def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    """`KEY=VALUE` items into a dict; Raises: UsageError naming the flag and the bad item."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} {item!r} is not KEY=VALUE", f"write it as {flag} name=value")
+        out[key.strip()] = value
+    return out
+
+
+def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str, Any]:
+    """--hyperparameters FILE.json first, then --hp KEY=VALUE on top (values from --hp stay strings)."""
+    hps: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"hyperparameters file {file} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"hyperparameters file {file} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"hyperparameters file {file} must hold a JSON object of name -> value")
+        hps.update(loaded)
+    hps.update(parse_pairs(values, "--hp"))
+    return hps
+
+
+def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig, str]:
+    """`NAME=PATH[,content_type=...,mode=Pipe,distribution=...,record_wrapper=RecordIO,compression=Gzip]`."""
+    name, sep, rest = item.partition("=")
+    if not sep or not name or not rest:
+        raise UsageError(f"--channel {item!r} is not NAME=PATH",
+                         "write it as --channel training=data/train (options: ,mode=Pipe,content_type=text/csv)")
+    source, *options = rest.split(",")
+    fields: dict[str, str] = {"input_mode": default_mode}
+    for opt in options:
+        key, eq, value = opt.partition("=")
+        if not eq or key not in CHANNEL_KEYS:
+            raise UsageError(f"--channel {name}: option {opt!r} is not known",
+                             f"channel options are: {', '.join(sorted(set(CHANNEL_KEYS) - {'input_mode'}))}")
+        fields[CHANNEL_KEYS[key]] = value
+    return ChannelConfig(name=name, **fields), source

@@ -1,0 +1,279 @@
+"""`smctl local-train` against the real engine, with a probe image that records what it sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import smctl_exe
+
+pytestmark = pytest.mark.docker
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+PROBE = "smctl-test-train-probe:latest"
+
+
+@pytest.fixture(scope="session")
+def probe_image(docker_client):
+    docker_client.images.build(path=str(IMAGES / "train-probe"), tag=PROBE, labels={"smctl.test": "1"}, rm=True)
+    return PROBE
+
+
+@pytest.fixture
+def project(tmp_path, docker_reaper):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "train" / "a.csv").write_text("1,2\n3,4\n")
+    (tmp_path / "data" / "train" / "nested").mkdir()
+    (tmp_path / "data" / "train" / "nested" / "b.csv").write_text("5,6\n")
+    return tmp_path
+
+
+def _model_records(path: Path) -> dict[str, dict]:
+    with tarfile.open(path) as tar:
+        return {m.name: json.load(tar.extractfile(m)) for m in tar.getmembers() if m.name.startswith("probe-")}
+
+
+def _no_managed_containers(client, job: str) -> bool:
+    return not client.containers.list(all=True, filters={"label": f"smctl.job={job}"})
+
+
+def test_single_host_sees_the_sagemaker_layout(smctl, probe_image, project, docker_client):
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-one",
+                "--channel", f"training={project / 'data' / 'train'},content_type=text/csv",
+                "--hp", "epochs=3", "--hp", "action=record", "--env", "USER_VAR=hello",
+                "--instance-type", "ml.m5.large", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    doc = res.json["result"]
+    assert doc["status"] == "Completed"
+    records = _model_records(Path(doc["model_artifact"]))
+    rec = records["probe-algo-1.json"]
+    assert rec["argv"][1:] == ["train"]
+    assert rec["hostname"] == "algo-1"
+    assert rec["hyperparameters"] == {"epochs": "3", "action": "record"}
+    assert rec["inputdataconfig"] == {"training": {"ContentType": "text/csv", "TrainingInputMode": "File",
+                                                   "S3DistributionType": "FullyReplicated",
+                                                   "RecordWrapperType": "None"}}
+    assert rec["resourceconfig"]["current_instance_type"] == "ml.m5.large"
+    assert rec["env"]["TRAINING_JOB_NAME"] == "probe-one"
+    assert rec["env"]["TRAINING_JOB_ARN"].endswith(":training-job/probe-one")
+    assert rec["env"]["USER_VAR"] == "hello"
+    assert "file /opt/ml/input/data/training/nested/b.csv" in rec["tree"]
+    assert "dir /opt/ml/output/data" in rec["tree"]
+    assert rec["checkpointconfig"] is None
+    # the channel is a read-only bind mount, not a copy
+    assert any(m[0] == "/opt/ml/input/data/training" and m[2].startswith("ro") for m in rec["mounts"])
+    with tarfile.open(doc["output_artifact"]) as tar:
+        assert tar.getnames() == ["metrics-algo-1.txt"]
+    assert _no_managed_containers(docker_client, "probe-one")
+    assert (project / ".smctl" / "runs" / "probe-one" / "logs.txt").read_text().count("probe on algo-1") == 1
+
+
+def test_three_hosts_resolve_each_other_and_shard(smctl, probe_image, project, docker_client):
+    shard_dir = project / "shards"
+    shard_dir.mkdir()
+    for i in range(9):
+        (shard_dir / f"part-{i}.csv").write_text(str(i))
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-three",
+                "--instance-count", "3", "--hp", "action=files", "--hp", "channel=train",
+                "--channel", f"train={shard_dir},distribution=ShardedByS3Key", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    records = _model_records(Path(res.json["result"]["model_artifact"]))
+    assert sorted(records) == ["probe-algo-1.json", "probe-algo-2.json", "probe-algo-3.json"]
+    seen = []
+    for host, rec in ((r["hostname"], r) for r in records.values()):
+        assert rec["resourceconfig"]["current_host"] == host
+        assert rec["resourceconfig"]["hosts"] == ["algo-1", "algo-2", "algo-3"]
+        assert all(rec["peers"].values()), rec["peers"]
+        assert len(rec["files"]) == 3
+        seen += rec["files"]
+    assert sorted(seen) == sorted(f"part-{i}.csv" for i in range(9))
+    assert _no_managed_containers(docker_client, "probe-three")
+    assert not docker_client.networks.list(names=["smctl-probe-three"])
+
+
+def test_pipe_mode_two_epochs(smctl, probe_image, project):
+    data = project / "pipe"
+    data.mkdir()
+    (data / "a.bin").write_bytes(os.urandom(2_000_000))
+    (data / "b.bin").write_bytes(b"tail")
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-pipe",
+                "--hp", "action=pipe", "--hp", "channel=train", "--hp", "epochs=2",
+                "--channel", f"train={data},mode=Pipe", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    rec = _model_records(Path(res.json["result"]["model_artifact"]))["probe-algo-1.json"]
+    import hashlib
+
+    expected = hashlib.sha256((data / "a.bin").read_bytes() + b"tail").hexdigest()
+    assert rec["epochs"] == [{"bytes": 2_000_004, "sha256": expected}] * 2
+    assert rec["inputdataconfig"]["train"]["TrainingInputMode"] == "Pipe"
+    assert not list((project / ".smctl" / "runs" / "probe-pipe" / "algo-1" / "input" / "data").glob("train_*"))
+
+
+def test_failure_file_becomes_the_failure_reason_exit_5(smctl, probe_image, project, docker_client):
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-fail", "--hp", "action=fail",
+                cwd=project)
+    assert res.exit_code == 5
+    err = res.json["error"]
+    assert err["message"].startswith("training job probe-fail failed: ValueError: the probe was asked to fail")
+    reason = err["details"]["failure_reason"]
+    assert len(reason) == 1024
+    assert _no_managed_containers(docker_client, "probe-fail")
+
+
+def test_exit_code_without_failure_file(smctl, probe_image, project):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-crash", "--hp", "action=crash",
+                "--hp", "code=7", cwd=project)
+    assert res.exit_code == 5
+    assert "AlgorithmError: , exit code: 7" in res.stderr
+    assert "Hint: see the logs in" in res.stderr
+
+
+def test_out_of_memory_is_reported_with_the_limit(smctl, probe_image, project):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-oom", "--hp", "action=oom",
+                "--instance-type", "ml.t3.medium", cwd=project)
+    assert res.exit_code == 5
+    assert "OutOfMemoryError" in res.stderr
+    assert "4 GiB memory of ml.t3.medium" in res.stderr
+
+
+def test_entrypoint_and_arguments_follow_the_contract(smctl, probe_image, project):
+    res = smctl("--json", "local-train", "--image", probe_image, "--dry-run", "--job-name", "dry",
+                "--entrypoint", "python3 /usr/local/bin/train", cwd=project)
+    c = res.json["result"]["hosts"][0]["container"]
+    assert c["entrypoint"] == ["python3", "/usr/local/bin/train"]
+    assert c["command"] == []
+    res = smctl("--json", "local-train", "--image", probe_image, "--dry-run", "--job-name", "dry",
+                "--args", "fit --fast", cwd=project)
+    c = res.json["result"]["hosts"][0]["container"]
+    assert (c["entrypoint"], c["command"]) == (None, ["fit", "--fast"])
+
+
+def test_dry_run_shows_everything_and_runs_nothing(smctl, probe_image, project, docker_client):
+    res = smctl("--json", "local-train", "--image", probe_image, "--dry-run", "--job-name", "dry-two",
+                "--instance-count", "2", "--hp", "lr=0.1", "--channel", f"training={project / 'data' / 'train'}",
+                "--gpus", "all", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    doc = res.json["result"]
+    assert [h["host"] for h in doc["hosts"]] == ["algo-1", "algo-2"]
+    h2 = doc["hosts"][1]
+    assert json.loads(h2["config_files"]["resourceconfig.json"])["current_host"] == "algo-2"
+    assert h2["config_files"]["hyperparameters.json"] == '{"lr": "0.1"}'
+    assert h2["container"]["gpus"] == "all"
+    assert h2["container"]["network"] == "smctl-dry-two"
+    assert not (project / ".smctl" / "runs" / "dry-two").exists()
+    assert _no_managed_containers(docker_client, "dry-two")
+
+
+def test_gpu_request_reaches_the_engine_and_fails_clearly_without_runtime(smctl, probe_image, project, docker_client):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-gpu", "--gpus", "all", cwd=project)
+    assert res.exit_code == 3
+    assert "cannot give GPUs (all)" in res.stderr
+    assert "--gpus none" in res.stderr
+    assert _no_managed_containers(docker_client, "probe-gpu")
+
+
+def test_gpu_device_requests_in_created_container(docker_client, probe_image, docker_reaper):
+    from smctl.containers import ContainerSpec, GpuRequest, create_container, remove_container
+
+    for gpus, expected in ((GpuRequest(count=-1), {"Count": -1, "DeviceIDs": None}),
+                           (GpuRequest(count=2), {"Count": 2, "DeviceIDs": None}),
+                           (GpuRequest(device_ids=("0", "3")), {"Count": 0, "DeviceIDs": ["0", "3"]})):
+        spec = ContainerSpec(image=probe_image, name=f"smctl-test-gpu-{os.getpid()}", command=["train"],
+                             gpus=gpus, labels={"smctl.test": "1"})
+        c = create_container(docker_client, spec)
+        try:
+            req = c.attrs["HostConfig"]["DeviceRequests"][0]
+            assert req["Capabilities"] == [["gpu"]]
+            assert {k: req[k] for k in expected} == expected
+        finally:
+            remove_container(c)
+
+
+def test_checkpoints_and_simulated_interruption_resume(smctl, probe_image, project):
+    ckpt = project / "ckpt"
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-spot", "--hp", "action=sleep",
+                "--checkpoint-dir", str(ckpt), "--simulate-interruption", "2", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert (ckpt / "state.txt").read_text() == "saved-on-sigterm\n"
+    assert "resumed from checkpoint: saved-on-sigterm" in res.stderr
+    with tarfile.open(res.json["result"]["model_artifact"]) as tar:
+        assert "resumed.txt" in tar.getnames()
+
+
+def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client):
+    proc = subprocess.Popen([*smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-ctrlc",
+                             "--instance-count", "2", "--hp", "action=sleep"],
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = docker_client.containers.list(filters={"label": "smctl.job=probe-ctrlc"})
+        if len(running) == 2:
+            break
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert _no_managed_containers(docker_client, "probe-ctrlc")
+    assert not docker_client.networks.list(names=["smctl-probe-ctrlc"])
+
+
+@pytest.mark.parametrize("args,message,code", [
+    (["--channel", "training=/does/not/exist"], "channel 'training': /does/not/exist does not exist", 2),
+    (["--channel", "bad name=/tmp"], "channel name 'bad name' is not valid", 2),
+    (["--hp", "novalue"], "--hp 'novalue' is not KEY=VALUE", 2),
+    (["--instance-type", "ml.m5.xlage"], "unknown instance type 'ml.m5.xlage'", 2),
+    (["--instance-count", "0"], "instance count 0 is below 1", 2),
+])
+def test_bad_input_is_a_clear_usage_error(smctl, probe_image, project, args, message, code):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "bad", *args, cwd=project)
+    assert res.exit_code == code, res.stderr
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_too_many_hyperparameters(smctl, probe_image, project):
+    hp_file = project / "hps.json"
+    hp_file.write_text(json.dumps({f"k{i}": i for i in range(101)}))
+    res = smctl("local-train", "--image", probe_image, "--hyperparameters", str(hp_file), cwd=project)
+    assert res.exit_code == 2
+    assert "101 hyperparameters given; SageMaker accepts at most 100" in res.stderr
+
+
+def test_pipe_mode_over_an_empty_folder(smctl, probe_image, project):
+    (project / "empty").mkdir()
+    res = smctl("local-train", "--image", probe_image, "--channel", f"train={project / 'empty'},mode=Pipe",
+                cwd=project)
+    assert res.exit_code == 2
+    assert "is in Pipe mode but" in res.stderr
+
+
+def test_image_not_found_hints_build(smctl, project):
+    res = smctl("local-train", "--image", "smctl-test-no-such-image:nope", cwd=project)
+    assert res.exit_code == 1
+    assert "image smctl-test-no-such-image:nope is not in the local Docker engine" in res.stderr
+    assert "smctl build" in res.stderr
+
+
+def test_output_folder_not_writable(smctl, probe_image, project):
+    blocker = project / "blocker"
+    blocker.write_text("a file, not a folder")
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-out", "--output-dir",
+                str(blocker / "out"), cwd=project)
+    assert res.exit_code == 2
+    assert "output folder" in res.stderr
+
+
+def test_cli_runs_as_a_subprocess_too(probe_image, project):
+    proc = subprocess.run([*smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-sub"],
+                          cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "probe-sub: Completed" in proc.stdout
+    assert (project / ".smctl" / "runs" / "probe-sub" / "model.tar.gz").exists()
