@@ -97,11 +97,29 @@ class ContainerSpec:
         }
 
 
+def extra_labels() -> dict[str, str]:
+    """SMCTL_LABELS="k=v,k2=v2": labels added to every container and network smctl creates (CI bookkeeping)."""
+    import os
+
+    pairs = (item.partition("=") for item in os.environ.get("SMCTL_LABELS", "").split(",") if item.strip())
+    return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
+
+
 def docker_client() -> Any:
     """Connect to the engine; Raises: DockerError with the fix when it is unreachable."""
-    from smctl.docker_runtime import engine
+    from smctl.docker_runtime.engine import engine
 
     return engine()
+
+
+def published_port(container: Any, container_port: int = 8080) -> tuple[str, int] | None:
+    """(host address, host port) where `container_port`/tcp is published (IPv4 preferred); None if it is not."""
+    container.reload()
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{container_port}/tcp") or []
+    for b in sorted(bindings, key=lambda b: ":" in (b.get("HostIp") or "")):
+        if b.get("HostPort"):
+            return b.get("HostIp") or "0.0.0.0", int(b["HostPort"])
+    return None
 
 
 def ensure_image(client: Any, image: str) -> Any:
@@ -120,7 +138,7 @@ def ensure_image(client: Any, image: str) -> Any:
 @contextmanager
 def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[Any]:
     """A user-defined bridge network for a multi-host job, removed at the end whatever happens."""
-    net = client.networks.create(name, driver="bridge", labels={LABEL_MANAGED: "1", **labels})
+    net = client.networks.create(name, driver="bridge", labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
     try:
         yield net
     finally:
@@ -151,7 +169,7 @@ def create_container(client: Any, spec: ContainerSpec) -> Any:
         "environment": spec.environment,
         "mounts": [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts],
         "hostname": spec.hostname,
-        "labels": {LABEL_MANAGED: "1", **spec.labels},
+        "labels": {**extra_labels(), LABEL_MANAGED: "1", **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,
         "detach": True,
         "privileged": False,

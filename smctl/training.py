@@ -235,11 +235,18 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             aliases=(host,) if network else (),
             gpus=gpus,
             mem_limit=instance.memory_bytes or None,
-            nano_cpus=instance.vcpus * 10**9 if instance.vcpus else None,
+            nano_cpus=cpu_limit(instance),
             shm_size=SHM_BYTES,
         )
         host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job)
+
+
+def cpu_limit(instance: InstanceType) -> int | None:
+    """The instance's vCPUs as a CPU quota, capped at this machine's CPUs (the engine refuses more)."""
+    if not instance.vcpus:
+        return None
+    return min(instance.vcpus, os.cpu_count() or 1) * 10**9
 
 
 def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | None) -> tuple[list[str], Any]:

@@ -9,10 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import TEST_LABEL, CliResult, run_cli
+from tests.helpers import TEST_LABEL, TEST_LABELS, WORKER, WORKER_LABEL, CliResult, run_cli
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REGISTRY = os.environ.get("SMCTL_TEST_REGISTRY", "127.0.0.1:5000")
+# smctl adds SMCTL_LABELS to every container and network it creates, so the reaper finds them too.
+os.environ["SMCTL_LABELS"] = ",".join(f"{k}={v}" for k, v in TEST_LABELS.items())
+
+
+MINE = {"label": f"{WORKER_LABEL}={WORKER}"}
+__all__ = ["TEST_LABEL", "WORKER", "WORKER_LABEL", "IN_CI", "free_port"]
 
 
 def _unavailable(what: str) -> None:
@@ -36,15 +42,28 @@ def docker_client() -> Iterator[object]:
     client.close()
 
 
-def _reap(client: object) -> None:
-    """Remove every container, network, volume and image the tests labelled, whatever happened."""
-    flt = {"label": TEST_LABEL}
-    for c in client.containers.list(all=True, filters=flt):  # type: ignore[attr-defined]
-        c.remove(force=True)
-    for n in client.networks.list(filters=flt):  # type: ignore[attr-defined]
-        n.remove()
-    for v in client.volumes.list(filters=flt):  # type: ignore[attr-defined]
-        v.remove(force=True)
+def _reap(client: object, *, print_logs: bool = False) -> None:
+    """Remove this process's labelled containers, networks and volumes (other workers keep theirs)."""
+    import docker.errors
+
+    for c in client.containers.list(all=True, filters=MINE):  # type: ignore[attr-defined]
+        try:
+            if print_logs:
+                logs = c.logs(tail=200).decode(errors="replace")
+                print(f"\n--- logs of container {c.name} ({c.image.tags or c.image.id}) ---\n{logs}")
+            c.remove(force=True)
+        except docker.errors.APIError:  # already gone, or its removal is in progress
+            pass
+    for n in client.networks.list(filters=MINE):  # type: ignore[attr-defined]
+        try:
+            n.remove()
+        except docker.errors.APIError:
+            pass
+    for v in client.volumes.list(filters=MINE):  # type: ignore[attr-defined]
+        try:
+            v.remove(force=True)
+        except docker.errors.APIError:
+            pass
 
 
 @pytest.fixture
@@ -52,13 +71,7 @@ def docker_reaper(docker_client: object, request: pytest.FixtureRequest) -> Iter
     """Per-test: on failure print the logs of the test's containers, then remove them all."""
     yield docker_client
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    for c in docker_client.containers.list(all=True, filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
-        if failed:
-            logs = c.logs(tail=200).decode(errors="replace")
-            print(f"\n--- logs of container {c.name} ({c.image.tags or c.image.id}) ---\n{logs}")
-        c.remove(force=True)
-    for n in docker_client.networks.list(filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
-        n.remove()
+    _reap(docker_client, print_logs=failed)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

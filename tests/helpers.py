@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 TEST_LABEL = "smctl.test"
-TEST_LABELS = {TEST_LABEL: "1"}
+# One id per pytest process (each xdist worker, each concurrent run): reapers only touch their own resources.
+WORKER = f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+WORKER_LABEL = "smctl.test.worker"
+TEST_LABELS = {TEST_LABEL: "1", WORKER_LABEL: WORKER}
 
 
 @dataclass

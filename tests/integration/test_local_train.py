@@ -53,7 +53,7 @@ def test_single_host_sees_the_sagemaker_layout(smctl, probe_image, project, dock
     assert doc["status"] == "Completed"
     records = _model_records(Path(doc["model_artifact"]))
     rec = records["probe-algo-1.json"]
-    assert rec["argv"][1:] == ["train"]
+    assert rec["argv"] == ["/usr/local/bin/train"]  # `docker run IMAGE train`: train is the command
     assert rec["hostname"] == "algo-1"
     assert rec["hyperparameters"] == {"epochs": "3", "action": "record"}
     assert rec["inputdataconfig"] == {"training": {"ContentType": "text/csv", "TrainingInputMode": "File",
@@ -181,8 +181,8 @@ def test_gpu_request_reaches_the_engine_and_fails_clearly_without_runtime(smctl,
 def test_gpu_device_requests_in_created_container(docker_client, probe_image, docker_reaper):
     from smctl.containers import ContainerSpec, GpuRequest, create_container, remove_container
 
-    for gpus, expected in ((GpuRequest(count=-1), {"Count": -1, "DeviceIDs": None}),
-                           (GpuRequest(count=2), {"Count": 2, "DeviceIDs": None}),
+    for gpus, expected in ((GpuRequest(count=-1), {"Count": -1, "DeviceIDs": []}),
+                           (GpuRequest(count=2), {"Count": 2, "DeviceIDs": []}),
                            (GpuRequest(device_ids=("0", "3")), {"Count": 0, "DeviceIDs": ["0", "3"]})):
         spec = ContainerSpec(image=probe_image, name=f"smctl-test-gpu-{os.getpid()}", command=["train"],
                              gpus=gpus, labels={"smctl.test": "1"})
@@ -276,4 +276,4 @@ def test_cli_runs_as_a_subprocess_too(probe_image, project):
                           cwd=project, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "probe-sub: Completed" in proc.stdout
-    assert (project / ".smctl" / "runs" / "probe-sub" / "model.tar.gz").exists()
+    assert (project / ".smctl" / "output" / "model.tar.gz").exists()
