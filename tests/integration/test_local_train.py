@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -277,3 +278,49 @@ def test_cli_runs_as_a_subprocess_too(probe_image, project):
     assert proc.returncode == 0, proc.stderr
     assert "probe-sub: Completed" in proc.stdout
     assert (project / ".smctl" / "output" / "model.tar.gz").exists()
+
+
+def test_files_written_by_root_in_the_container_end_up_owned_by_the_invoking_user(probe_image, tmp_path_factory,
+                                                                                    docker_client):
+    """smctl run by an ordinary user (in the docker group): the run folder holds no root-owned file afterwards."""
+    import grp
+    import shutil
+
+    uid = gid = 4242
+    project = Path(tempfile.mkdtemp(prefix="smctl-owner-"))
+    try:
+        os.chown(project, uid, gid)
+        docker_gid = grp.getgrnam("docker").gr_gid
+        env = {**os.environ, "HOME": str(project)}
+        proc = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={docker_gid}",
+                               *smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-owner",
+                               "--keep"],
+                              cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False)
+        assert proc.returncode == 0, proc.stderr
+        run_dir = project / ".smctl" / "runs" / "probe-owner"
+        written = run_dir / "algo-1" / "model" / "probe-algo-1.json"
+        assert written.exists()
+        owners = {p.stat().st_uid for p in run_dir.rglob("*")}
+        assert owners == {uid}
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def test_s3_channel_is_downloaded_through_moto_and_cached(smctl, probe_image, project, aws_env):
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="smctl-train-data")
+    s3.put_object(Bucket="smctl-train-data", Key="iris/train/a.csv", Body=b"1,2\n")
+    s3.put_object(Bucket="smctl-train-data", Key="iris/train/sub/b.csv", Body=b"3,4\n")
+    args = ("--json", "local-train", "--image", probe_image, "--hp", "action=files", "--hp", "channel=train",
+            "--channel", "train=s3://smctl-train-data/iris/train/")
+    res = smctl(*args, "--job-name", "probe-s3", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    rec = _model_records(Path(res.json["result"]["model_artifact"]))["probe-algo-1.json"]
+    assert rec["files"] == ["a.csv", "sub/b.csv"]
+    cached = project / ".smctl" / "cache" / "s3" / "smctl-train-data" / "iris" / "train" / "a.csv"
+    assert cached.read_bytes() == b"1,2\n"
+    stamp = cached.stat().st_mtime_ns
+    assert smctl(*args, "--job-name", "probe-s3-again", cwd=project).exit_code == 0
+    assert cached.stat().st_mtime_ns == stamp  # unchanged objects are not downloaded again
