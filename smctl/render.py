@@ -1,0 +1,415 @@
+"""Render a SageMaker-ready project from templates/: plan every file in memory first, then write them safely."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import smctl
+from smctl import presets
+from smctl.errors import SmctlError, UsageError
+from smctl.presets import CudaVariant, Preset
+
+Event = Callable[[str, dict[str, Any]], None]
+NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # a valid image, ECR repository and job-name prefix
+EXECUTABLES = frozenset({"program/train", "program/serve"})
+IGNORED_IN_TARGET = frozenset({".git"})  # a fresh `git init` still counts as an empty folder
+
+
+@dataclass(frozen=True)
+class ScaffoldOptions:
+    preset: str = presets.DEFAULT_PRESET
+    name: str | None = None  # default: from the folder's name
+    python: str | None = None  # default: the preset's (3.11; 3.10 on the CUDA images)
+    gpu: bool = False
+    cuda: str | None = None  # implies gpu
+    base_image: str | None = None
+    separate_images: bool = False
+    region: str = presets.DEFAULT_REGION
+    dlc_version: str = presets.DEFAULT_DLC_VERSION
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str  # POSIX path relative to the project folder
+    content: bytes
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class ScaffoldPlan:
+    preset: str
+    name: str
+    variant: str
+    files: tuple[PlannedFile, ...]
+
+    def file(self, path: str) -> PlannedFile:
+        return next(f for f in self.files if f.path == path)
+
+    def with_content(self, path: str, content: bytes) -> ScaffoldPlan:
+        return replace(self, files=tuple(replace(f, content=content) if f.path == path else f for f in self.files))
+
+
+@dataclass(frozen=True)
+class ScaffoldResult:
+    root: Path
+    created: tuple[str, ...]
+    overwritten: tuple[str, ...]
+    created_root: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"directory": str(self.root), "created": list(self.created), "overwritten": list(self.overwritten)}
+
+
+def templates_dir() -> Path:
+    """templates/ inside an installed wheel (smctl/templates), else at the top of the source tree."""
+    here = Path(smctl.__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise SmctlError(f"smctl's templates are missing (looked in {here / 'templates'} and {here.parent / 'templates'})",
+                     "reinstall smctl: pip install --force-reinstall smctl")
+
+
+def dockerfile_quote(value: object) -> str:
+    """A Dockerfile ENV/LABEL value in double quotes: backslash, quote and `$` (substitution) escaped."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise UsageError(f"{text!r} cannot go into a Dockerfile ENV value: it holds a line break")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def toml_value(value: object) -> str:
+    """A TOML literal for a str, bool, int, float or list (json's string escapes are valid TOML too)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def template_environment(root: Path | None = None) -> Any:
+    """A strict jinja2 environment: an undefined or misspelled variable is an error, never empty text."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root or templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["dockerquote"] = dockerfile_quote
+    env.filters["toml"] = toml_value
+    return env
+
+
+def project_name(folder: Path, name: str | None) -> str:
+    """--name, or the folder's name made valid. Raises: UsageError when --name is not a valid name."""
+    if name is not None:
+        if not NAME.match(name):
+            raise UsageError(f"project name {name!r} is not valid: lowercase letters, digits and inner hyphens, "
+                             "at most 63 characters (it names the image, the ECR repository and SageMaker jobs)",
+                             "pass e.g. --name my-model")
+        return name
+    derived = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")[:63].strip("-")
+    return derived or "my-model"
+
+
+# ---- planning ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Variant:
+    preset: Preset
+    name: str
+    python: str
+    gpu: bool
+    cuda: CudaVariant | None  # the nvidia/cuda base and torch wheels (not for the DLC, whose tag fixes CUDA)
+    dlc_cuda_tag: str | None
+    base_image: str
+    serve_base_image: str
+    separate: bool
+    region: str
+    dlc_version: str
+
+
+def _resolve(options: ScaffoldOptions, folder: Path) -> _Variant:
+    """Options -> one consistent variant. Raises: UsageError for a combination that cannot work."""
+    preset = presets.get_preset(options.preset)
+    name = project_name(folder, options.name)
+    gpu = options.gpu or options.cuda is not None
+    if gpu and not preset.gpu:
+        gpu_presets = ", ".join(p.name for p in presets.PRESETS.values() if p.gpu)
+        raise UsageError(f"preset {preset.name!r} has no GPU variant", f"drop --gpu/--cuda, or use --preset "
+                         f"{gpu_presets.replace(', ', ' | ')}")
+    cuda = presets.resolve_cuda(options.cuda or presets.DEFAULT_CUDA) if gpu else None
+    if options.python is not None and not re.fullmatch(r"3\.\d{1,2}", options.python):
+        raise UsageError(f"--python {options.python!r} is not a Python version", "write it as major.minor, e.g. 3.11")
+    dlc_cuda_tag = None
+    if preset.script_mode:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", options.dlc_version):
+            raise UsageError(f"--framework-version {options.dlc_version!r} is not a PyTorch version",
+                             f"e.g. --framework-version {presets.DEFAULT_DLC_VERSION}")
+        known_python, known_cuda = presets.DLC_VERSIONS.get(options.dlc_version, (presets.DEFAULT_PYTHON, None))
+        python = options.python or known_python
+        if cuda is not None:
+            dlc_cuda_tag = cuda.torch_tag if options.cuda or known_cuda is None else known_cuda
+        base = presets.dlc_image(options.region, options.dlc_version, python, dlc_cuda_tag)
+        cuda = None
+    elif cuda is not None:
+        python = options.python or presets.GPU_PYTHON
+        if python != presets.GPU_PYTHON and options.base_image is None:
+            raise UsageError(f"{cuda.base_image} ships Python {presets.GPU_PYTHON}, not {python}",
+                             f"drop --python (or pass --python {presets.GPU_PYTHON}), or --base-image IMAGE "
+                             f"with Python {python}")
+        base = cuda.base_image
+    else:
+        python = options.python or presets.DEFAULT_PYTHON
+        base = f"python:{python}-slim"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", options.region):
+        raise UsageError(f"--region {options.region!r} is not an AWS region", "e.g. --region us-east-1")
+    return _Variant(
+        preset=preset, name=name, python=python, gpu=gpu, cuda=cuda, dlc_cuda_tag=dlc_cuda_tag,
+        base_image=options.base_image or base,
+        serve_base_image=options.base_image or f"python:{python}-slim",
+        separate=options.separate_images, region=options.region, dlc_version=options.dlc_version,
+    )
+
+
+def _image(v: _Variant, role: str) -> dict[str, Any]:
+    """What one Dockerfile builds: role is "train and serve", "train" or "serve"."""
+    train, serve = "train" in role, "serve" in role
+    # In separate mode the serving image is the small one: python-slim and CPU wheels.
+    on_serve_image = serve and not train
+    base = v.serve_base_image if on_serve_image else v.base_image
+    on_dlc = v.preset.script_mode and not on_serve_image
+    cuda = None if on_serve_image else v.cuda
+    default_cuda_base = cuda is not None and not on_dlc and base == cuda.base_image
+    program = [f"program/{n}" for n in (["train"] if train and not on_dlc else [])]
+    if serve:
+        program += ["program/serve", "program/serving.py", "program/inference.py"]
+    copies = [{"sources": ["program/"] if train and serve and not on_dlc else program, "target": "/opt/program/"}]
+    if on_dlc:
+        copies.append({"sources": ["code/train.py"], "target": "/opt/ml/code/train.py"})
+    words = [n for n in ("train", "serve") if n in role]
+    on_path = "on PATH (/opt/program)"
+    if train and on_dlc:
+        commands_note = "`train` is the DLC's sagemaker-training toolkit, which runs SAGEMAKER_PROGRAM" + (
+            f"; `serve` is an executable {on_path}." if serve else ".")
+    elif train and serve:
+        commands_note = f"`train` and `serve` are executables {on_path}."
+    else:
+        commands_note = f"`{words[0]}` is an executable {on_path}."
+    device = f"CUDA {cuda.version}" if cuda else (f"GPU ({v.dlc_cuda_tag})" if on_dlc and v.gpu else "CPU")
+    return {
+        "role": role,
+        "summary": f"{role} image, {device}",
+        "notes": [
+            "SageMaker runs " + " and ".join(f"`docker run IMAGE {w}`" for w in words) + ".",
+            commands_note,
+            "No ENTRYPOINT of ours and no init process (SageMaker forbids tini): the word arrives as the command.",
+        ],
+        "base_image": base,
+        "install_system_python": default_cuda_base,
+        "venv_flags": "--system-site-packages " if on_dlc else "",
+        "pythonpath": f"/opt/venv/lib/python{v.python}/site-packages" if on_dlc else None,
+        "requirements_file": "requirements-serve.txt" if on_serve_image else "requirements.txt",
+        "requirements": presets.requirements_for(v.preset, train=train, serve=serve, cuda=cuda, on_dlc=on_dlc),
+        "copies": [c for c in copies if c["sources"]],
+        "sagemaker_program": "train.py" if on_dlc and train else None,
+        "executables": [f"/opt/{p}" for p in program if p in EXECUTABLES],
+        "serves": serve,
+        "workdir": "/opt/ml/code" if on_dlc and not serve else "/opt/program",
+        "commands_note": commands_note,
+    }
+
+
+def build_context(v: _Variant) -> dict[str, Any]:
+    """Every template variable, computed here (templates only substitute and loop)."""
+    gpu = v.gpu
+    images = [_image(v, "train"), _image(v, "serve")] if v.separate else [_image(v, "train and serve")]
+    layout = [("Dockerfile", "the image SageMaker runs" if not v.separate else "the training image"),
+              *([("Dockerfile.serve", "the serving image (smaller: python-slim, CPU wheels)")] if v.separate else []),
+              ("requirements.txt", "Python packages, installed into /opt/venv at build time")]
+    if v.preset.script_mode:
+        layout.append(("code/train.py", "your training script, run by the DLC's toolkit (script mode)"))
+    else:
+        layout.append(("program/train", "`train`: reads /opt/ml as SageMaker lays it out; your code is `fit()`"))
+    layout += [("program/inference.py", "your inference handlers: model_fn, predict_fn (input_fn, output_fn)"),
+               ("program/serving.py", "the HTTP server: /ping, /invocations, /execution-parameters"),
+               ("program/serve", "`serve`: starts gunicorn"),
+               ("data/", "sample data: train/ (a channel), payload.csv (for invoke), batch/ (for transform)")]
+    variant_note = ""
+    if gpu:
+        variant_note = f" --cuda {v.cuda.version}" if v.cuda else " --gpu"
+    if v.separate:
+        variant_note += " --separate-images"
+    return {
+        "name": v.name,
+        "preset": v.preset.name,
+        "about": f"A SageMaker bring-your-own-container project: {v.preset.summary}.",
+        "variant_note": variant_note,
+        "python": v.python,
+        "gpu": gpu,
+        "separate_images": v.separate,
+        "serve_image": f"{v.name}-serve",
+        "serve_build_note": f" and {v.name}-serve:latest (Dockerfile.serve)" if v.separate else "",
+        "region": v.region,
+        "needs_ecr_login": any(img["base_image"].startswith(presets.DLC_ACCOUNT) for img in images),
+        "dlc_registry": f"{presets.DLC_ACCOUNT}.dkr.ecr.{v.region}.amazonaws.com",
+        "train_instance_type": "ml.g5.xlarge" if gpu else "ml.m5.xlarge",
+        "serve_instance_type": "ml.g5.xlarge" if gpu and not v.separate else "ml.m5.xlarge",
+        "hyperparameters": dict(v.preset.hyperparameters),
+        "xgboost_device": "cuda" if gpu else "cpu",
+        "layout": layout,
+        "commands_note": images[0]["commands_note"] if not v.separate else
+        f"training image: {images[0]['commands_note']} Serving image: {images[1]['commands_note']}",
+        "images": images,
+    }
+
+
+def plan_scaffold(options: ScaffoldOptions, folder: Path) -> ScaffoldPlan:
+    """Render every file of the project in memory; nothing touches the disk. Raises: UsageError for bad options."""
+    import jinja2
+
+    variant = _resolve(options, folder)
+    context = build_context(variant)
+    root = templates_dir()
+    env = template_environment(root)
+    sources: dict[str, str] = {}  # output path -> template name (later layers win)
+    for layer in variant.preset.layers:
+        for path in sorted((root / layer).rglob("*")):
+            rel = path.relative_to(root / layer).as_posix()
+            if path.is_dir() or path.name.startswith("_") or "__pycache__" in rel:
+                continue
+            out = rel.removesuffix(".j2")
+            out = str(PurePosixPath(out).with_name(re.sub(r"^dot-", ".", PurePosixPath(out).name)))
+            sources[out] = f"{layer}/{rel}"
+    files: list[PlannedFile] = []
+    try:
+        for out, name in sorted(sources.items()):
+            if out in ("Dockerfile", "requirements.txt"):
+                continue  # one per image, below
+            if name.endswith(".j2"):
+                content = env.get_template(name).render(context).encode()
+            else:
+                content = (root / name).read_bytes()
+            files.append(PlannedFile(out, content, out in EXECUTABLES))
+        for image in context["images"]:
+            suffix = ".serve" if image["requirements_file"] == "requirements-serve.txt" else ""
+            image_context = {**context, "image": image, "requirements": image["requirements"]}
+            files.append(PlannedFile(f"Dockerfile{suffix}",
+                                     env.get_template(sources["Dockerfile"]).render(image_context).encode()))
+            files.append(PlannedFile(image["requirements_file"],
+                                     env.get_template(sources["requirements.txt"]).render(image_context).encode()))
+    except jinja2.TemplateError as exc:  # a bug in smctl's templates, not the user's doing
+        raise RuntimeError(f"template {getattr(exc, 'name', None) or ''} failed to render: {exc}") from exc
+    device = "cpu"
+    if variant.gpu:
+        device = f"cuda {variant.cuda.version}" if variant.cuda else f"gpu {variant.dlc_cuda_tag}"
+    return ScaffoldPlan(variant.preset.name, variant.name, device, tuple(sorted(files, key=lambda f: f.path)))
+
+
+# ---- writing ----------------------------------------------------------------------------------------------------
+
+
+def find_conflicts(folder: Path, plan: ScaffoldPlan, *, force: bool) -> list[str]:
+    """What stops writing `plan` into `folder`. Raises: UsageError naming the folder and what is in the way."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} exists and is not a folder", "choose another DIR for smctl init")
+    existing = sorted(p.name for p in folder.iterdir() if p.name not in IGNORED_IN_TARGET) if folder.is_dir() else []
+    in_the_way = []  # a folder (or file) where the plan needs the other kind: even --force will not remove it
+    for f in plan.files:
+        parts = PurePosixPath(f.path).parts
+        for i in range(1, len(parts) + 1):
+            target = folder.joinpath(*parts[:i])
+            wants_dir = i < len(parts)
+            if target.exists() and target.is_dir() != wants_dir:
+                in_the_way.append(PurePosixPath(*parts[:i]).as_posix())
+    if in_the_way:
+        names = ", ".join(sorted(set(in_the_way)))
+        raise UsageError(f"cannot write the project into {folder}: {names} would have to change between file and "
+                         "folder", f"move {names} away and run smctl init again")
+    conflicts = [f.path for f in plan.files if (folder / f.path).exists()]
+    if existing and not force:
+        shown = _some(existing)
+        overwrite = f"; --force would overwrite {_some(conflicts)}" if conflicts else ""
+        raise UsageError(f"folder {folder} is not empty ({shown}){overwrite}",
+                         "choose an empty or new folder, or pass --force to write into this one",
+                         details={"existing": existing, "would_overwrite": conflicts})
+    return conflicts
+
+
+def _some(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def write_scaffold(folder: Path, plan: ScaffoldPlan, *, force: bool = False,
+                   on_event: Event | None = None) -> ScaffoldResult:
+    """Write every planned file (temp file + rename); on any failure, Ctrl-C included, undo exactly this run.
+
+    Raises: UsageError when the folder is not empty (without force) or a path is in the way.
+    """
+    emit = on_event or (lambda kind, data: None)
+    folder = folder.expanduser().absolute()
+    conflicts = set(find_conflicts(folder, plan, force=force))
+    created_dirs: list[Path] = []
+    created: list[str] = []
+    saved: dict[str, tuple[bytes, int]] = {}  # overwritten file -> its old content and mode, restored on failure
+    temp: Path | None = None
+    try:
+        for f in plan.files:
+            target = folder / f.path
+            _make_dirs(target.parent, created_dirs)
+            if f.path in conflicts:
+                saved[f.path] = (target.read_bytes(), target.stat().st_mode & 0o7777)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".smctl-tmp")
+            temp = Path(name)
+            with os.fdopen(fd, "wb") as out:
+                out.write(f.content)
+            os.chmod(temp, 0o755 if f.executable else 0o644)
+            os.replace(temp, target)
+            temp = None
+            if f.path not in conflicts:
+                created.append(f.path)
+            emit("wrote", {"path": f.path, "overwritten": f.path in conflicts})
+    except BaseException:
+        _undo(folder, temp, created, saved, created_dirs)
+        raise
+    return ScaffoldResult(folder, tuple(created), tuple(sorted(conflicts)), created_root=folder in created_dirs)
+
+
+def _make_dirs(folder: Path, created: list[Path]) -> None:
+    """mkdir -p that records every folder it creates, outermost first."""
+    if folder.is_dir():
+        return
+    _make_dirs(folder.parent, created)
+    folder.mkdir()
+    created.append(folder)
+
+
+def _undo(folder: Path, temp: Path | None, created: list[str], saved: dict[str, tuple[bytes, int]],
+          created_dirs: list[Path]) -> None:
+    """Remove what this run created and put back what it overwrote; never touch anything else."""
+    if temp is not None:
+        temp.unlink(missing_ok=True)
+    for path in created:
+        (folder / path).unlink(missing_ok=True)
+    for path, (content, mode) in saved.items():
+        target = folder / path
+        target.write_bytes(content)
+        os.chmod(target, mode)
+    for d in reversed(created_dirs):
+        with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile, so it is not ours
+            d.rmdir()

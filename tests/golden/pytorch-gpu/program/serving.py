@@ -1,0 +1,223 @@
+"""The HTTP server SageMaker talks to, run under gunicorn by `serve`.
+
+  GET  /ping                  200 with an empty body once the model is loaded, 503 while it loads
+  POST /invocations           one request through your handlers in inference.py
+  GET  /execution-parameters  how batch transform should call this container (optional for SageMaker)
+
+inference.py follows AWS's sagemaker-inference toolkit: model_fn(model_dir), input_fn(body, content_type),
+predict_fn(data, model), output_fn(prediction, accept), or transform_fn(model, body, content_type, accept)
+instead of the last three. Without input_fn or output_fn, the defaults below decode and encode CSV, JSON,
+JSON Lines and NPY. Like the toolkit, code/inference.py inside model.tar.gz wins over the one in this image.
+"""
+
+import csv
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+# SageMaker always uses /opt/ml; SMCTL_OPT_ML exists only so tests can run this file outside a container.
+OPT_ML = Path(os.environ.get("SMCTL_OPT_ML", "/opt/ml"))
+CSV, JSON, JSONLINES, NPY = "text/csv", "application/json", "application/jsonlines", "application/x-npy"
+SUPPORTED = (CSV, JSON, JSONLINES, NPY)
+MB = 1024 * 1024
+REALTIME_LIMIT = 6 * MB  # 6,291,456 bytes: SageMaker's limit on a real-time request and response body
+log = logging.getLogger("serving")
+
+
+class HandlerError(Exception):
+    """inference.py does not follow the handler convention: reported at startup, before any request."""
+
+
+class MediaTypeError(ValueError):
+    """Raised by the default handlers for a type they cannot decode (415) or encode (406)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+def default_input_fn(body: bytes, content_type: str):
+    """CSV -> list of rows (numbers where they parse), JSON -> its value, JSON Lines -> list, NPY -> array."""
+    if content_type == CSV:
+        rows = csv.reader(io.StringIO(body.decode("utf-8")))
+        return [[_number(v) for v in row] for row in rows if row]
+    if content_type == JSON:
+        return json.loads(body)
+    if content_type == JSONLINES:
+        return [json.loads(line) for line in body.decode("utf-8").splitlines() if line.strip()]
+    if content_type == NPY:
+        import numpy as np
+
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    raise MediaTypeError(f"unsupported content type {content_type!r}: send one of {', '.join(SUPPORTED)}", 415)
+
+
+def default_output_fn(prediction, accept: str):
+    """One line per record for CSV and JSON Lines, so batch transform can line outputs up with inputs."""
+    if hasattr(prediction, "tolist"):  # numpy arrays, torch tensors
+        prediction = prediction.tolist()
+    if accept == JSON:
+        return json.dumps(prediction)
+    if accept == CSV:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for record in _records(prediction):
+            writer.writerow(record if isinstance(record, (list, tuple)) else [record])
+        return out.getvalue()
+    if accept == JSONLINES:
+        return "".join(json.dumps(record) + "\n" for record in _records(prediction))
+    if accept == NPY:
+        import numpy as np
+
+        out = io.BytesIO()
+        np.save(out, np.asarray(prediction), allow_pickle=False)
+        return out.getvalue()
+    raise MediaTypeError(f"unsupported accept type {accept!r}: ask for one of {', '.join(SUPPORTED)}", 406)
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _records(prediction) -> list:
+    return list(prediction) if isinstance(prediction, (list, tuple)) else [prediction]
+
+
+def find_inference_module(model_dir: Path) -> Path:
+    """The toolkit's convention first (code/inference.py in model.tar.gz), then the copy baked into the image."""
+    packaged = model_dir / "code" / "inference.py"
+    return packaged if packaged.is_file() else Path(__file__).resolve().parent / "inference.py"
+
+
+def load_handlers(path: Path) -> dict:
+    """Import inference.py and pick its handlers. Raises HandlerError when they cannot work together."""
+    sys.path.insert(0, str(path.parent))  # inference.py may import its neighbours
+    spec = importlib.util.spec_from_file_location("inference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
+    found = {name: getattr(module, name) for name in names if callable(getattr(module, name, None))}
+    if "model_fn" not in found:
+        raise HandlerError(f"{path} defines no model_fn(model_dir)")
+    three = [name for name in ("input_fn", "predict_fn", "output_fn") if name in found]
+    if "transform_fn" in found and three:
+        raise HandlerError(f"{path} defines transform_fn and also {', '.join(three)}: "
+                           "define transform_fn alone, or input_fn/predict_fn/output_fn without it")
+    if "transform_fn" not in found and "predict_fn" not in found:
+        raise HandlerError(f"{path} defines neither predict_fn(data, model) nor "
+                           "transform_fn(model, body, content_type, accept)")
+    log.info("%s defines %s", path, ", ".join(found))
+    found.setdefault("input_fn", default_input_fn)
+    found.setdefault("output_fn", default_output_fn)
+    return found
+
+
+class LoadedModel:
+    """model_fn runs in a background thread, so /ping can answer 503 while it works."""
+
+    def __init__(self, model_fn, model_dir: Path):
+        self.model = None
+        self.error = None
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._load, args=(model_fn, model_dir), daemon=True)
+        self._thread.start()
+
+    def _load(self, model_fn, model_dir: Path) -> None:
+        try:
+            self.model = model_fn(str(model_dir))
+            self.ready.set()
+            log.info("model loaded from %s", model_dir)
+        except Exception:
+            self.error = traceback.format_exc().strip().splitlines()[-1]
+            log.error("model_fn failed:\n%s", traceback.format_exc())
+
+
+def payload_limit():
+    """6 MB for real-time; batch transform sends SAGEMAKER_MAX_PAYLOAD_IN_MB (0 = no limit) with its requests."""
+    if os.environ.get("SAGEMAKER_BATCH") == "true":
+        mb = int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or 6)
+        return mb * MB if mb else None
+    return REALTIME_LIMIT
+
+
+def worker_count() -> int:
+    return int(os.environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or len(os.sched_getaffinity(0)))
+
+
+def media_type(header, default: str) -> str:
+    """`text/csv; charset=utf-8` -> `text/csv`; missing or */* -> default (application/json, as the toolkit)."""
+    first = (header or "").split(",")[0].split(";")[0].strip().lower()
+    return default if first in ("", "*/*") else first
+
+
+def text(status: int, message: str) -> Response:
+    return Response(message, status=status, mimetype="text/plain")
+
+
+def create_app(model_dir=None, inference=None) -> Flask:
+    """gunicorn calls this in every worker (`serving:create_app()`)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    model_dir = Path(model_dir) if model_dir else OPT_ML / "model"
+    module = Path(inference) if inference else find_inference_module(model_dir)
+    handlers = load_handlers(module)
+    loaded = LoadedModel(handlers["model_fn"], model_dir)
+    limit = payload_limit()
+    app = Flask("serving")
+    app.config["MAX_CONTENT_LENGTH"] = limit  # also caps chunked bodies that announce no length
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        return text(413, f"request body over the {limit} byte limit ({limit // MB} MB)")
+
+    @app.get("/ping")
+    def ping():
+        if loaded.error:
+            return text(500, f"model_fn failed: {loaded.error}")
+        return Response(status=200) if loaded.ready.is_set() else text(503, "model is loading")
+
+    @app.get("/execution-parameters")
+    def execution_parameters():
+        return {"MaxConcurrentTransforms": worker_count(), "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+
+    @app.post("/invocations")
+    def invocations():
+        if limit and (request.content_length or 0) > limit:
+            return too_large(None)
+        if not loaded.ready.is_set():
+            return text(503, f"model_fn failed: {loaded.error}" if loaded.error else "model is loading")
+        body = request.get_data()
+        content_type = media_type(request.headers.get("Content-Type"), JSON)
+        accept = media_type(request.headers.get("Accept"), JSON)
+        try:
+            if "transform_fn" in handlers:
+                result = handlers["transform_fn"](loaded.model, body, content_type, accept)
+            else:
+                data = handlers["input_fn"](body, content_type)
+                prediction = handlers["predict_fn"](data, loaded.model)
+                result = handlers["output_fn"](prediction, accept)
+        except MediaTypeError as exc:
+            return text(exc.status, str(exc))
+        except Exception as exc:  # the caller gets the message; the log gets the traceback
+            log.exception("inference failed")
+            return text(500, f"{type(exc).__name__}: {exc}")
+        body, response_type = result if isinstance(result, tuple) else (result, accept)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if os.environ.get("SAGEMAKER_BATCH") != "true" and len(body) > REALTIME_LIMIT:
+            return text(500, f"response body is {len(body)} bytes: over SageMaker's {REALTIME_LIMIT} byte limit")
+        return Response(body, status=200, mimetype=response_type)
+
+    return app
