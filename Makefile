@@ -32,3 +32,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache benchmarks/.work
+
+# Rewrites tests/golden/<variant>/ from templates/ (every preset, cpu/gpu, --separate-images);
+# review the result with `git diff tests/golden` before committing.
+golden: install
+	$(PY) -m tests.golden.regen
