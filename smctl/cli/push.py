@@ -1,0 +1,73 @@
+"""`smctl push`: the local image to its ECR repository, checked to be one linux/amd64 image manifest."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from smctl.cli.output import Output
+
+HELP = ("Push the image to ECR: create the repository when missing (scan on push), log in with your AWS "
+        "credentials in memory only, push, and verify the registry holds one linux/amd64 image manifest. "
+        "Prints REGISTRY/REPOSITORY@DIGEST on stdout. The local image keeps its REGISTRY/REPOSITORY:TAG tag, as "
+        "`docker push` leaves it.")
+
+
+def push(
+    ctx: typer.Context,
+    image: Annotated[str | None, typer.Option(
+        "--image", help="Local image to push (default: [project] image:tag).")] = None,
+    repository: Annotated[str | None, typer.Option(
+        "--repository", help="ECR repository name (default: [aws] ecr_repository, else the image's name).")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Tag to push (default: the local image's tag).")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region (default: [aws] region, "
+                                                                  "AWS_REGION, your profile's).")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    registry: Annotated[str | None, typer.Option(
+        "--registry", metavar="HOST", help="Push to HOST[:PORT] instead of the ECR token's endpoint.")] = None,
+    immutable_tags: Annotated[bool, typer.Option(
+        "--immutable-tags", help="Create the repository with IMMUTABLE tags.")] = False,
+    login_config: Annotated[bool, typer.Option(
+        "--login-config", help="Also store the registry login in ~/.docker/config.json (off: memory only).")] = False,
+) -> None:
+    from smctl import publishing
+    from smctl.docker_runtime import split_reference
+    from smctl.ecr import parse_image_uri
+    from smctl.spec import load_project
+
+    out: Output = ctx.obj.out
+    spec = load_project(ctx.obj.config)
+    local = image or f"{spec.project.image}:{spec.project.tag}"
+    if repository is None:
+        repository = spec.aws.ecr_repository if spec.source else parse_image_uri(local).repository
+    request = publishing.PushRequest(
+        image=local, repository=repository, tag=tag or split_reference(local)[1],
+        region=region or spec.aws.region, profile=profile or spec.aws.profile,
+        registry=registry or spec.aws.registry, immutable_tags=immutable_tags, login_config=login_config,
+    )
+    result = publishing.push_image(request, _event_printer(out))
+    out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded, {result.layers_existing} "
+             f"already there; {result.media_type}, {result.platform}) in {result.seconds:.1f} s")
+    if result.login_config:
+        out.info(f"login for {result.registry} stored in {result.login_config}")
+    out.result(result.as_dict(), lambda c: c.print(result.digest_uri, markup=False))
+
+
+def _event_printer(out: Output) -> Any:
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        if kind == "repository":
+            state = "created (scan on push)" if data["created"] else "exists"
+            out.info(f"ECR repository {data['name']}: {state}")
+        elif kind == "pushing":
+            out.info(f"pushing {data['image']}")
+        elif kind == "layer":
+            if data["changed"] and data["status"] in ("Pushing", "Pushed", "Layer already exists"):
+                out.info(f"  {data['id']}: {data['status'].lower()}")
+            else:
+                out.debug(f"  {data['id']}: {data['status']}")
+        elif kind == "retry":
+            out.info(data["message"])
+        elif kind == "warning":
+            out.warn(data["message"])
+    return on_event

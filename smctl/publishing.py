@@ -1,0 +1,133 @@
+"""`smctl push`: ensure the ECR repository, log in (in memory), push, and prove the registry holds one
+linux/amd64 image manifest, as SageMaker needs.
+
+The local image keeps its HOST/REPOSITORY:TAG tag afterwards, as `docker push` leaves it: a later push of
+the same image is then a no-op for the engine, and `docker images` shows what was pushed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from smctl import ecr
+from smctl.errors import SmctlError
+
+OnEvent = Callable[[str, dict[str, Any]], None]
+SAGEMAKER_PLATFORM = "linux/amd64"
+
+
+class WrongPlatformError(SmctlError):
+    """The local image is not linux/amd64: SageMaker would not run it."""
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    image: str  # the local image
+    repository: str  # the ECR repository name
+    tag: str
+    region: str | None = None
+    profile: str | None = None
+    registry: str | None = None  # push there instead of the token's proxyEndpoint host
+    immutable_tags: bool = False
+    login_config: bool = False  # also store the login in the docker CLI's config.json
+
+
+@dataclass(frozen=True)
+class PushResult:
+    image_uri: str  # HOST/REPOSITORY:TAG
+    digest: str
+    digest_uri: str  # HOST/REPOSITORY@DIGEST: what SageMaker should be given
+    registry: str
+    repository: str
+    repository_created: bool
+    scan_on_push: bool
+    tag_mutability: str
+    media_type: str
+    platform: str
+    layers_pushed: int
+    layers_existing: int
+    auth_retried: bool
+    seconds: float
+    login_config: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "seconds": round(self.seconds, 2)}
+
+
+def check_request(req: PushRequest) -> None:
+    """Raises: UsageError naming the repository name or tag and the rule it breaks."""
+    ecr.validate_repository_name(req.repository)
+    ecr.validate_tag(req.tag)
+
+
+def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
+    """Push the local image to ECR (or --registry) and verify what the registry holds.
+
+    Raises: UsageError, AwsError, ImageNotFoundError, WrongPlatformError, PushFailedError, RegistryReadError,
+    NotSingleImageError, DockerError.
+    """
+    from smctl import docker_runtime as rt
+    from smctl import registry
+
+    check_request(req)
+    started = time.monotonic()
+    sess = ecr.session(req.region, req.profile)  # region and credentials are checked before anything else
+    client = rt.engine()
+    try:
+        info = rt.inspect_image(client, req.image)
+        if info.platform != SAGEMAKER_PLATFORM:
+            raise WrongPlatformError(f"image {req.image} is {info.platform or 'of unknown platform'}; SageMaker "
+                                     f"runs {SAGEMAKER_PLATFORM} only", "rebuild it with `smctl build` "
+                                     "(--platform linux/amd64, the default), then push again")
+        api = ecr.client(sess)
+        repo = ecr.ensure_repository(api, req.repository, immutable_tags=req.immutable_tags)
+        on_event("repository", {"name": repo.name, "uri": repo.uri, "created": repo.created})
+        if req.immutable_tags and repo.tag_mutability != "IMMUTABLE" and not repo.created:
+            on_event("warning", {"message": f"repository {repo.name} already exists with MUTABLE tags; "
+                                 "--immutable-tags only applies when smctl creates it"})
+        auth = ecr.authorization(api)
+        host = req.registry or auth.host
+        target = f"{host}/{repo.name}"
+        tag_was_there = f"{target}:{req.tag}" in info.tags
+        rt.tag_image(client, info.id, f"{target}:{req.tag}")
+        on_event("pushing", {"image": f"{target}:{req.tag}", "registry": host})
+        retried = False
+        try:
+            try:
+                pushed = rt.push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
+            except rt.PushFailedError as err:
+                if err.reason != "auth":
+                    raise
+                # ECR tokens last 12 hours; a refused login gets one fresh token and one more try, no more
+                on_event("retry", {"message": f"{host} refused the login; retrying once with a new ECR token"})
+                auth, retried = ecr.authorization(api), True
+                pushed = rt.push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
+        except BaseException:
+            if not tag_was_there:  # a failed push leaves no stray HOST/REPO:TAG behind
+                rt.untag_image(client, f"{target}:{req.tag}")
+            raise
+        manifest = registry.read_manifest(host, repo.name, req.tag, auth.username, auth.password)
+        registry.check_single_image(manifest, f"{target}:{req.tag}")
+        if manifest.digest != pushed.digest:
+            on_event("warning", {"message": f"the registry reports digest {manifest.digest} for {target}:{req.tag}"
+                                 f" but the push ended with {pushed.digest}: another push may have raced this one"})
+        saved = None
+        if req.login_config:
+            path = rt.save_login(host, auth.username, auth.password)
+            if path is None:
+                on_event("warning", {"message": f"a docker credential helper handles {host}: the login was not "
+                                     "stored; run `aws ecr get-login-password | docker login --username AWS "
+                                     f"--password-stdin {host}`"})
+            saved = str(path) if path else None
+    finally:
+        client.close()
+    return PushResult(
+        image_uri=f"{target}:{req.tag}", digest=pushed.digest, digest_uri=f"{target}@{pushed.digest}",
+        registry=host, repository=repo.name, repository_created=repo.created, scan_on_push=repo.scan_on_push,
+        tag_mutability=repo.tag_mutability, media_type=manifest.media_type, platform=info.platform,
+        layers_pushed=pushed.layers_pushed, layers_existing=pushed.layers_existing, auth_retried=retried,
+        seconds=time.monotonic() - started, login_config=saved,
+    )
