@@ -1,0 +1,46 @@
+"""`smctl check IMAGE`: run the image as SageMaker does and report each rule of the contract as pass or fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smctl.cli.doctor import finish
+from smctl.cli.output import Output
+
+
+def check(
+    ctx: typer.Context,
+    image: Annotated[str, typer.Argument(metavar="IMAGE",
+        help="The image to check (name:tag or id), already in the local engine.")],
+    model: Annotated[Path | None, typer.Option(
+        "--model", metavar="PATH", help="Model folder or model.tar.gz mounted at /opt/ml/model for `serve`.")] = None,
+    sample: Annotated[Path | None, typer.Option(
+        "--sample", metavar="DIR",
+        help="A tiny training set: `train` runs on it as channel `training` and must write the model.")
+    ] = None,
+    startup_timeout: Annotated[float, typer.Option(
+        "--startup-timeout", metavar="SECONDS",
+        help="Seconds `serve` has to answer /ping with 200 (SageMaker: 240).")] = 240.0,
+    stop_timeout: Annotated[float, typer.Option(
+        "--stop-timeout", metavar="SECONDS", help="Seconds `serve` has to exit after SIGTERM (SageMaker: 30).")] = 30.0,
+    train_timeout: Annotated[float, typer.Option(
+        "--train-timeout", metavar="SECONDS", help="Seconds `train` may take on the --sample.")] = 600.0,
+) -> None:
+    """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
+    from smctl.doctor.engine import connect_engine
+    from smctl.doctor.image_checks import CheckOptions, run_image_checks, validate
+
+    out: Output = ctx.obj.out
+    opts = CheckOptions(image=image, model=model, sample=sample, startup_timeout=startup_timeout,
+                        stop_grace=stop_timeout, train_timeout=train_timeout)
+    validate(opts)
+    client = connect_engine()
+    try:
+        report = run_image_checks(client, opts, out.info)
+    finally:
+        client.close()
+    finish(out, report, "check", f"fix what the table says, rebuild (smctl build), then rerun `smctl check {image}`",
+           pass_word="pass")

@@ -1,0 +1,98 @@
+"""`smctl check IMAGE`: run the image the way SageMaker does and judge every rule of the container contract."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smctl.doctor import image_judges as j
+from smctl.doctor.model import CheckResult, Event, Report, guarded
+
+STARTUP_TIMEOUT = 240.0  # SageMaker's default ContainerStartupHealthCheckTimeoutInSeconds
+STOP_GRACE = 30.0  # serving: SIGKILL 30 s after SIGTERM
+TRAIN_PROBE_SECONDS = 10.0  # without --sample: long enough to see `train` start
+TRAIN_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    image: str
+    model: Path | None = None
+    sample: Path | None = None
+    startup_timeout: float = STARTUP_TIMEOUT
+    stop_grace: float = STOP_GRACE
+    train_timeout: float = TRAIN_TIMEOUT
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def validate(opts: CheckOptions) -> None:
+    """Raises: UsageError for a --sample or --model that does not exist, before anything runs."""
+    from smctl.errors import UsageError
+
+    if opts.sample is not None and not opts.sample.is_dir():
+        raise UsageError(f"--sample {opts.sample} is not a folder",
+                         "pass a folder of a few training files; it becomes the channel `training`")
+    if opts.model is not None and not opts.model.exists():
+        raise UsageError(f"--model {opts.model} does not exist", "pass a model folder or a model.tar.gz")
+    for flag, value in (("--startup-timeout", opts.startup_timeout), ("--stop-timeout", opts.stop_grace),
+                        ("--train-timeout", opts.train_timeout)):
+        if value <= 0:
+            raise UsageError(f"{flag} must be positive, got {value:g}", f"for example {flag} 30")
+
+
+def run_image_checks(client: Any, opts: CheckOptions, on_event: Event = lambda msg: None) -> Report:
+    """Every rule, in order; a rule that cannot be judged is skipped, never hidden.
+
+    Raises:
+        SmctlError: the image is not in the engine (Hint: smctl build).
+    """
+    from smctl.doctor.image_probes import image_facts
+    from smctl.doctor.image_runs import run_serve, run_train
+
+    validate(opts)
+    img = image_facts(_local_image(client, opts.image), opts.image)
+    results: list[CheckResult] = [j.judge_platform(img), j.judge_manifest(img), j.judge_entrypoint(img)]
+    on_event(f"reading {opts.image}'s files (docker create, no start)")
+    lookup, listing = _static(client, opts, img)
+    timeout = opts.train_timeout if opts.sample else TRAIN_PROBE_SECONDS
+    train_run = run_train(client, opts.image, sample=opts.sample, timeout=timeout, labels=opts.labels,
+                          on_event=on_event)
+    results += guarded("train", "`train` resolves", lambda: j.judge_train(lookup, train_run))
+    results.append(j.judge_sample(train_run, opts.train_timeout))
+    serve_run = run_serve(client, opts.image, model=opts.model, startup_timeout=opts.startup_timeout,
+                          stop_grace=opts.stop_grace, labels=opts.labels, on_event=on_event)
+    results += j.judge_serve(serve_run)
+    results += [j.judge_drivers(listing), j.judge_privileged(img), j.judge_size(img)]
+    return Report(tuple(results), {"image": opts.image, "image_id": img.id})
+
+
+def _static(client: Any, opts: CheckOptions, img: Any) -> tuple[Any, Any]:
+    """The train lookup and the filesystem listing, both from one created (never started) container."""
+    from smctl.containers import LABEL_KIND, ContainerSpec, create_container, remove_container
+    from smctl.doctor.image_probes import list_filesystem, lookup_train
+
+    spec = ContainerSpec(image=opts.image, name=f"smctl-check-static-{uuid.uuid4().hex[:10]}", command=["train"],
+                         labels={LABEL_KIND: "check", **opts.labels})
+    container = create_container(client, spec)
+    try:
+        lookup = lookup_train(container, img)
+        listing = list_filesystem(container)
+    finally:
+        remove_container(container, stop_grace=0)
+    return lookup, listing
+
+
+def _local_image(client: Any, image: str) -> Any:
+    """Raises: SmctlError naming the image, Hint: smctl build (check never pulls: it checks what you built)."""
+    import docker.errors
+
+    from smctl.errors import SmctlError
+
+    try:
+        return client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SmctlError(f"image {image} is not in the local Docker engine",
+                         "build it first: smctl build (or check the name with `docker images`)") from None

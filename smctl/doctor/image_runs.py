@@ -1,0 +1,270 @@
+"""Running an image the way SageMaker does, for `smctl check`: `train` with a minimal /opt/ml, then `serve`
+on 8080 with /ping, /invocations and a SIGTERM. Facts only; the judges decide."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smctl import layout
+from smctl.containers import LABEL_KIND, ContainerSpec, Mount, run_container
+from smctl.doctor.ports import listening_sockets
+from smctl.errors import SmctlError, UsageError
+
+SERVE_PORT = 8080
+PING_TIMEOUT = 2.0
+INVOKE_TIMEOUT = 60.0
+POLL = 0.5
+LOOPBACK_POLLS = 4  # consecutive polls that see only a loopback listener before we call it
+WILDCARDS = ("0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    with_sample: bool
+    start_error: str | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    seconds: float = 0.0
+    logs_tail: tuple[str, ...] = ()
+    model_files: tuple[str, ...] = ()
+    failure_text: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeRun:
+    startup_timeout: float
+    stop_grace: float
+    start_error: str | None = None
+    exit_code: int | None = None  # the container exited on its own before we stopped it
+    listeners: tuple[str, ...] = ()  # addresses listening on 8080 inside the container, last seen
+    listeners_known: bool = False
+    ping_status: int | None = None  # the last /ping answer
+    ping_error: str | None = None
+    ping_ok_after: float | None = None  # seconds from start to the first 200
+    tries: int = 0
+    invocations_status: int | None = None
+    invocations_error: str | None = None
+    invocations_tried: bool = False
+    stopped: bool | None = None  # None: not running any more when we wanted to stop it
+    stop_seconds: float | None = None
+    logs_tail: tuple[str, ...] = ()
+
+
+def _name(kind: str) -> str:
+    return f"smctl-check-{kind}-{uuid.uuid4().hex[:10]}"
+
+
+def _start_error(err: SmctlError) -> str:
+    cause = err.__cause__
+    return str(getattr(cause, "explanation", None) or cause or err.message)
+
+
+def _tail(container: Any, n: int = 20) -> tuple[str, ...]:
+    try:
+        text = container.logs(tail=n).decode("utf-8", errors="replace")
+        return tuple(text.rstrip("\n").split("\n")) if text else ()  # not splitlines(): keep a CRLF's \r visible
+    except Exception:  # noqa: BLE001 - logs are a courtesy
+        return ()
+
+
+def _wait(container: Any, timeout: float) -> int | None:
+    """The exit code, or None if the container still runs after `timeout` seconds."""
+    import requests
+
+    try:
+        return int(container.wait(timeout=timeout)["StatusCode"])
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        return None
+
+
+def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, labels: Mapping[str, str],
+              on_event: Callable[[str], None]) -> TrainRun:
+    """`docker run IMAGE train` with SageMaker's config files (and the sample as channel `training`)."""
+    work = Path(tempfile.mkdtemp(prefix="smctl-check-"))
+    try:
+        cfg = work / "input" / "config"
+        cfg.mkdir(parents=True)
+        (work / "model").mkdir()
+        (work / "output").mkdir()
+        channels = [layout.ChannelConfig("training")] if sample else []
+        files: dict[str, Mapping[str, Any]] = {
+            layout.HYPERPARAMETERS_JSON: layout.encode_hyperparameters({}),
+            layout.INPUTDATACONFIG_JSON: layout.input_data_config(channels),
+            layout.RESOURCECONFIG_JSON: layout.resource_config("algo-1", ["algo-1"], "ml.m5.xlarge"),
+        }
+        for fname, data in files.items():
+            (cfg / fname).write_text(layout.dump_config(data))
+        if sample is not None:
+            shutil.copytree(sample, work / "input" / "data" / "training", symlinks=False)
+        else:
+            (work / "input" / "data").mkdir()
+        name = _name("train")
+        spec = ContainerSpec(
+            image=image, name=name, command=["train"], environment={"TRAINING_JOB_NAME": name},
+            mounts=(Mount(work / "input", str(layout.INPUT)), Mount(work / "model", str(layout.MODEL)),
+                    Mount(work / "output", str(layout.OUTPUT))),
+            labels={LABEL_KIND: "check", **labels},
+        )
+        on_event(f"running `{image} train`" + (f" on the sample {sample}" if sample else ""))
+        t0 = time.monotonic()
+        try:
+            with run_container(client, spec, stop_grace=0) as container:
+                code = _wait(container, timeout)
+                seconds = time.monotonic() - t0
+                logs = _tail(container)
+        except SmctlError as err:
+            return TrainRun(sample is not None, start_error=_start_error(err))
+        model_files = tuple(sorted(str(p.relative_to(work / "model")) for p in (work / "model").rglob("*")
+                                   if p.is_file()))
+        failure = work / "output" / "failure"
+        failure_text = failure.read_text(errors="replace")[: layout.FAILURE_REASON_LIMIT] if failure.is_file() else None
+        return TrainRun(sample is not None, None, code, code is None, round(seconds, 2), logs, model_files,
+                        failure_text)
+    finally:
+        _remove_tree(client, image, work)
+
+
+def _remove_tree(client: Any, image: str, path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():  # files a root container wrote into a non-root user's folder
+        from smctl.containers import chown_tree
+
+        with contextlib.suppress(Exception):
+            chown_tree(client, image, path, os.getuid(), os.getgid())
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare_model(model: Path, work: Path) -> Path:
+    """A folder to mount at /opt/ml/model: the folder given, or model.tar.gz extracted (safely) into `work`.
+
+    Raises:
+        UsageError: the path is missing or is neither a folder nor a tar archive.
+    """
+    if model.is_dir():
+        return model
+    if not model.is_file():
+        raise UsageError(f"--model {model} does not exist", "pass a model folder or a model.tar.gz")
+    dest = work / "model"
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(model) as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise UsageError(f"--model {model} is not a readable model.tar.gz ({exc})",
+                         "pack it with: smctl package pack DIR -o model.tar.gz") from exc
+    return dest
+
+
+def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: float, stop_grace: float,
+              labels: Mapping[str, str], on_event: Callable[[str], None]) -> ServeRun:
+    """`docker run IMAGE serve` with 8080 published on loopback; ping, invoke, then SIGTERM and time the stop."""
+    work = Path(tempfile.mkdtemp(prefix="smctl-check-serve-"))
+    try:
+        mounts = (Mount(prepare_model(model, work), str(layout.MODEL), read_only=True),) if model else ()
+        spec = ContainerSpec(image=image, name=_name("serve"), command=["serve"], mounts=mounts,
+                             ports={f"{SERVE_PORT}/tcp": ("127.0.0.1", None)},
+                             labels={LABEL_KIND: "check", **labels})
+        on_event(f"running `{image} serve` (startup window {startup_timeout:g} s)")
+        try:
+            with run_container(client, spec, stop_grace=0) as container:
+                return _exercise(container, startup_timeout, stop_grace, on_event)
+        except SmctlError as err:
+            return ServeRun(startup_timeout, stop_grace, start_error=_start_error(err))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_event: Callable[[str], None]) -> ServeRun:
+    container.reload()
+    facts: dict[str, Any] = {"startup_timeout": startup_timeout, "stop_grace": stop_grace}
+    bindings = (container.ports or {}).get(f"{SERVE_PORT}/tcp") or []
+    if not bindings:  # it exited already: a stopped container publishes nothing
+        return ServeRun(**facts, exit_code=_wait(container, 5), logs_tail=_tail(container))
+    host_port = int(bindings[0]["HostPort"])
+    t0 = time.monotonic()
+    loopback_polls = tries = 0
+    while time.monotonic() - t0 < startup_timeout:
+        container.reload()
+        if container.status not in ("running", "created"):
+            facts["exit_code"] = _wait(container, 5)
+            break
+        listeners = container_listeners(container, SERVE_PORT)
+        if listeners is not None:
+            facts.update(listeners=tuple(listeners), listeners_known=True)
+        tries += 1
+        status, error = http_request("127.0.0.1", host_port, "GET", "/ping", PING_TIMEOUT)
+        facts.update(ping_status=status, ping_error=error)
+        if status == 200:
+            facts["ping_ok_after"] = round(time.monotonic() - t0, 2)
+            again = container_listeners(container, SERVE_PORT)  # the first read may predate the bind
+            if again is not None:
+                facts["listeners"] = tuple(again)
+            break
+        only_loopback = bool(listeners) and not any(a.rsplit(":", 1)[0] in WILDCARDS for a in listeners or [])
+        loopback_polls = loopback_polls + 1 if only_loopback else 0
+        if loopback_polls >= LOOPBACK_POLLS:
+            break
+        time.sleep(POLL)
+    facts["tries"] = tries
+    if facts.get("ping_status") is not None:
+        on_event("POST /invocations")
+        status, error = http_request("127.0.0.1", host_port, "POST", "/invocations", INVOKE_TIMEOUT, b"{}")
+        facts.update(invocations_tried=True, invocations_status=status, invocations_error=error)
+    container.reload()
+    if container.status == "running":
+        on_event(f"SIGTERM, waiting up to {stop_grace:g} s for the container to stop")
+        t1 = time.monotonic()
+        container.kill(signal="SIGTERM")
+        code = _wait(container, stop_grace)
+        facts.update(stopped=code is not None, stop_seconds=round(time.monotonic() - t1, 2))
+    elif "exit_code" not in facts:
+        facts["exit_code"] = _wait(container, 5)
+    facts["logs_tail"] = _tail(container)
+    return ServeRun(**facts)
+
+
+def container_listeners(container: Any, port: int) -> list[str] | None:
+    """Addresses listening on `port` inside the container: the host's /proc/PID/net/tcp, else `cat` in it."""
+    pid = (container.attrs.get("State") or {}).get("Pid")
+    text = ""
+    if pid:
+        with contextlib.suppress(OSError):
+            text = Path(f"/proc/{pid}/net/tcp").read_text() + Path(f"/proc/{pid}/net/tcp6").read_text()
+    if not text:
+        try:
+            res = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+        except Exception:  # noqa: BLE001 - an image without cat: we fall back to what HTTP tells us
+            return None
+        if res.exit_code not in (0, 1) or not res.output:
+            return None
+        text = res.output.decode(errors="replace")
+    return [addr for addr, _ in listening_sockets(text, port)]
+
+
+def http_request(host: str, port: int, method: str, path: str, timeout: float,
+                 body: bytes | None = None) -> tuple[int | None, str | None]:
+    """(status, None) for any HTTP answer, (None, what went wrong) otherwise."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, None
+    except TimeoutError:
+        return None, f"no answer within {timeout:g} s"
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
+    finally:
+        conn.close()

@@ -1,0 +1,80 @@
+"""The project in this folder: smctl.toml (through smctl.spec), its Dockerfile, its images, its port and GPUs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    config_path: str | None = None  # None: no smctl.toml here
+    error: str | None = None
+    error_hint: str | None = None
+    dockerfile: str | None = None
+    dockerfile_exists: bool = False
+    images: tuple[str, ...] = ()
+    images_missing: tuple[str, ...] = ()
+    images_known: bool = False  # False: the engine could not be asked
+    serve_port: int | None = None
+    needs_gpu: str | None = None  # why the project needs GPUs
+
+
+def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> ProjectFacts:
+    """Load smctl.toml through smctl.spec and look for its Dockerfile and images; never raises for a bad file."""
+    from smctl import spec as spec_module
+    from smctl.errors import SmctlError
+
+    try:
+        config = spec_module.find_config(cwd, explicit)
+    except SmctlError as err:  # --config names a file that is not there
+        return ProjectFacts(str(explicit), error=err.message, error_hint=err.hint)
+    if config is None:
+        return ProjectFacts()
+    try:
+        spec = spec_module.load_spec(config)
+    except SmctlError as err:
+        return ProjectFacts(str(config), error=err.message, error_hint=err.hint)
+    dockerfile = Path(spec.build.dockerfile)
+    images = tuple(dict.fromkeys((spec.train.image, spec.serve.image)))
+    missing = _missing_images(client, images)
+    return ProjectFacts(
+        str(config),
+        dockerfile=str(dockerfile),
+        dockerfile_exists=dockerfile.is_file(),
+        images=images,
+        images_missing=missing or (),
+        images_known=missing is not None,
+        serve_port=spec.serve.port or None,  # 0 means "any free port": nothing to check
+        needs_gpu=_gpu_reason(spec),
+    )
+
+
+def _gpu_reason(spec: Any) -> str | None:
+    from smctl.instances import INSTANCE_TYPES
+
+    for section in ("train", "serve"):
+        part = getattr(spec, section)
+        itype = INSTANCE_TYPES.get(part.instance_type)
+        if part.gpus not in ("auto", "none", "0") and part.gpus:
+            return f"smctl.toml [{section}] gpus = {part.gpus!r}"
+        if itype is not None and itype.gpus and part.gpus != "none":
+            return f"smctl.toml [{section}] uses the GPU instance type {part.instance_type}"
+    return None
+
+
+def _missing_images(client: Any, images: tuple[str, ...]) -> tuple[str, ...] | None:
+    if client is None:
+        return None
+    import docker.errors
+
+    missing = []
+    for image in images:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+        except Exception:  # noqa: BLE001 - the engine check reports why the engine cannot be asked
+            return None
+    return tuple(missing)

@@ -1,0 +1,73 @@
+"""The generated projects keep the contract: init, build, `IMAGE train`, then `IMAGE serve` answers /ping and
+/invocations — on the real engine, through smctl's own commands."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from smctl.containers import ContainerSpec, Mount, published_port, run_container
+from tests.helpers import TEST_LABELS
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _wait_ping(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/ping never answered 200")
+
+
+@pytest.mark.parametrize("preset", ["python", "sklearn"])
+def test_preset_builds_trains_and_serves(preset, smctl, tmp_path, docker_reaper, docker_client):
+    name = f"e2e-{preset}-{uuid.uuid4().hex[:8]}"
+    assert smctl("init", name, "--preset", preset, cwd=tmp_path).exit_code == 0
+    project = tmp_path / name
+    labels = [a for k, v in TEST_LABELS.items() for a in ("--label", f"{k}={v}")]
+    image = f"{name}:latest"
+    try:
+        res = smctl("build", *labels, cwd=project)
+        assert res.exit_code == 0, res.stderr
+        res = smctl("--json", "local-train", "--job-name", f"{name}-train", cwd=project)
+        assert res.exit_code == 0, res.stderr
+        run = res.json["result"]
+        assert run["status"] == "Completed"
+
+        unpacked = tmp_path / "model"
+        assert smctl("package", "unpack", run["model_artifact"], str(unpacked)).exit_code == 0
+        assert any(unpacked.iterdir()), "train wrote nothing to /opt/ml/model"
+
+        spec = ContainerSpec(image=image, name=f"{name}-serve", command=["serve"],
+                             mounts=(Mount(unpacked, "/opt/ml/model", read_only=True),),
+                             labels=dict(TEST_LABELS), ports={"8080/tcp": ("127.0.0.1", None)})
+        with run_container(docker_client, spec) as container:
+            _, port = published_port(container)
+            url = f"http://127.0.0.1:{port}"
+            _wait_ping(url)
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
+                assert resp.read() == b""
+            payload = (project / "data" / "payload.csv").read_bytes()
+            rows = payload.decode().strip().splitlines()
+            req = urllib.request.Request(f"{url}/invocations", data=payload, method="POST",
+                                         headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                assert resp.status == 200
+                answer = resp.read().decode().strip().splitlines()
+            assert len(answer) == len(rows)
+            bad = urllib.request.Request(f"{url}/invocations", data=b"x", method="POST",
+                                         headers={"Content-Type": "application/x-unknown"})
+            with pytest.raises(urllib.error.HTTPError) as exc:
+                urllib.request.urlopen(bad, timeout=10)
+            assert exc.value.code == 415
+    finally:
+        docker_client.images.remove(image, force=True)
