@@ -63,13 +63,35 @@ def root(
 
 
 def _register() -> None:
-    from smctl.cli import package
+    from smctl.cli import deps, init, package
 
     app.add_typer(package.app, name="package")
+    app.command("init", help=init.HELP)(init.init_cmd)
+    app.command("deps", help=deps.HELP)(deps.deps_cmd)
 
     from smctl.cli import train
 
     app.command("local-train", help=train.HELP)(train.local_train)
+
+    from smctl.cli import transform
+
+    app.command("local-transform", help=transform.HELP)(transform.local_transform)
+
+    from smctl.cli import build, push
+
+    app.command("build", help=build.HELP)(build.build)
+    app.command("push", help=push.HELP)(push.push)
+
+    from smctl.cli import invoke, runtime, serve
+
+    serve.register(app)
+    invoke.register(app)
+    runtime.register(app)
+
+    from smctl.cli import check, doctor
+
+    app.command("doctor")(doctor.doctor)
+    app.command("check")(check.check)
 
 
 _register()
