@@ -5,6 +5,7 @@ With docker_runtime.py (engine, images, build, push) this is the only docker-py 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -237,19 +238,15 @@ def remove_container(container: Any, *, stop_grace: float = 10) -> None:
         return
     except docker.errors.APIError:
         pass
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def _remove_network(net: Any) -> None:
     import docker.errors
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         net.remove()
-    except docker.errors.NotFound:
-        pass
 
 
 def stream_logs(container: Any, on_line: Callable[[str], None]) -> threading.Thread:

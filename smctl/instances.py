@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from smctl.errors import UsageError
@@ -20,7 +21,7 @@ class InstanceType:
         return int(self.memory_gib * 1024**3)
 
 
-def _family(prefix: str, sizes: dict[str, tuple[int, float, int]]) -> dict[str, InstanceType]:
+def _family(prefix: str, sizes: Mapping[str, tuple[int, float, int]]) -> dict[str, InstanceType]:
     return {f"{prefix}.{s}": InstanceType(f"{prefix}.{s}", c, m, g) for s, (c, m, g) in sizes.items()}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -382,7 +383,7 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
         for host in plan.hosts:
             container = stack.enter_context(run_container(client, host.container, stop_grace=10))
             containers.append((host, container))
-            stream_logs(container, lambda line, h=host.host: on_line(h, line))
+            stream_logs(container, functools.partial(on_line, host.host))
         on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
         if stop_after is not None:
             timer = threading.Timer(stop_after, stopped.set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import urllib.request
@@ -55,15 +56,11 @@ def _reap(client: object, *, print_logs: bool = False) -> None:
         except docker.errors.APIError:  # already gone, or its removal is in progress
             pass
     for n in client.networks.list(filters=MINE):  # type: ignore[attr-defined]
-        try:
+        with contextlib.suppress(docker.errors.APIError):
             n.remove()
-        except docker.errors.APIError:
-            pass
     for v in client.volumes.list(filters=MINE):  # type: ignore[attr-defined]
-        try:
+        with contextlib.suppress(docker.errors.APIError):
             v.remove(force=True)
-        except docker.errors.APIError:
-            pass
 
 
 @pytest.fixture
