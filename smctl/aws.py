@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -18,6 +19,9 @@ PART_SIZE = 16 << 20
 CREDENTIALS_HINT = ("run `aws configure`, set AWS_PROFILE to a configured profile, or export AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY")
 REGION_HINT = ("pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region REGION`")
+
+
+DOWNLOAD_WORKERS = 8  # objects fetched at once for an s3:// channel
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
@@ -170,14 +174,18 @@ def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None,
             _download(s3, bucket, key, size, dest)
             return dest
         prefix = key.rstrip("/") + "/" if key else ""
-        found = 0
+        jobs = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 rel = obj["Key"][len(prefix):]
                 if not rel or rel.endswith("/") or ".." in rel.split("/"):
                     continue  # folder markers; keys that would land outside the cache
-                _download(s3, bucket, obj["Key"], obj["Size"], dest / rel)
-                found += 1
+                jobs.append((obj["Key"], obj["Size"], obj.get("LastModified"), dest / rel))
+        found = len(jobs)
+        with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
+            futures = [pool.submit(_download, s3, bucket, k, size, path, when) for k, size, when, path in jobs]
+            for done in futures:
+                done.result()
     if not found:
         raise AwsError(f"no objects under {s3_uri}", f"check the URI: aws s3 ls {s3_uri}")
     return dest
@@ -194,14 +202,19 @@ def _object_size(s3: Any, bucket: str, key: str) -> int | None:
         raise
 
 
-def _download(s3: Any, bucket: str, key: str, size: int, dest: Path) -> None:
-    if dest.is_file() and dest.stat().st_size == size:
+def _download(s3: Any, bucket: str, key: str, size: int, dest: Path, modified: Any = None) -> None:
+    """Download unless the cached copy has the object's size and last-modified time (so a changed object is
+    fetched again)."""
+    stamp = modified.timestamp() if modified is not None else None
+    if dest.is_file() and dest.stat().st_size == size and (stamp is None or dest.stat().st_mtime == stamp):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
         s3.download_file(bucket, key, tmp)
+        if stamp is not None:
+            os.utime(tmp, (stamp, stamp))
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
