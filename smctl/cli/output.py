@@ -35,6 +35,19 @@ class Output:
         if not self.json_mode and render is not None:
             render(self.stdout)
 
+    def data_bytes(self, data: bytes) -> None:
+        """Raw bytes to stdout as they are (a response body); never with --json, whose document carries them."""
+        if self.json_mode:
+            return
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            sys.stdout.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:  # stdout replaced by a text stream (tests): the closest faithful text
+            sys.stdout.write(data.decode("utf-8", errors="surrogateescape"))
+            sys.stdout.flush()
+
     # ---- everything else (stderr) --------------------------------------------------------------
     def info(self, message: str) -> None:
         if not self.json_mode:

@@ -1,0 +1,33 @@
+"""`smctl runtime`: the SageMaker Runtime API (InvokeEndpoint) on a local port, for every local endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smctl.cli.output import Output
+
+HELP = "Serve SageMaker Runtime's InvokeEndpoint locally, so boto3 invoke_endpoint reaches local endpoints."
+
+
+def runtime(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free one).")] = 8090,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    from smctl.cli.serve import event_printer
+    from smctl.runtime_api import start_runtime
+
+    out: Output = ctx.obj.out
+    server = start_runtime(host, port, on_event=event_printer(out))
+    out.info(f"SageMaker Runtime API ready at {server.url}; boto3.client('sagemaker-runtime', "
+             f"endpoint_url='{server.url}') reaches every endpoint of `smctl endpoints`. Ctrl-C stops it.")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runtime", help=HELP)(runtime)

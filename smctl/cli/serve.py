@@ -1,0 +1,182 @@
+"""`smctl local-serve`, `endpoints`, `local-stop` and `logs`: local SageMaker endpoints on the Docker engine."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smctl.cli.options import parse_pairs
+from smctl.cli.output import Output
+
+SERVE_HELP = "Run IMAGE serve as a SageMaker endpoint would, and wait until /ping answers."
+
+
+def local_serve(
+    ctx: typer.Context,
+    image: Annotated[str | None, typer.Option("--image", help="Image to serve (default: smctl.toml).")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Model folder, model.tar.gz or s3:// URI, at /opt/ml/model (a folder is mounted as is).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Host port for the container's 8080 (0: any free one).")
+                    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Host address to publish on (0.0.0.0: every interface).")
+                    ] = "127.0.0.1",
+    env: Annotated[list[str] | None, typer.Option("--env", help="Container environment KEY=VALUE (repeatable).")
+                   ] = None,
+    instance_type: Annotated[str | None, typer.Option("--instance-type", help="ml.* type: CPU/memory limits.")
+                             ] = None,
+    gpus: Annotated[str | None, typer.Option("--gpus", help="all | N | ids (0,1) | none | auto.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Endpoint name (default: smctl.toml / project).")
+                    ] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Leave it running in the background.")] = False,
+    startup_timeout: Annotated[float | None, typer.Option(
+        "--startup-timeout", help="Seconds to wait for /ping (SageMaker's default: 240).")] = None,
+    read_only_model: Annotated[bool | None, typer.Option(
+        "--read-only-model/--writable-model", help="Mount /opt/ml/model read-only, as SageMaker may.")] = None,
+    runtime_port: Annotated[int | None, typer.Option(
+        "--runtime-port", help="Also serve the SageMaker Runtime API (boto3 invoke_endpoint) on this port.")] = None,
+) -> None:
+    from smctl import serving
+    from smctl.spec import load_project
+
+    out: Output = ctx.obj.out
+    spec = load_project(ctx.obj.config)
+    s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, gpus=gpus, name=name)
+    environment = {**s.environment, **parse_pairs(env or [], "--env")}
+    config = serving.ServeConfig(
+        image=s.image, name=s.name, project_root=spec.root or Path.cwd(), model=s.model,
+        port=s.port if port is None else port, host=host, environment=environment, instance_type=s.instance_type,
+        gpus=s.gpus, startup_timeout=s.startup_timeout if startup_timeout is None else startup_timeout,
+        read_only_model=s.read_only_model if read_only_model is None else read_only_model, region=spec.aws.region,
+    )
+    if detach and runtime_port is not None:
+        from smctl.errors import UsageError
+
+        raise UsageError("--runtime-port serves only while local-serve runs in the foreground",
+                         "drop --detach, or serve the runtime API for detached endpoints: smctl runtime --port PORT")
+    from smctl.containers import docker_client
+
+    client = docker_client()
+    cpus, has_gpus = serving.engine_facts(client)
+    plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
+    where = f"{config.host}:{config.port}" if config.port else f"{config.host}:(any free port)"
+    out.info(f"starting endpoint {config.name}: docker run {config.image} serve on {where}, "
+             f"model {config.model or '(none)'}, {plan.instance.name}")
+    on_event = event_printer(out)
+    with serving.running_endpoint(plan, on_event, detach=detach, client=client) as ready:
+        out.info(f"endpoint {ready.name} ready at {ready.url} after {ready.seconds_to_ready:.1f} s "
+                 f"(try: smctl invoke {ready.name} --data '...')")
+        out.result(ready.as_dict(), lambda c: c.print(ready.url, markup=False))
+        if detach:
+            out.info(f"running in the background; stop it with: smctl local-stop {ready.name}")
+            return
+        runtime = None
+        if runtime_port is not None:
+            from smctl.runtime_api import start_runtime
+
+            runtime = start_runtime(port=runtime_port, on_event=on_event).start()
+            out.info(f"SageMaker Runtime API at {runtime.url} (boto3: endpoint_url='{runtime.url}')")
+        out.info("serving in the foreground; Ctrl-C stops and removes the container")
+        try:
+            serving.wait_for_exit(ready, on_event)
+        finally:
+            if runtime is not None:
+                runtime.stop()
+
+
+def endpoints(ctx: typer.Context) -> None:
+    """List the local endpoints: name, image, URL, status, model."""
+    from smctl.containers import docker_client
+    from smctl.endpoints import list_endpoints, ping
+
+    out: Output = ctx.obj.out
+    found = list_endpoints(docker_client())
+    rows = [e.as_dict(healthy=ping(e, timeout=0.5) if e.state == "running" else None) for e in found]
+
+    def render(console: Any) -> None:
+        if not rows:
+            console.print("no local endpoints (start one with smctl local-serve)", markup=False)
+            return
+        cols = ("name", "image", "url", "status", "model")
+        widths = {c: max(len(c), *(len(str(r[c] or "-")) for r in rows)) for c in cols}
+        console.print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip(), markup=False)
+        for r in rows:
+            console.print("  ".join(str(r[c] or "-").ljust(widths[c]) for c in cols).rstrip(), markup=False)
+
+    out.result({"endpoints": rows}, render)
+
+
+def local_stop(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="Endpoint names.", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Stop every local endpoint.")] = False,
+) -> None:
+    """Stop and remove local endpoints (SIGTERM, then SIGKILL after 30 s, as SageMaker)."""
+    from smctl.containers import docker_client
+    from smctl.endpoints import get_endpoint, list_endpoints, stop_endpoint
+    from smctl.errors import UsageError
+
+    out: Output = ctx.obj.out
+    if not names and not all_:
+        raise UsageError("name the endpoint to stop", "smctl local-stop NAME, or --all (see smctl endpoints)")
+    client = docker_client()
+    targets = list_endpoints(client) if all_ else [get_endpoint(client, n, running=False) for n in names or []]
+    threads = [threading.Thread(target=stop_endpoint, args=(client, e)) for e in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stopped = [e.name for e in targets]
+    out.result({"stopped": stopped}, lambda c: c.print(
+        "\n".join(f"stopped {n}" for n in stopped) or "no local endpoints to stop", markup=False))
+
+
+def logs(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
+) -> None:
+    """Print an endpoint's container logs (stdout and stderr)."""
+    from smctl.containers import docker_client
+    from smctl.endpoints import get_endpoint
+
+    out: Output = ctx.obj.out
+    client = docker_client()
+    endpoint = get_endpoint(client, name, running=False)
+    container = client.containers.get(endpoint.container_id)
+    kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "tail": tail if tail is not None else "all"}
+    if follow and not out.json_mode:
+        for chunk in container.logs(stream=True, follow=True, **kwargs):
+            out.data_bytes(chunk)
+        return
+    text = container.logs(**kwargs)
+    out.data_bytes(text)
+    out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
+
+
+def event_printer(out: Output) -> Any:
+    lock = threading.Lock()
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        with lock:
+            if kind == "log":
+                out.log(data["line"])
+            elif kind == "warning":
+                out.warn(data["message"])
+            elif kind == "invocation":
+                out.debug(f"invocation {data['endpoint']}: HTTP {data['status']} in {data['seconds'] * 1000:.0f} ms")
+            elif "message" in data:
+                out.info(data["message"])
+
+    return on_event
+
+
+def register(app: typer.Typer) -> None:
+    app.command("local-serve", help=SERVE_HELP)(local_serve)
+    app.command("endpoints")(endpoints)
+    app.command("local-stop")(local_stop)
+    app.command("logs")(logs)

@@ -1,0 +1,164 @@
+"""The local endpoints that run now, found in the engine by their labels (no state file to go stale)."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smctl.containers import LABEL_KIND, LABEL_MANAGED
+from smctl.errors import SmctlError, UsageError
+
+LABEL_ENDPOINT = "smctl.endpoint"
+LABEL_MODEL = "smctl.model"
+LABEL_RUN_DIR = "smctl.run_dir"  # set only when smctl made the model folder (extracted or downloaded): removed on stop
+KIND_SERVE = "serve"
+CONTAINER_PORT = 8080
+SERVE_STOP_GRACE = 30  # SageMaker: SIGTERM, then SIGKILL after 30 s
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+class EndpointNotFoundError(SmctlError):
+    """No local endpoint has the name asked for."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    image: str
+    state: str  # the container's: running | exited | created | ...
+    host: str | None
+    port: int | None
+    model: str
+    container_id: str
+    container_name: str
+    run_dir: Path | None
+    exit_code: int | None = None
+
+    @property
+    def url(self) -> str | None:
+        if self.port is None:
+            return None
+        host = "127.0.0.1" if self.host in (None, "", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+    def status(self, healthy: bool | None = None) -> str:
+        """SageMaker-like status: InService (answers /ping), NotReady (running, no 200 yet), Failed (exited)."""
+        if self.state == "running":
+            return "InService" if healthy in (True, None) else "NotReady"
+        if self.exit_code is not None:
+            return f"Failed (exit code {self.exit_code})" if self.exit_code else "Stopped"
+        return self.state.capitalize()
+
+    def as_dict(self, healthy: bool | None = None) -> dict[str, Any]:
+        return {
+            "name": self.name, "image": self.image, "status": self.status(healthy), "state": self.state,
+            "url": self.url, "port": self.port, "model": self.model, "container": self.container_name,
+            "container_id": self.container_id[:12], "exit_code": self.exit_code,
+        }
+
+
+def container_name(endpoint: str) -> str:
+    return f"smctl-endpoint-{endpoint}"
+
+
+def check_name(name: str) -> str:
+    """Raises: UsageError when `name` is not a valid SageMaker endpoint name."""
+    if not ENDPOINT_NAME.match(name):
+        raise UsageError(f"endpoint name {name!r} is not valid",
+                         "use 1-63 letters, digits and hyphens, starting with a letter or digit: --name my-model")
+    return name
+
+
+def list_endpoints(client: Any, name: str | None = None) -> list[Endpoint]:
+    """Every endpoint container (running or not), sorted by name; one engine call."""
+    labels = [f"{LABEL_KIND}={KIND_SERVE}", f"{LABEL_ENDPOINT}={name}" if name else LABEL_ENDPOINT, LABEL_MANAGED]
+    found = [_from_summary(c.attrs) for c in client.containers.list(all=True, sparse=True, filters={"label": labels})]
+    return sorted(found, key=lambda e: e.name)
+
+
+def find_endpoint(client: Any, name: str) -> Endpoint | None:
+    found = list_endpoints(client, name)
+    return found[0] if found else None
+
+
+def get_endpoint(client: Any, name: str, *, running: bool = True) -> Endpoint:
+    """Raises: EndpointNotFoundError naming the endpoint, with the ones that exist."""
+    endpoint = find_endpoint(client, name)
+    if endpoint is None or (running and endpoint.state != "running"):
+        raise not_found(name, [e.name for e in list_endpoints(client) if e.state == "running"],
+                        stopped=endpoint is not None)
+    return endpoint
+
+
+def not_found(name: str, running: list[str], *, stopped: bool = False) -> EndpointNotFoundError:
+    if stopped:
+        return EndpointNotFoundError(f"endpoint {name!r} is not running (its container has exited)",
+                                     f"see why with `smctl logs {name}`, then `smctl local-stop {name}` and start it "
+                                     "again with smctl local-serve")
+    have = f"running endpoints: {', '.join(running)}" if running else "no endpoint is running"
+    return EndpointNotFoundError(
+        f"endpoint {name!r} does not exist ({have})",
+        f"start it with `smctl local-serve --name {name}`, or list them with `smctl endpoints`")
+
+
+def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
+    """True when the endpoint answers GET /ping with 200 within `timeout`."""
+    if endpoint.port is None or endpoint.state != "running":
+        return False
+    host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
+    conn = http.client.HTTPConnection(host, endpoint.port, timeout=timeout)
+    try:
+        conn.request("GET", "/ping")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE) -> None:
+    """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
+    from smctl.containers import remove_container
+
+    try:
+        container = client.containers.get(endpoint.container_id)
+    except Exception as exc:  # noqa: BLE001 - gone already: stopping twice is harmless
+        if type(exc).__name__ != "NotFound":
+            raise
+    else:
+        remove_container(container, stop_grace=grace)
+    remove_run_dir(endpoint.run_dir)
+
+
+def remove_run_dir(run_dir: Path | None) -> None:
+    if run_dir is not None and run_dir.name and (run_dir / "model").exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _from_summary(attrs: dict[str, Any]) -> Endpoint:
+    """An Endpoint from the engine's container list entry (docker ps): no per-container inspect needed."""
+    labels = attrs.get("Labels") or {}
+    host = port = None
+    for p in attrs.get("Ports") or []:
+        if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
+            host, port = p.get("IP"), int(p["PublicPort"])
+            if host and ":" not in host:
+                break
+    exited = re.match(r"Exited \((-?\d+)\)", attrs.get("Status") or "")
+    run_dir = labels.get(LABEL_RUN_DIR)
+    return Endpoint(
+        name=labels.get(LABEL_ENDPOINT, "?"),
+        image=attrs.get("Image", "?"),
+        state=attrs.get("State", "unknown"),
+        host=host,
+        port=port,
+        model=labels.get(LABEL_MODEL, ""),
+        container_id=attrs.get("Id", ""),
+        container_name=((attrs.get("Names") or ["?"])[0]).lstrip("/"),
+        run_dir=Path(run_dir) if run_dir else None,
+        exit_code=int(exited.group(1)) if exited else None,
+    )

@@ -1,0 +1,170 @@
+"""Is a serving container ready? /ping polling, and the contract checks SageMaker would fail it on."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from typing import Any
+
+from smctl.endpoints import CONTAINER_PORT
+from smctl.errors import ContainerFailedError
+
+Event = Callable[[str, dict[str, Any]], None]
+PING_TIMEOUT = 2.0  # SageMaker: each /ping must answer within 2 s
+POLL_FAST, POLL_SLOW, FAST_FOR = 0.005, 0.05, 2.0  # most servers are up within 2 s: notice that at once
+STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs
+LISTENER_CHECK_AFTER = 1.0  # a server usually needs a moment to bind: look inside only after this
+LISTENER_CHECK_EVERY = 1.0
+LOG_TAIL = 20
+BIND_HINT = "listen on 0.0.0.0:8080 (for example gunicorn --bind 0.0.0.0:8080, uvicorn --host 0.0.0.0 --port 8080)"
+
+
+def wait_for_ping(container: Any, name: str, *, host: str, port: int, started: float, timeout: float,
+                  on_event: Event, on_exit: Callable[[Any], Exception]) -> float:
+    """Poll GET /ping (2 s per try) until 200 and return the seconds since `started`.
+
+    Raises:
+        ContainerFailedError: the container exits (on_exit's error), listens only on loopback, or is not healthy
+            within `timeout`.
+    """
+    deadline = started + timeout
+    warned: set[str] = set()
+    last_answer = "no answer"
+    last_state = last_listeners = started
+    while True:
+        status, detail = ping_once(host, port)
+        now = time.monotonic()
+        if status == 200:
+            return now - started
+        if status is not None:
+            last_answer = f"HTTP {status}" + (f" {detail!r}" if detail else "")
+        elif detail == "timeout":
+            last_answer = f"no answer within {PING_TIMEOUT:g} s"
+            if "slow-ping" not in warned:
+                warned.add("slow-ping")
+                on_event("warning", {"message": f"/ping took more than {PING_TIMEOUT:g} s: SageMaker counts a "
+                                                "ping slower than 2 s as failed (answer /ping without waiting "
+                                                "on the model)"})
+        elif now - started >= LISTENER_CHECK_AFTER and now - last_listeners >= LISTENER_CHECK_EVERY:
+            last_listeners = now
+            problem = judge_listeners(container_listeners(container))
+            if problem is not None and problem[0] == "fatal":
+                raise ContainerFailedError(f"endpoint {name}: {problem[1]}", BIND_HINT,
+                                           details={"container": container.name})
+            if problem is not None and problem[1] not in warned:
+                warned.add(problem[1])
+                on_event("warning", {"message": problem[1]})
+        if now - last_state >= STATE_EVERY:
+            last_state = now
+            reload_or_fail(container, name, "while starting")
+            if container.status in ("exited", "dead"):
+                raise on_exit(container)
+        if now >= deadline:
+            raise ContainerFailedError(
+                f"endpoint {name} did not become healthy within {timeout:g} s (last /ping: {last_answer}); "
+                "the container was removed",
+                "make GET /ping answer 200 once the model is loaded (its logs are above), or allow longer: "
+                "--startup-timeout SECONDS",
+                details={"last_ping": last_answer, "log_tail": log_tail(container)},
+            )
+        time.sleep(POLL_FAST if now - started < FAST_FOR else POLL_SLOW)
+
+
+def ping_once(host: str, port: int, timeout: float = PING_TIMEOUT) -> tuple[int | None, str]:
+    """(status, start of the body); status None with 'timeout' or the connection error's name."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/ping")
+        resp = conn.getresponse()
+        return resp.status, resp.read(200).decode("utf-8", errors="replace").strip()
+    except TimeoutError:
+        return None, "timeout"
+    except (OSError, http.client.HTTPException) as exc:
+        return None, type(exc).__name__
+    finally:
+        conn.close()
+
+
+def reload_or_fail(container: Any, name: str, when: str) -> None:
+    """Refresh the container's state; Raises: ContainerFailedError when it was removed behind smctl's back."""
+    import docker.errors
+
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        raise ContainerFailedError(f"endpoint {name}: its container {container.name} was removed by something "
+                                   f"other than smctl {when}",
+                                   "check for scripts that remove containers (docker rm, docker system prune), "
+                                   "then start it again with smctl local-serve") from None
+
+
+def published_address(container: Any) -> tuple[str, int]:
+    """The host address and port the container's 8080 is published on (known only after start, for --port 0)."""
+    from smctl.containers import published_port
+
+    found = published_port(container, CONTAINER_PORT)
+    if found is None:
+        raise ContainerFailedError(f"container {container.name} publishes no port for 8080",
+                                   f"report this with the output of `docker inspect {container.name}`")
+    host, port = found
+    return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), port
+
+
+def container_listeners(container: Any) -> list[tuple[str, int]]:
+    """The TCP sockets listening inside the container, read from its /proc/net/tcp{,6} (empty when unreadable)."""
+    try:
+        _, output = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
+    except Exception:  # noqa: BLE001 - no cat in the image, or the container just exited: nothing to judge
+        return []
+    return parse_proc_net_tcp((output or b"").decode("ascii", errors="replace"))
+
+
+def parse_proc_net_tcp(text: str) -> list[tuple[str, int]]:
+    """Listening (state 0A) sockets of /proc/net/tcp and tcp6 as (address, port)."""
+    import ipaddress
+
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[3] != "0A" or ":" not in parts[1]:
+            continue
+        addr_hex, port_hex = parts[1].rsplit(":", 1)
+        try:
+            raw = bytes.fromhex(addr_hex)
+        except ValueError:
+            continue
+        # the kernel prints each 32-bit word in host (little-endian) order
+        words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        if len(words) == 4:
+            found.append((str(ipaddress.IPv4Address(words)), int(port_hex, 16)))
+        elif len(words) == 16:
+            found.append((str(ipaddress.IPv6Address(words)), int(port_hex, 16)))
+    return found
+
+
+def judge_listeners(listeners: list[tuple[str, int]], port: int = CONTAINER_PORT) -> tuple[str, str] | None:
+    """('fatal'|'warn', message) when the container listens, but not where SageMaker connects (0.0.0.0:8080)."""
+    if not listeners:
+        return None
+    wildcard = ("0.0.0.0", "::")
+    if any(addr in wildcard and p == port for addr, p in listeners):
+        return None
+    local = [addr for addr, p in listeners if p == port]
+    if local:
+        return ("fatal", f"the container listens on {local[0]}:{port} only, so nothing outside it can connect; "
+                         f"SageMaker connects to 0.0.0.0:{port} and would fail the same way")
+    others = sorted({p for addr, p in listeners if addr in wildcard})
+    if others:
+        return ("warn", f"the container listens on port {', '.join(map(str, others))} but not on {port}: "
+                        f"SageMaker only talks to port {port}")
+    return None
+
+
+def log_tail(container: Any, lines: int = LOG_TAIL) -> list[str]:
+    """The container's last log lines (empty when it is already gone)."""
+    try:
+        raw = container.logs(tail=lines, stdout=True, stderr=True)
+    except Exception:  # noqa: BLE001 - already removed: no logs to show
+        return []
+    return raw.decode("utf-8", errors="replace").splitlines()

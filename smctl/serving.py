@@ -1,0 +1,353 @@
+"""`local-serve`: run `IMAGE serve` as a SageMaker endpoint would, wait for /ping, keep it or tear it down."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smctl import layout
+from smctl.containers import LABEL_KIND, ContainerSpec, GpuRequest, Mount
+from smctl.endpoints import (
+    CONTAINER_PORT,
+    KIND_SERVE,
+    LABEL_ENDPOINT,
+    LABEL_MODEL,
+    LABEL_RUN_DIR,
+    SERVE_STOP_GRACE,
+    check_name,
+    container_name,
+    remove_run_dir,
+)
+from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.instances import InstanceType, lookup_instance_type
+from smctl.ports import check_port
+
+Event = Callable[[str, dict[str, Any]], None]
+MAX_ENV_VALUE = 1024  # CreateModel's limit for a container environment value
+FAILED_STOP_GRACE = 3  # a container that never became ready gets no 30 s grace
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    image: str
+    name: str
+    project_root: Path
+    model: str | Path | None = None
+    port: int = 8080
+    host: str = "127.0.0.1"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    instance_type: str = "ml.m5.xlarge"
+    gpus: str = "auto"
+    startup_timeout: float = 240
+    read_only_model: bool = False
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    config: ServeConfig
+    container: ContainerSpec
+    run_dir: Path
+    model_dir: Path  # the host folder mounted at /opt/ml/model
+    model_kind: str  # none | folder | archive | s3
+    instance: InstanceType
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.config.name, "run_dir": str(self.run_dir), "model_dir": str(self.model_dir),
+                "model_kind": self.model_kind, "instance_type": self.instance.name,
+                "container": self.container.describe()}
+
+
+@dataclass(frozen=True)
+class ReadyEndpoint:
+    name: str
+    url: str
+    port: int
+    host: str
+    container_id: str
+    container_name: str
+    image: str
+    model: str
+    seconds_to_ready: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "port": self.port, "host": self.host,
+                "container": self.container_name, "container_id": self.container_id[:12], "image": self.image,
+                "model": self.model, "seconds_to_ready": round(self.seconds_to_ready, 3)}
+
+
+def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
+                  engine_has_gpus: bool | None = None) -> EndpointPlan:
+    """What would run, computed without touching the engine or writing to disk.
+
+    Raises:
+        UsageError: a bad name, port, timeout, instance type, GPU request, environment or model path.
+    """
+    from smctl.training import parse_gpus
+
+    check_name(config.name)
+    check_port(config.port)
+    if config.startup_timeout <= 0:
+        raise UsageError(f"startup timeout {config.startup_timeout:g} s is not positive",
+                         "use --startup-timeout SECONDS (SageMaker allows 60-3600; the default is 240)")
+    instance = lookup_instance_type(config.instance_type)
+    gpus: GpuRequest = parse_gpus(config.gpus, instance, engine_has_gpus)
+    env = check_environment(config.environment)
+    run_dir = config.project_root / ".smctl" / "endpoints" / config.name
+    model_dir, kind = _model_source(config.model, run_dir)
+    labels = {LABEL_KIND: KIND_SERVE, LABEL_ENDPOINT: config.name, LABEL_MODEL: str(config.model or "")}
+    if kind != "folder":
+        labels[LABEL_RUN_DIR] = str(run_dir)
+    cpus = instance.vcpus
+    if engine_cpus and cpus > engine_cpus:
+        cpus = engine_cpus  # the engine refuses more CPUs than the machine has
+    spec = ContainerSpec(
+        image=config.image,
+        name=container_name(config.name),
+        command=["serve"],
+        environment=env,
+        mounts=(Mount(model_dir, str(layout.MODEL), read_only=config.read_only_model),),
+        labels=labels,
+        gpus=gpus,
+        mem_limit=instance.memory_bytes or None,
+        nano_cpus=cpus * 10**9 if cpus else None,
+        ports={f"{CONTAINER_PORT}/tcp": (config.host, config.port or None)},
+    )
+    return EndpointPlan(config, spec, run_dir, model_dir, kind, instance)
+
+
+def check_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """CreateModel's rules for a container's Environment; Raises: UsageError naming the variable."""
+    if len(env) > layout.MAX_ENVIRONMENT:
+        raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most "
+                         f"{layout.MAX_ENVIRONMENT}")
+    for key, value in env.items():
+        if not layout.ENV_KEY.match(key):
+            raise UsageError(f"environment variable name {key!r} is not valid", "names match [a-zA-Z_][a-zA-Z0-9_]*")
+        if len(str(value)) > MAX_ENV_VALUE:
+            raise UsageError(f"environment variable {key} is {len(str(value))} characters; SageMaker allows "
+                             f"{MAX_ENV_VALUE}")
+    return {k: str(v) for k, v in env.items()}
+
+
+def _model_source(model: str | Path | None, run_dir: Path) -> tuple[Path, str]:
+    if model is None or str(model) == "":
+        return run_dir / "model", "none"
+    if str(model).startswith("s3://"):
+        return run_dir / "model", "s3"
+    path = Path(model).expanduser().resolve()
+    if path.is_dir():
+        return path, "folder"
+    if path.is_file():
+        return run_dir / "model", "archive"
+    raise UsageError(f"model {model} does not exist",
+                     "pass --model with a folder, a model.tar.gz or an s3:// URI (or leave it out for no model)")
+
+
+def prepare_model(plan: EndpointPlan, on_event: Event) -> None:
+    """Fill the model folder: extract model.tar.gz safely, or download s3:// model data; a folder is used as is.
+
+    Raises:
+        ArchiveError / UnsafeArchiveError: the archive is corrupt or would escape the folder.
+    """
+    if plan.model_kind == "folder":
+        return
+    if plan.model_dir.exists():  # a stale copy from a run that was killed: start afresh
+        shutil.rmtree(plan.model_dir)
+    plan.model_dir.mkdir(parents=True)
+    source = plan.config.model
+    if plan.model_kind == "none":
+        return
+    if plan.model_kind == "s3":
+        from smctl.aws import download_prefix
+
+        on_event("download", {"message": f"downloading {source} (cached in .smctl/cache/s3)"})
+        cache = plan.config.project_root / ".smctl" / "cache" / "s3"
+        downloaded = download_prefix(str(source), cache, region=plan.config.region)
+        if downloaded.is_dir():  # uncompressed model data (ModelDataSource, CompressionType None): lands as it is
+            shutil.copytree(downloaded, plan.model_dir, dirs_exist_ok=True)
+            return
+        source = downloaded
+    on_event("extract", {"message": f"extracting {source} into {plan.model_dir}"})
+    unpack_model(Path(str(source)), plan.model_dir)
+
+
+def unpack_model(archive: Path, dest: Path) -> None:
+    """Extract model.tar.gz into the empty folder `dest` with the package module's safe, all-or-nothing unpack."""
+    from smctl.archive import unpack_archive
+
+    unpack_archive(archive, dest)
+
+
+@contextmanager
+def running_endpoint(plan: EndpointPlan, on_event: Event, *, detach: bool = False,
+                     client: Any = None) -> Iterator[ReadyEndpoint]:
+    """Start the endpoint and wait until /ping answers 200; the container is removed when the block ends,
+    whatever happens (Ctrl-C included), unless `detach` and it became ready.
+
+    Raises:
+        SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
+        ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
+    """
+    from smctl.containers import _no_interrupts, remove_container
+
+    client = client or _client()
+    if plan.config.port:
+        from smctl.ports import ensure_port_free
+
+        ensure_port_free(plan.config.port, plan.config.host, client)
+    container = None
+    ready: ReadyEndpoint | None = None
+    keep = False
+    made_dir = plan.model_kind != "folder" and not plan.model_dir.exists()
+    try:
+        if plan.model_kind != "folder":
+            plan.model_dir.mkdir(parents=True, exist_ok=True)  # the mount source must exist to create
+        container = _create(client, plan)  # claims the name before anything is written for it
+        prepare_model(plan, on_event)
+        started = time.monotonic()
+        _start(client, container, plan)
+        ready = wait_until_ready(container, plan, on_event, started=started, keep_streaming=not detach)
+        keep = detach
+        yield ready
+    finally:
+        if not keep:
+            with _no_interrupts():
+                if container is not None:
+                    grace = SERVE_STOP_GRACE if ready is not None else FAILED_STOP_GRACE
+                    if ready is not None:
+                        on_event("stopping", {"message": f"stopping endpoint {plan.config.name} (SIGTERM, then "
+                                                         f"SIGKILL after {grace} s)"})
+                    remove_container(container, stop_grace=grace)
+                if plan.model_kind != "folder" and (container is not None or made_dir):
+                    remove_run_dir(plan.run_dir)
+
+
+def _create(client: Any, plan: EndpointPlan) -> Any:
+    """Create the container (the engine checks the image and the name in the same call).
+
+    Raises:
+        SmctlError: the image is not in the engine (Hint: smctl build). UsageError: the name is taken.
+    """
+    from smctl.containers import create_container
+
+    try:
+        return create_container(client, plan.container)
+    except SmctlError as exc:
+        if "already in use" in exc.message:
+            _ensure_name_free(client, plan.config.name)
+        raise
+
+
+def _start(client: Any, container: Any, plan: EndpointPlan) -> None:
+    """Start; a port taken between our check and the engine's bind still names its holder."""
+    from smctl.containers import start_container
+    from smctl.ports import find_port_holder, port_in_use
+
+    try:
+        start_container(container, plan.container)
+    except SmctlError as exc:
+        if plan.config.port and ("address already in use" in exc.message or "already allocated" in exc.message):
+            holder = find_port_holder(plan.config.port, plan.config.host, client)
+            if holder is not None:
+                raise port_in_use(plan.config.port, plan.config.host, holder) from exc
+        raise
+
+
+def _client() -> Any:
+    from smctl.containers import docker_client
+
+    return docker_client()
+
+
+def _ensure_name_free(client: Any, name: str) -> None:
+    import docker.errors
+
+    try:
+        other = client.containers.get(container_name(name))
+    except docker.errors.NotFound:
+        return
+    state = other.status
+    raise UsageError(f"endpoint name {name!r} is taken (container {other.name} is {state})",
+                     f"pick another name: --name {name}-2, or stop it first: smctl local-stop {name}")
+
+
+def wait_until_ready(container: Any, plan: EndpointPlan, on_event: Event, *, started: float,
+                     keep_streaming: bool = True) -> ReadyEndpoint:
+    """Poll /ping (2 s per try) until 200 while streaming the logs; fail fast when the container exits or binds
+    where SageMaker cannot reach it.
+
+    Raises:
+        ContainerFailedError: exited while starting, bound to the wrong address, or not healthy in time.
+    """
+    from smctl.containers import stream_logs
+    from smctl.readiness import published_address, wait_for_ping
+
+    muted = [False]
+
+    def on_line(line: str) -> None:
+        if not muted[0]:
+            on_event("log", {"line": line})
+
+    stream_logs(container, on_line)
+    try:
+        host, port = published_address(container)
+        seconds = wait_for_ping(container, plan.config.name, host=host, port=port, started=started,
+                                timeout=plan.config.startup_timeout, on_event=on_event,
+                                on_exit=lambda c: _exited(c, plan))
+    finally:
+        muted[0] = not keep_streaming
+    return ReadyEndpoint(plan.config.name, f"http://{host}:{port}", port, host, container.id, container.name,
+                         plan.config.image, str(plan.config.model or ""), seconds)
+
+
+def _exited(container: Any, plan: EndpointPlan) -> ContainerFailedError:
+    from smctl.readiness import log_tail
+
+    state = container.attrs.get("State", {})
+    code = int(state.get("ExitCode", -1))
+    oom = " (killed: out of memory for " + plan.instance.name + ")" if state.get("OOMKilled") else ""
+    tail = log_tail(container)
+    last = "\n".join(f"  {line}" for line in tail)
+    return ContainerFailedError(
+        f"endpoint {plan.config.name}: the container exited with code {code} while starting{oom}"
+        + (f"; its last log lines:\n{last}" if last else " (it printed nothing)"),
+        f"SageMaker runs `docker run {plan.config.image} serve`: fix the error above, rebuild (smctl build) "
+        "and run smctl local-serve again",
+        details={"exit_code": code, "log_tail": tail, "oom_killed": bool(state.get("OOMKilled"))},
+    )
+
+
+def wait_for_exit(ready: ReadyEndpoint, on_event: Event, *, poll: float = 0.5) -> None:
+    """Block while the endpoint runs (Ctrl-C raises KeyboardInterrupt here).
+
+    Raises:
+        ContainerFailedError: the container exited on its own.
+    """
+    from smctl.readiness import log_tail, reload_or_fail
+
+    client = _client()
+    container = client.containers.get(ready.container_id)
+    while True:
+        time.sleep(poll)
+        reload_or_fail(container, ready.name, "while serving")
+        if container.status in ("exited", "dead"):
+            code = int(container.attrs.get("State", {}).get("ExitCode", -1))
+            tail = "\n".join(f"  {line}" for line in log_tail(container))
+            raise ContainerFailedError(
+                f"endpoint {ready.name}: the container exited with code {code} while serving"
+                + (f"; its last log lines:\n{tail}" if tail else ""),
+                "fix the error in its logs, then start it again with smctl local-serve",
+                details={"exit_code": code},
+            )
+
+
+def engine_facts(client: Any | None = None) -> tuple[int | None, bool]:
+    """(CPUs the engine has, whether it has an NVIDIA runtime) for plan_endpoint."""
+    info = (client or _client()).info()
+    return info.get("NCPU"), "nvidia" in (info.get("Runtimes") or {})
