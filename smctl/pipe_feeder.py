@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import gzip
 import os
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from smctl.channels import recordio_frames
 
 _CHUNK = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class PipeFeeder:
@@ -70,6 +72,7 @@ class PipeFeeder:
             while not self._stop.is_set():
                 path = self.fifo_path(epoch)
                 fd = os.open(path, os.O_WRONLY)  # blocks until the algorithm opens the FIFO
+                _grow_pipe(fd)
                 if self._stop.is_set():
                     os.close(fd)
                     return
@@ -106,6 +109,15 @@ class PipeFeeder:
             with gzip.open(file, "rb") as src:
                 return src.read()
         return file.read_bytes()
+
+
+def _grow_pipe(fd: int) -> None:
+    """A pipe buffer of pipe-max-size (1 MiB by default) instead of 64 KiB: far fewer wake-ups per MB."""
+    try:
+        size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+    except (OSError, ValueError):
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -380,10 +382,11 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
                                     record_wrapper=opts.record_wrapper, compression=opts.compression).start()
                 stack.callback(feeder.stop)
         containers = []
+        pumps = []
         for host in plan.hosts:
             container = stack.enter_context(run_container(client, host.container, stop_grace=10))
             containers.append((host, container))
-            stream_logs(container, functools.partial(on_line, host.host))
+            pumps.append(stream_logs(container, functools.partial(on_line, host.host)))
         on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
         if stop_after is not None:
             timer = threading.Timer(stop_after, stopped.set)
@@ -391,7 +394,8 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
             timer.start()
             stack.callback(timer.cancel)
         results = _wait_all(containers, stopped, on_event)
-        time.sleep(0.2)  # let the log pumps drain the last lines
+        for pump in pumps:  # the log streams end with their containers: wait for the last lines
+            pump.join(timeout=5)
     failed = [r for r in results if r.exit_code != 0]
     model_artifact = output_artifact = None
     reason = None
@@ -486,29 +490,42 @@ class CheckpointSync:
 
 
 def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: Event) -> list[HostResult]:
-    """Wait for every host; when one fails, SageMaker stops the others."""
-    pending = {h.host: (h, c) for h, c in containers}
+    """Wait for every host (one waiter thread each); when one fails, SageMaker stops the others."""
+    done: queue.Queue[tuple[HostPlan, Any]] = queue.Queue()
+
+    def waiter(host: HostPlan, container: Any) -> None:
+        with contextlib.suppress(Exception):  # the container vanished: its state is read below
+            container.wait()
+        done.put((host, container))
+
+    for host, container in containers:
+        threading.Thread(target=waiter, args=(host, container), daemon=True, name=f"smctl-wait-{host.host}").start()
+    pending = {h.host: c for h, c in containers}
     results: dict[str, HostResult] = {}
     stopping = False
     while pending:
-        for name, (host, container) in list(pending.items()):
-            container.reload()
-            if container.status in ("exited", "dead"):
-                state = container.attrs["State"]
-                code = int(state.get("ExitCode", 1))
-                failure_file = host.root / "output" / "failure"
-                failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
-                results[name] = HostResult(name, code, failure, bool(state.get("OOMKilled")))
-                del pending[name]
+        try:
+            host, container = done.get(timeout=0.25)
+        except queue.Empty:
+            host = None
+        if host is not None:
+            results[host.host] = _host_result(host, container)
+            del pending[host.host]
         if pending and not stopping and (stop.is_set() or any(r.exit_code for r in results.values())):
             stopping = True
             grace = TRAIN_STOP_GRACE if stop.is_set() else 10
             on_event("stopped", {"message": f"stopping {', '.join(pending)} (SIGTERM, SIGKILL after {grace} s)"})
-            for _, container in pending.values():
-                threading.Thread(target=container.stop, kwargs={"timeout": grace}, daemon=True).start()
-        if pending:
-            time.sleep(0.1)
+            for c in pending.values():
+                threading.Thread(target=c.stop, kwargs={"timeout": grace}, daemon=True).start()
     return [results[h.host] for h, _ in containers]
+
+
+def _host_result(host: HostPlan, container: Any) -> HostResult:
+    container.reload()
+    state = container.attrs["State"]
+    failure_file = host.root / "output" / "failure"
+    failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
+    return HostResult(host.host, int(state.get("ExitCode", 1)), failure, bool(state.get("OOMKilled")))
 
 
 def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
