@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup install test test-fast lint bench golden clean
+.PHONY: setup install test test-fast lint bench golden clean demo
 
 setup:
 	bash .ci/setup-host.sh
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Sets everything up on a fresh (Debian) machine and walks the whole flow: init, build, local-train, package
+# inspect, local-serve, invoke, local-transform, doctor; then cleans up.
+demo: setup install
+	bash .ci/demo.sh
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
