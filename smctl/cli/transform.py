@@ -1,0 +1,119 @@
+"""`smctl local-transform`: a SageMaker batch transform job against `IMAGE serve` (or a running local endpoint)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smctl.cli.options import parse_pairs
+from smctl.cli.output import Output, human_size
+
+HELP = "Run a SageMaker batch transform job locally: split, batch, invoke, and assemble one .out per input file."
+Opt = typer.Option
+
+
+def local_transform(
+    ctx: typer.Context,
+    input_: Annotated[str | None, Opt("--input", help="Input folder, file or s3://prefix.")] = None,
+    output: Annotated[str | None, Opt("--output", help="Output folder or s3://prefix (one <name>.out each).")] = None,
+    image: Annotated[str | None, Opt("--image", help="Serving image to start (default: smctl.toml).")] = None,
+    endpoint: Annotated[str | None, Opt("--endpoint", help="Use this running local endpoint instead.")] = None,
+    model: Annotated[str | None, Opt("--model", help="Model folder, model.tar.gz or s3:// URI.")] = None,
+    content_type: Annotated[str | None, Opt("--content-type", help="ContentType sent with each request.")] = None,
+    accept: Annotated[str | None, Opt("--accept", help="Accept sent with each request.")] = None,
+    split_type: Annotated[str | None, Opt("--split-type", help="None | Line | RecordIO | TFRecord.")] = None,
+    strategy: Annotated[str | None, Opt("--strategy", help="SingleRecord | MultiRecord.")] = None,
+    max_payload: Annotated[int | None, Opt("--max-payload", help="MaxPayloadInMB (0: no limit, chunked).")] = None,
+    max_concurrent: Annotated[int | None, Opt("--max-concurrent", help="MaxConcurrentTransforms.")] = None,
+    assemble_with: Annotated[str | None, Opt("--assemble-with", help="None | Line.")] = None,
+    input_filter: Annotated[str | None, Opt("--input-filter", help="JSONPath of what to send, e.g. '$[1:]'.")] = None,
+    output_filter: Annotated[str | None, Opt("--output-filter", help="JSONPath of what to keep.")] = None,
+    join_source: Annotated[str | None, Opt("--join-source", help="None | Input.")] = None,
+    compression: Annotated[str | None, Opt("--compression", help="None | Gzip (input).")] = None,
+    timeout: Annotated[int | None, Opt("--timeout", help="Seconds per request (1-3600, default 600).")] = None,
+    retries: Annotated[int | None, Opt("--retries", help="Retries per request (0-3, default 3).")] = None,
+    env: Annotated[list[str] | None, Opt("--env", help="Container environment KEY=VALUE (repeatable).")] = None,
+    resume: Annotated[bool, Opt("--resume", help="Skip input files whose .out already exists.")] = False,
+) -> None:
+    from smctl.transform.job import plan_transform, raise_for_failures, run_transform
+
+    out: Output = ctx.obj.out
+    job = _job_from_options(ctx, locals())
+    plan = plan_transform(job)
+    out.info(f"{len(plan.objects)} file(s), {human_size(plan.total_bytes)} from {plan.source.describe()} "
+             f"-> {plan.sink.describe()}")
+    stop = threading.Event()
+    with out.progress("transforming", total=plan.total_bytes) as advance:
+        try:
+            result = run_transform(plan, _event_printer(out, advance), stop)
+        finally:
+            stop.set()
+    out.result(result.as_dict(), lambda c: _render(c, result))
+    raise_for_failures(result)
+
+
+def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
+    from smctl.errors import UsageError
+    from smctl.spec import load_project, override
+    from smctl.transform.job import TransformJob, new_job_name
+    from smctl.transform.params import check_user_limits
+
+    spec = load_project(ctx.obj.config)
+    if o["image"] and o["endpoint"]:
+        raise UsageError("--image and --endpoint were both given", "use --image to start a container for the job, "
+                         "or --endpoint NAME to use one that runs already (smctl endpoints lists them)")
+    t = spec.transform.with_overrides(
+        image=o["image"], model=o["model"], input=o["input_"], output=o["output"], content_type=o["content_type"],
+        accept=o["accept"], split_type=o["split_type"], assemble_with=o["assemble_with"],
+        input_filter=o["input_filter"], output_filter=o["output_filter"], join_source=o["join_source"],
+        compression=o["compression"], timeout=o["timeout"], retries=o["retries"])
+    if t.input is None:
+        raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
+                                                  "input in smctl.toml")
+    limits = check_user_limits(override(o["max_payload"], t.max_payload_mb), override(o["strategy"], t.strategy),
+                               override(o["max_concurrent"], t.max_concurrent))
+    return TransformJob(
+        input=t.input, output=t.output, image=None if o["endpoint"] else t.image, endpoint=o["endpoint"],
+        model=t.model, content_type=t.content_type, accept=t.accept, split_type=t.split_type,
+        assemble_with=t.assemble_with, compression=t.compression, input_filter=t.input_filter,
+        output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
+        retries=t.retries, environment={**t.environment, **parse_pairs(o["env"] or [], "--env")},
+        resume=o["resume"], project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
+        region=spec.aws.region, profile=spec.aws.profile, job_name=new_job_name())
+
+
+def _event_printer(out: Output, advance: Any) -> Any:
+    lock = threading.Lock()
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        with lock:
+            if kind == "progress":
+                advance(data["bytes"])
+            elif kind == "log":
+                out.log(data["line"])
+            elif kind == "warning":
+                out.warn(data["message"])
+            elif kind == "file_failed":
+                out.info(f"failed: {data['file']}: {data['reason']}")
+            elif kind in ("file_done", "skipped"):
+                out.debug(f"{kind.replace('_', ' ')}: {data['file']}")
+            elif "message" in data:
+                out.info(data["message"])
+
+    return on_event
+
+
+def _render(console: Any, result: Any) -> None:
+    s = result.stats
+    rate = f" ({s.records / s.seconds:,.0f} records/s)" if s.seconds > 0 and s.records else ""
+    console.print(f"{result.job_name}: {len(s.transformed)} of {s.files} file(s) transformed, {len(s.skipped)} "
+                  f"skipped, {len(s.failed)} failed; {s.records:,} records in {s.requests:,} request(s) "
+                  f"({s.retries} retried) in {s.seconds:.1f} s{rate}", markup=False)
+    params = ", ".join(f"{k} {v['value']} ({v['source']})" for k, v in result.parameters.as_dict().items())
+    console.print(f"  parameters: {params}", markup=False)
+    console.print(f"  output: {result.output} ({human_size(s.bytes_written)} written)", markup=False)
+    for f in s.failed:
+        console.print(f"  failed: {f.key}: {f.reason}", markup=False)

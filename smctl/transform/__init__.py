@@ -1,0 +1,1 @@
+"""`local-transform`: SageMaker batch transform on the local engine (CONTRACT.md §3), one concern per module."""

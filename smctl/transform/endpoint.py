@@ -1,0 +1,92 @@
+"""The container a transform talks to: started for the job through smctl.serving (the one place to swap), or a
+running local endpoint found by its labels; plus GET /execution-parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Event = Callable[[str, dict[str, Any]], None]
+KIND_TRANSFORM = "transform"
+PING_TIMEOUT = 2.0  # SageMaker: each /ping must answer within 2 s
+EXECUTION_PARAMETERS_TIMEOUT = 2.0  # like a /ping: no answer in time means "no parameters"
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    name: str  # the container (started here) or the endpoint (--endpoint)
+    started: bool  # True when this job started (and will remove) the container
+
+
+@contextmanager
+def job_container(*, image: str, job_name: str, project_root: Path, model: Path | str | None,
+                  environment: Mapping[str, str], instance_type: str, gpus: str, region: str | None,
+                  on_event: Event) -> Iterator[Target]:
+    """Run `IMAGE serve` for this job on a free loopback port and wait for /ping; removed when the block ends,
+    Ctrl-C included. The container is labelled smctl.kind=transform and smctl.job=JOB_NAME.
+
+    Raises:
+        SmctlError / ContainerFailedError: from smctl.serving (missing image, crash, never healthy).
+    """
+    from smctl import serving
+    from smctl.containers import LABEL_JOB, LABEL_KIND
+
+    config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,
+                                 host="127.0.0.1", environment=dict(environment), instance_type=instance_type,
+                                 gpus=gpus, region=region)
+    cpus, has_gpus = serving.engine_facts()
+    plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
+    labels = {**plan.container.labels, LABEL_KIND: KIND_TRANSFORM, LABEL_JOB: job_name}
+    plan = dataclasses.replace(plan, container=dataclasses.replace(plan.container, labels=labels))
+    on_event("starting", {"message": f"starting {image} serve for {job_name} ({plan.instance.name}, model "
+                                     f"{model or '(none)'})"})
+    with serving.running_endpoint(plan, on_event) as ready:
+        yield Target(ready.host, ready.port, ready.container_name, started=True)
+
+
+def running_endpoint_target(name: str) -> Target:
+    """A running local endpoint (smctl local-serve), found by its labels; Raises: EndpointNotFoundError."""
+    from smctl.containers import docker_client
+    from smctl.endpoints import get_endpoint
+
+    endpoint = get_endpoint(docker_client(), name)
+    host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
+    if endpoint.port is None:
+        from smctl.errors import ContainerFailedError
+
+        raise ContainerFailedError(f"endpoint {name!r} publishes no port", f"restart it: smctl local-stop {name}, "
+                                   "then smctl local-serve")
+    return Target(host, endpoint.port, name, started=False)
+
+
+def get_execution_parameters(host: str, port: int) -> bytes | None:
+    """The body of GET /execution-parameters when it answers 200, else None (404 or no answer is fine)."""
+    conn = http.client.HTTPConnection(host, port, timeout=EXECUTION_PARAMETERS_TIMEOUT)
+    try:
+        conn.request("GET", "/execution-parameters")
+        resp = conn.getresponse()
+        body = resp.read()
+        return body if resp.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def answers_ping(host: str, port: int) -> bool:
+    """True when GET /ping answers 200 within 2 s (asked after a failure: is the container still there?)."""
+    conn = http.client.HTTPConnection(host, port, timeout=PING_TIMEOUT)
+    try:
+        conn.request("GET", "/ping")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
