@@ -242,6 +242,21 @@ def remove_container(container: Any, *, stop_grace: float = 10) -> None:
         container.remove(force=True, v=True)
 
 
+def stop_containers(containers: list[Any], *, grace: float) -> None:
+    """SIGTERM every container at once, SIGKILL those still running after `grace` seconds."""
+    import docker.errors
+
+    def stop(container: Any) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            container.stop(timeout=max(0, int(grace)))
+
+    threads = [threading.Thread(target=stop, args=(c,), daemon=True) for c in containers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=grace + 30)
+
+
 def _remove_network(net: Any) -> None:
     import docker.errors
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from smctl import layout
 from smctl.channels import list_channel_files, shard
-from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount
+from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount, stop_containers
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
 from smctl.instances import InstanceType, lookup_instance_type
 from smctl.layout import ChannelConfig
@@ -387,6 +387,8 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
             container = stack.enter_context(run_container(client, host.container, stop_grace=10))
             containers.append((host, container))
             pumps.append(stream_logs(container, functools.partial(on_line, host.host)))
+        # Unwinding (Ctrl-C included) stops every host at once, rather than one grace period after another.
+        stack.callback(stop_containers, [c for _, c in containers], grace=10)
         on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
         if stop_after is not None:
             timer = threading.Timer(stop_after, stopped.set)

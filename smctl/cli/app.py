@@ -118,6 +118,8 @@ def run(argv: list[str]) -> int:
     try:
         rv = command.main(args=argv, prog_name="smctl", standalone_mode=False, obj=state)
         code = rv if isinstance(rv, int) else 0
+        if code == ExitCode.INTERRUPTED:
+            return _interrupted(out)  # typer turns Ctrl-C into a return value of 130
         if code == 0:
             out.finish()
         return code
@@ -134,15 +136,19 @@ def run(argv: list[str]) -> int:
     except typer.Exit as done:
         return done.exit_code
     except (KeyboardInterrupt, typer.Abort):
-        interrupted = SmctlError("interrupted", None)
-        interrupted.exit_code = ExitCode.INTERRUPTED
-        out.error(interrupted)
-        return int(ExitCode.INTERRUPTED)
+        return _interrupted(out)
     except BrokenPipeError:
         return int(ExitCode.ERROR)
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 70
         out.internal_error(exc)
         return int(ExitCode.INTERNAL)
+
+
+def _interrupted(out: Output) -> int:
+    interrupted = SmctlError("interrupted; everything smctl started was stopped and removed")
+    interrupted.exit_code = ExitCode.INTERRUPTED
+    out.error(interrupted)
+    return int(ExitCode.INTERRUPTED)
 
 
 def _usage_hint(argv: list[str]) -> str:

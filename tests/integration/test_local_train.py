@@ -221,6 +221,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err
+    assert "Error: interrupted; everything smctl started was stopped and removed" in err
     assert "Traceback" not in err
     assert _no_managed_containers(docker_client, "probe-ctrlc")
     assert not docker_client.networks.list(names=["smctl-probe-ctrlc"])
