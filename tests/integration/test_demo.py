@@ -14,9 +14,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 def test_demo_walks_the_whole_flow_and_cleans_up(docker_client, tmp_path):
     smctl = Path(sys.executable).parent / "smctl"
+    env = {"TMPDIR": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.run(["bash", str(ROOT / ".ci" / "demo.sh"), str(smctl)], capture_output=True, text=True,
-                          timeout=900, check=False, env={"TMPDIR": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin",
-                                                         "HOME": str(tmp_path)})
+                          timeout=900, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     for step in ("smctl init", "smctl build", "smctl local-train", "smctl package inspect", "smctl local-serve",
