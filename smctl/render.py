@@ -18,7 +18,8 @@ from smctl.errors import SmctlError, UsageError
 from smctl.presets import CudaVariant, Preset
 
 Event = Callable[[str, dict[str, Any]], None]
-NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # a valid image, ECR repository and job-name prefix
+# A valid image, ECR repository (2 characters at least) and job-name prefix.
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 EXECUTABLES = frozenset({"program/train", "program/serve"})
 IGNORED_IN_TARGET = frozenset({".git"})  # a fresh `git init` still counts as an empty folder
 
@@ -118,12 +119,13 @@ def project_name(folder: Path, name: str | None) -> str:
     """--name, or the folder's name made valid. Raises: UsageError when --name is not a valid name."""
     if name is not None:
         if not NAME.match(name):
-            raise UsageError(f"project name {name!r} is not valid: lowercase letters, digits and inner hyphens, "
-                             "at most 63 characters (it names the image, the ECR repository and SageMaker jobs)",
+            raise UsageError(f"project name {name!r} is not valid: 2-63 lowercase letters, digits and inner "
+                             "hyphens (it names the image, the ECR repository and SageMaker jobs)",
                              "pass e.g. --name my-model")
         return name
-    derived = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")[:63].strip("-")
-    return derived or "my-model"
+    from smctl.spec_schema import sanitise_name
+
+    return sanitise_name(folder.resolve().name)
 
 
 # ---- planning ---------------------------------------------------------------------------------------------------

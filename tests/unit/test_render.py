@@ -218,5 +218,8 @@ def test_cuda_accepts_patch_versions_and_wheel_tags():
 
 def test_project_name_comes_from_the_folder_made_valid(tmp_path):
     assert project_name(tmp_path / "My Cool_Model!", None) == "my-cool-model"
-    assert project_name(tmp_path / "___", None) == "my-model"
+    assert project_name(tmp_path / "___", None) == "smctl-project"
+    assert project_name(tmp_path / "x", None) == "x-project"  # ECR repository names need 2 characters
+    with pytest.raises(UsageError):
+        project_name(tmp_path / "ok", "y")
     assert project_name(tmp_path / "x", "given-name") == "given-name"
