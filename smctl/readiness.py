@@ -122,25 +122,9 @@ def container_listeners(container: Any) -> list[tuple[str, int]]:
 
 def parse_proc_net_tcp(text: str) -> list[tuple[str, int]]:
     """Listening (state 0A) sockets of /proc/net/tcp and tcp6 as (address, port)."""
-    import ipaddress
+    from smctl.ports import listen_table
 
-    found = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) < 4 or parts[3] != "0A" or ":" not in parts[1]:
-            continue
-        addr_hex, port_hex = parts[1].rsplit(":", 1)
-        try:
-            raw = bytes.fromhex(addr_hex)
-        except ValueError:
-            continue
-        # the kernel prints each 32-bit word in host (little-endian) order
-        words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-        if len(words) == 4:
-            found.append((str(ipaddress.IPv4Address(words)), int(port_hex, 16)))
-        elif len(words) == 16:
-            found.append((str(ipaddress.IPv6Address(words)), int(port_hex, 16)))
-    return found
+    return [(addr, port) for addr, port, _ in listen_table(text)]
 
 
 def judge_listeners(listeners: list[tuple[str, int]], port: int = CONTAINER_PORT) -> tuple[str, str] | None:

@@ -507,12 +507,11 @@ def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_
     stopping = False
     while pending:
         try:
-            host, container = done.get(timeout=0.25)
+            finished, container = done.get(timeout=0.25)
+            results[finished.host] = _host_result(finished, container)
+            del pending[finished.host]
         except queue.Empty:
-            host = None
-        if host is not None:
-            results[host.host] = _host_result(host, container)
-            del pending[host.host]
+            pass
         if pending and not stopping and (stop.is_set() or any(r.exit_code for r in results.values())):
             stopping = True
             grace = TRAIN_STOP_GRACE if stop.is_set() else 10

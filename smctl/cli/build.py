@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_pairs
-from smctl.cli.output import Output, human_size
+from smctl.cli.output import OnEvent, Output, event_printer, human_size
 
 HELP = ("Build the image for SageMaker: linux/amd64 through the engine's classic builder (one image manifest, "
         "no attestation index), labelled with the project, smctl's version and the git commit.")
@@ -64,23 +64,13 @@ def build(
     out.result(payload, lambda c: _render(c, payload))
 
 
-def _event_printer(out: Output) -> Any:
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        if kind == "step":
-            out.info(f"Step {data['number']}/{data['total']} : {data['instruction']}")
-        elif kind == "cached":
-            out.info(" ---> Using cache")
-        elif kind == "warning":
-            out.warn(data["message"])
-        elif kind == "login":
-            out.info(f"logging in to {data['registry']} (ECR) for the base image {data['image']}")
-        elif kind == "context":
-            out.info(f"sending build context {data['context']} ({human_size(data['bytes'])})")
-        elif kind == "output":
-            out.debug(data["line"])
-        elif kind == "status":
-            out.debug(data["message"])
-    return on_event
+def _event_printer(out: Output) -> OnEvent:
+    return event_printer(
+        out, step=lambda d: out.info(f"Step {d['number']}/{d['total']} : {d['instruction']}"),
+        cached=lambda d: out.info(" ---> Using cache"),
+        login=lambda d: out.info(f"logging in to {d['registry']} (ECR) for the base image {d['image']}"),
+        context=lambda d: out.info(f"sending build context {d['context']} ({human_size(d['bytes'])})"),
+        output=lambda d: out.debug(d["line"]), status=lambda d: out.debug(d["message"]))
 
 
 def _render(console: Any, r: dict[str, Any]) -> None:

@@ -30,14 +30,14 @@ def check(
         "--train-timeout", metavar="SECONDS", help="Seconds `train` may take on the --sample.")] = 600.0,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
-    from smctl.doctor.engine import connect_engine
+    from smctl.docker_runtime import engine
     from smctl.doctor.image_checks import CheckOptions, run_image_checks, validate
 
     out: Output = ctx.obj.out
     opts = CheckOptions(image=image, model=model, sample=sample, startup_timeout=startup_timeout,
                         stop_grace=stop_timeout, train_timeout=train_timeout)
     validate(opts)
-    client = connect_engine()
+    client = engine(timeout=120)
     try:
         report = run_image_checks(client, opts, out.info)
     finally:

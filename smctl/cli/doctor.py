@@ -101,11 +101,11 @@ def _table(console: Console, rows: list[Any]) -> None:
 
 
 def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
+    from smctl.docker_runtime import engine
     from smctl.doctor import data_root
-    from smctl.doctor.engine import connect_engine
 
     target = parse_fix(fixes)
-    client = connect_engine()
+    client = engine(timeout=120)
     try:
         old = client.info()["DockerRootDir"]
         plan = data_root.validate_fix(target, old, client, daemon_json)
@@ -135,9 +135,9 @@ def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
 
 
 def _engine_info() -> dict:
-    from smctl.doctor.engine import connect_engine
+    from smctl.docker_runtime import engine
 
-    client = connect_engine()
+    client = engine(timeout=120)
     try:
         return client.info()
     finally:

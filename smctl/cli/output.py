@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,6 +130,29 @@ class Output:
         doc = {"ok": ok, "command": self.command, **fields, "warnings": self._warnings}
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         sys.stdout.flush()
+
+
+OnEvent = Callable[[str, dict[str, Any]], None]
+
+
+def event_printer(out: Output, **handlers: Callable[[dict[str, Any]], None]) -> OnEvent:
+    """An on_event for a core module: the command's own `handlers` by kind first, then container log lines,
+    warnings, and any other event's message. Thread-safe: hosts, log pumps and workers report at once."""
+    lock = threading.Lock()
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        with lock:
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(data)
+            elif kind == "log":
+                out.log(data["line"])
+            elif kind == "warning":
+                out.warn(data["message"])
+            elif "message" in data:
+                out.info(data["message"])
+
+    return on_event
 
 
 def _escape(text: str) -> str:

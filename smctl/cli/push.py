@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.output import Output
+from smctl.cli.output import OnEvent, Output, event_printer
 
 HELP = ("Push the image to ECR: create the repository when missing (scan on push), log in with your AWS "
         "credentials in memory only, push, and verify the registry holds one linux/amd64 image manifest. "
@@ -54,20 +54,14 @@ def push(
     out.result(result.as_dict(), lambda c: c.print(result.digest_uri, markup=False))
 
 
-def _event_printer(out: Output) -> Any:
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        if kind == "repository":
-            state = "created (scan on push)" if data["created"] else "exists"
-            out.info(f"ECR repository {data['name']}: {state}")
-        elif kind == "pushing":
-            out.info(f"pushing {data['image']}")
-        elif kind == "layer":
-            if data["changed"] and data["status"] in ("Pushing", "Pushed", "Layer already exists"):
-                out.info(f"  {data['id']}: {data['status'].lower()}")
-            else:
-                out.debug(f"  {data['id']}: {data['status']}")
-        elif kind == "retry":
-            out.info(data["message"])
-        elif kind == "warning":
-            out.warn(data["message"])
-    return on_event
+def _event_printer(out: Output) -> OnEvent:
+    def layer(data: dict[str, Any]) -> None:
+        if data["changed"] and data["status"] in ("Pushing", "Pushed", "Layer already exists"):
+            out.info(f"  {data['id']}: {data['status'].lower()}")
+        else:
+            out.debug(f"  {data['id']}: {data['status']}")
+
+    def repository(data: dict[str, Any]) -> None:
+        out.info(f"ECR repository {data['name']}: {'created (scan on push)' if data['created'] else 'exists'}")
+
+    return event_printer(out, layer=layer, repository=repository, pushing=lambda d: out.info(f"pushing {d['image']}"))

@@ -16,11 +16,11 @@ def runtime(
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free one).")] = 8090,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    from smctl.cli.serve import event_printer
+    from smctl.cli.serve import endpoint_events
     from smctl.runtime_api import start_runtime
 
     out: Output = ctx.obj.out
-    server = start_runtime(host, port, on_event=event_printer(out))
+    server = start_runtime(host, port, on_event=endpoint_events(out))
     out.info(f"SageMaker Runtime API ready at {server.url}; boto3.client('sagemaker-runtime', "
              f"endpoint_url='{server.url}') reaches every endpoint of `smctl endpoints`. Ctrl-C stops it.")
     try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_pairs
-from smctl.cli.output import Output
+from smctl.cli.output import OnEvent, Output, event_printer
 
 SERVE_HELP = "Run IMAGE serve as a SageMaker endpoint would, and wait until /ping answers."
 
@@ -65,7 +65,7 @@ def local_serve(
     where = f"{config.host}:{config.port}" if config.port else f"{config.host}:(any free port)"
     out.info(f"starting endpoint {config.name}: docker run {config.image} serve on {where}, "
              f"model {config.model or '(none)'}, {plan.instance.name}")
-    on_event = event_printer(out)
+    on_event = endpoint_events(out)
     with serving.running_endpoint(plan, on_event, detach=detach, client=client) as ready:
         out.info(f"endpoint {ready.name} ready at {ready.url} after {ready.seconds_to_ready:.1f} s "
                  f"(try: smctl invoke {ready.name} --data '...')")
@@ -158,21 +158,10 @@ def logs(
     out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
 
 
-def event_printer(out: Output) -> Any:
-    lock = threading.Lock()
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        with lock:
-            if kind == "log":
-                out.log(data["line"])
-            elif kind == "warning":
-                out.warn(data["message"])
-            elif kind == "invocation":
-                out.debug(f"invocation {data['endpoint']}: HTTP {data['status']} in {data['seconds'] * 1000:.0f} ms")
-            elif "message" in data:
-                out.info(data["message"])
-
-    return on_event
+def endpoint_events(out: Output) -> OnEvent:
+    """Prints an endpoint's (and the runtime API's) events; each invocation only with -v."""
+    return event_printer(out, invocation=lambda d: out.debug(
+        f"invocation {d['endpoint']}: HTTP {d['status']} in {d['seconds'] * 1000:.0f} ms"))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs
-from smctl.cli.output import Output, human_size
+from smctl.cli.output import Output, event_printer, human_size
 
 HELP = "Run IMAGE train exactly as a SageMaker training job would, on the local Docker engine."
 
@@ -54,7 +53,7 @@ def local_train(
         return
     training.plan_job(job)  # every input is checked before anything touches the engine or the disk
     job = training.resolve_channels(job, lambda kind, data: out.info(f"downloading {data['uri']}"))
-    on_event = _event_printer(out)
+    on_event = event_printer(out)
     plan = training.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")
     if simulate_interruption is not None:
@@ -117,20 +116,6 @@ def _engine_has_gpus(job: Any) -> bool | None:
         return None
     info = docker_client().info()
     return "nvidia" in (info.get("Runtimes") or {})
-
-
-def _event_printer(out: Output) -> Any:
-    lock = threading.Lock()
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        with lock:
-            if kind == "log":
-                out.log(data["line"])
-            elif kind == "warning":
-                out.warn(data["message"])
-            elif kind in ("started", "stopped", "resumed"):
-                out.info(data.get("message") or f"{kind}: {data}")
-    return on_event
 
 
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_pairs
-from smctl.cli.output import Output, human_size
+from smctl.cli.output import OnEvent, Output, event_printer, human_size
 
 HELP = "Run a SageMaker batch transform job locally: split, batch, invoke, and assemble one .out per input file."
 Opt = typer.Option
@@ -85,25 +85,11 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
         region=spec.aws.region, profile=spec.aws.profile, job_name=new_job_name())
 
 
-def _event_printer(out: Output, advance: Any) -> Any:
-    lock = threading.Lock()
-
-    def on_event(kind: str, data: dict[str, Any]) -> None:
-        with lock:
-            if kind == "progress":
-                advance(data["bytes"])
-            elif kind == "log":
-                out.log(data["line"])
-            elif kind == "warning":
-                out.warn(data["message"])
-            elif kind == "file_failed":
-                out.info(f"failed: {data['file']}: {data['reason']}")
-            elif kind in ("file_done", "skipped"):
-                out.debug(f"{kind.replace('_', ' ')}: {data['file']}")
-            elif "message" in data:
-                out.info(data["message"])
-
-    return on_event
+def _event_printer(out: Output, advance: Any) -> OnEvent:
+    return event_printer(
+        out, progress=lambda d: advance(d["bytes"]),
+        file_failed=lambda d: out.info(f"failed: {d['file']}: {d['reason']}"),
+        file_done=lambda d: out.debug(f"file done: {d['file']}"), skipped=lambda d: out.debug(f"skipped: {d['file']}"))
 
 
 def _render(console: Any, result: Any) -> None:

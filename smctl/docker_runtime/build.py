@@ -183,5 +183,5 @@ def run_build(client: Any, context: IO[bytes], options: BuildOptions, on_event: 
         raise DockerError(f"the engine failed the build: {text}", "rerun with -v; `smctl doctor` checks the engine"
                           ) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
-        raise engine_error(exc, client.api.base_url) from None
+        raise engine_error(exc) from None
     return progress.result()

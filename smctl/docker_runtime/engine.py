@@ -1,74 +1,212 @@
-"""The connection to the Docker engine, with an error that tells a stopped engine, a denied socket and a wrong
-DOCKER_HOST apart."""
+"""The connection to the Docker engine the docker CLI would use (DOCKER_HOST, else the current context), with errors
+that tell a stopped engine, a denied socket, a wrong DOCKER_HOST and a wrong context apart."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from smctl.errors import DockerError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 # Long enough for a quiet `RUN` step or a slow layer upload between two progress messages.
 DEFAULT_TIMEOUT = 600
+CONNECT_TIMEOUT = 5.0
+START = ("start the Docker engine: `sudo systemctl start docker` (without systemd: `sudo dockerd &`; "
+         "Docker Desktop: open it)")
+FAILURES = {
+    "no_socket": "is not running (its socket is missing)",
+    "refused": "is not running (connection refused)",
+    "timeout": f"does not answer within {CONNECT_TIMEOUT:g} s",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the engine is, and why there: `source` is DOCKER_HOST, a context name, or the default."""
+
+    host: str
+    source: str
+    context: str | None = None
+    error: str | None = None  # the context is named but cannot be used
+    tls_dir: Path | None = None
+    skip_tls_verify: bool = False
+
+    @property
+    def socket_path(self) -> str | None:
+        return urlparse(self.host).path if self.host.startswith("unix://") else None
 
 
 def engine(timeout: int = DEFAULT_TIMEOUT) -> Any:
-    """A docker-py client for the engine DOCKER_HOST (or the default socket) names, checked with a ping.
+    """A docker-py client for the engine the docker CLI would use, checked with a ping.
 
-    Raises: DockerError naming the endpoint, with the fix.
+    Raises: DockerError naming the endpoint and where it came from, with the fix.
     """
-    import docker
+    import docker.errors
 
-    host = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    endpoint = resolve_endpoint()
+    failure, detail = reach(endpoint)
+    if failure:
+        raise engine_failure(failure, detail, endpoint)
     try:
-        client = docker.from_env(timeout=timeout)
+        client = open_client(endpoint, timeout)
         client.ping()
     except docker.errors.DockerException as exc:
-        raise engine_error(exc, host) from None
+        raise engine_error(exc, endpoint) from None
     return client
 
 
-def engine_error(exc: BaseException, host: str) -> DockerError:
-    """The DockerError for a failed connection to `host`, by the OS error underneath docker-py's."""
-    kind = _failure_kind(exc)
-    source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
-    doctor = "; `smctl doctor` checks the whole setup"
-    if kind == "permission":
-        return DockerError(
-            f"permission denied on the Docker engine's socket {host}",
-            "add your user to the docker group: `sudo usermod -aG docker $USER`, then log in again "
-            f"(or `newgrp docker`){doctor}",
-        )
-    what = {"missing": "is not running (its socket does not exist)",
-            "refused": "is not running (connection refused)"}.get(kind, f"cannot be reached ({_short(exc)})")
-    hint = "start the engine: `sudo systemctl start docker` (without systemd: `sudo dockerd &`)"
-    if os.environ.get("DOCKER_HOST"):
-        hint += f", or fix DOCKER_HOST={host} (`unset DOCKER_HOST` uses {DEFAULT_HOST})"
-    return DockerError(f"the Docker engine at {host} ({source}) {what}", hint + doctor)
+def docker_config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else Path.home() / ".docker"
+
+
+def resolve_endpoint(env: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Endpoint:
+    """The endpoint the docker CLI would use: DOCKER_HOST, else DOCKER_CONTEXT / config.json's currentContext."""
+    env = os.environ if env is None else env
+    if env.get("DOCKER_HOST"):
+        return Endpoint(env["DOCKER_HOST"], "DOCKER_HOST")
+    cfg = config_dir or docker_config_dir(env)
+    name = env.get("DOCKER_CONTEXT")
+    source = "DOCKER_CONTEXT"
+    if not name:
+        source = f"{cfg / 'config.json'} currentContext"
+        try:
+            name = json.loads((cfg / "config.json").read_text()).get("currentContext")
+        except FileNotFoundError:
+            name = None
+        except (OSError, ValueError, AttributeError) as exc:
+            return Endpoint("", source, error=f"{cfg / 'config.json'} is not valid JSON ({exc})")
+    if not name or name == "default":
+        return Endpoint(DEFAULT_HOST, "default", context=name)
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta_file = cfg / "contexts" / "meta" / digest / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+        docker_ep = meta["Endpoints"]["docker"]
+        host = docker_ep["Host"]
+    except FileNotFoundError:
+        return Endpoint("", source, context=name, error=f"context {name!r} does not exist (no {meta_file})")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Endpoint("", source, context=name,
+                        error=f"context {name!r} has no usable endpoint in {meta_file}: {exc}")
+    tls_dir = cfg / "contexts" / "tls" / digest / "docker"
+    return Endpoint(host, f"context {name!r}", context=name, tls_dir=tls_dir if tls_dir.is_dir() else None,
+                    skip_tls_verify=bool(docker_ep.get("SkipTLSVerify")))
+
+
+def reach(endpoint: Endpoint) -> tuple[str | None, str | None]:
+    """Open the engine's socket once: (failure kind, text), or (None, None) when something listens."""
+    if endpoint.error:
+        return "context", endpoint.error
+    parsed = urlparse(endpoint.host)
+    if parsed.scheme == "unix":
+        path = parsed.path
+        if not os.path.exists(path):
+            return "no_socket", f"{path} does not exist"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        target: Any = path
+    elif parsed.scheme in ("tcp", "http", "https"):
+        sock = socket.socket(socket.AF_INET6 if ":" in (parsed.hostname or "") else socket.AF_INET)
+        target = (parsed.hostname, parsed.port or 2375)
+    else:
+        return None, None  # ssh:// and npipe://: let docker-py try
+    sock.settimeout(CONNECT_TIMEOUT)
+    try:
+        sock.connect(target)
+    except TimeoutError:
+        return "timeout", f"{target}: no answer in {CONNECT_TIMEOUT:g} s"
+    except OSError as exc:
+        return _os_failure(exc) or "error", f"{target}: {exc.strerror or exc}"
+    finally:
+        sock.close()
+    return None, None
+
+
+def open_client(endpoint: Endpoint, timeout: int = 120) -> Any:
+    """A docker-py client for exactly this endpoint (TLS material of a context included)."""
+    import docker
+
+    if endpoint.source == "DOCKER_HOST":
+        return docker.from_env(timeout=timeout)
+    tls: Any = False
+    if endpoint.tls_dir is not None:
+        from docker.tls import TLSConfig
+
+        d = endpoint.tls_dir
+        cert = (str(d / "cert.pem"), str(d / "key.pem")) if (d / "cert.pem").exists() else None
+        ca = str(d / "ca.pem") if (d / "ca.pem").exists() else None
+        tls = TLSConfig(client_cert=cert, ca_cert=ca, verify=not endpoint.skip_tls_verify and ca is not None)
+    return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=timeout)
+
+
+def engine_error(exc: BaseException, endpoint: Endpoint | None = None) -> DockerError:
+    """The DockerError for a failed talk with the engine, by the OS error underneath docker-py's."""
+    return engine_failure(_failure_kind(exc), _short(exc), endpoint or resolve_endpoint())
+
+
+def engine_failure(failure: str, detail: str | None, endpoint: Endpoint) -> DockerError:
+    return DockerError(failure_message(failure, detail, endpoint),
+                       remedy_for(failure, endpoint) + "; `smctl doctor` checks the whole setup")
+
+
+def failure_message(failure: str, detail: str | None, endpoint: Endpoint) -> str:
+    """What is wrong with the engine at `endpoint`, for a failure kind of reach() or engine_error()."""
+    if failure == "context":
+        return f"the Docker context is wrong: {detail} (from {endpoint.source})"
+    where = f"{endpoint.host} ({'the default socket' if endpoint.source == 'default' else endpoint.source})"
+    if failure == "permission":
+        return f"permission denied on the Docker engine's socket {where}"
+    return f"the Docker engine at {where} {FAILURES.get(failure) or f'cannot be reached ({detail})'}"
+
+
+def remedy_for(failure: str, endpoint: Endpoint) -> str:
+    if failure == "context":
+        return ("switch to a context that exists: `docker context ls`, then `docker context use default` "
+                "(or unset DOCKER_CONTEXT)")
+    if failure == "permission":
+        return ("add your user to the docker group: `sudo usermod -aG docker $USER`, then log out and in "
+                "(or `newgrp docker`)")
+    if endpoint.source == "DOCKER_HOST":
+        return f"{START}, or fix DOCKER_HOST={endpoint.host} (`unset DOCKER_HOST` uses {DEFAULT_HOST})"
+    if endpoint.context:
+        return f"{START}, or switch to another context: `docker context use default`"
+    return START
+
+
+def _os_failure(exc: BaseException) -> str | None:
+    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM):
+        return "permission"
+    if isinstance(exc, FileNotFoundError):
+        return "no_socket"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    return None
 
 
 def _failure_kind(exc: BaseException) -> str:
     seen: BaseException | None = exc
     while seen is not None:
         for candidate in (seen, *[a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)]):
-            if isinstance(candidate, PermissionError) or getattr(candidate, "errno", None) in (errno.EACCES,
-                                                                                              errno.EPERM):
-                return "permission"
-            if isinstance(candidate, FileNotFoundError):
-                return "missing"
-            if isinstance(candidate, ConnectionRefusedError):
-                return "refused"
+            kind = _os_failure(candidate)
+            if kind:
+                return kind
         seen = seen.__cause__ or seen.__context__
     text = str(exc)
     if "Permission denied" in text:
         return "permission"
     if "No such file or directory" in text:
-        return "missing"
+        return "no_socket"
     if "Connection refused" in text:
         return "refused"
-    return "other"
+    return "error"
 
 
 def _short(exc: BaseException) -> str:

@@ -116,5 +116,5 @@ def push_reference(client: Any, repository: str, tag: str, host: str, auth: Mapp
                               "build it first with `smctl build`") from None
         raise progress.failure(text) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
-        raise engine_error(exc, client.api.base_url) from None
+        raise engine_error(exc) from None
     return progress.result()

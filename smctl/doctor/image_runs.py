@@ -18,8 +18,8 @@ from typing import Any
 
 from smctl import layout
 from smctl.containers import LABEL_KIND, ContainerSpec, Mount, run_container
-from smctl.doctor.ports import listening_sockets
 from smctl.errors import SmctlError, UsageError
+from smctl.ports import listening_sockets
 
 SERVE_PORT = 8080
 PING_TIMEOUT = 2.0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from smctl.docker_runtime.engine import remedy_for
 from smctl.doctor.aws_checks import AwsFacts
 from smctl.doctor.data_root import MovePlan
 from smctl.doctor.disk import FsFacts, Reclaimable
-from smctl.doctor.engine import EngineFacts, remedy_for
+from smctl.doctor.engine import EngineFacts
 from smctl.doctor.gpu import GpuFacts, version_tuple
 from smctl.doctor.model import CheckResult, Status, fail, human_size, ok, warn
 from smctl.doctor.ports import PortFacts

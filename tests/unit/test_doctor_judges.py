@@ -7,18 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from smctl.docker_runtime.engine import Endpoint, resolve_endpoint
 from smctl.doctor import image_judges as ij
 from smctl.doctor import judges
 from smctl.doctor.aws_checks import AwsFacts
 from smctl.doctor.data_root import plan_move
 from smctl.doctor.disk import FsFacts, Reclaimable
-from smctl.doctor.engine import Endpoint, EngineFacts, resolve_endpoint
+from smctl.doctor.engine import EngineFacts
 from smctl.doctor.gpu import GpuFacts, dockerfile_cuda, parse_nvidia_smi
 from smctl.doctor.image_probes import FileFacts, FsListing, ImageFacts, TrainLookup, is_allowed_driver_path
 from smctl.doctor.image_runs import ServeRun, TrainRun
 from smctl.doctor.model import Status
-from smctl.doctor.ports import ContainerHolder, PortFacts, ProcessHolder, decode_address, listening_sockets
+from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
+from smctl.ports import ContainerHolder, ProcessHolder, decode_address, listening_sockets
 
 GiB = 1024**3
 DEFAULT = Endpoint("unix:///var/run/docker.sock", "default")
