@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smctl import ecr
-from smctl.errors import SmctlError
+from smctl.errors import AwsError, SmctlError
 
 OnEvent = Callable[[str, dict[str, Any]], None]
 SAGEMAKER_PLATFORM = "linux/amd64"
@@ -31,6 +31,7 @@ class PushRequest:
     region: str | None = None
     profile: str | None = None
     registry: str | None = None  # push there instead of the token's proxyEndpoint host
+    no_ecr: bool = False  # with a non-ECR registry: never call ECR, even when AWS is set up
     immutable_tags: bool = False
     login_config: bool = False  # also store the login in the docker CLI's config.json
 
@@ -57,6 +58,63 @@ class PushResult:
         return {**self.__dict__, "seconds": round(self.seconds, 2)}
 
 
+def _ecr_session(req: PushRequest, on_event: OnEvent) -> Any:
+    """The ECR session, or None for a plain push: --registry names a registry that is not ECR and either
+    --no-ecr was given or no AWS credentials/region are set up (pushing to any registry needs no AWS)."""
+    plain_allowed = req.registry is not None and ecr.parse_registry(req.registry) is None
+    if plain_allowed and req.no_ecr:
+        return None
+    try:
+        return ecr.session(req.region, req.profile)
+    except AwsError as err:
+        if not plain_allowed:
+            raise
+        on_event("warning", {"message": f"{err.message}: pushing to {req.registry} with your docker login only "
+                             "(no ECR repository, no ECR token)"})
+        return None
+
+
+def _push_plain(req: PushRequest, on_event: OnEvent, started: float) -> PushResult:
+    """Push to a registry that is not ECR with the engine's own credentials (`docker login`), then verify."""
+    from smctl import docker_runtime as rt
+    from smctl import registry
+
+    assert req.registry is not None
+    host = req.registry
+    target = f"{host}/{req.repository}"
+    client = rt.engine()
+    try:
+        info = rt.inspect_image(client, req.image)
+        if info.platform != SAGEMAKER_PLATFORM:
+            raise WrongPlatformError(f"image {req.image} is {info.platform or 'of unknown platform'}; SageMaker "
+                                     f"runs {SAGEMAKER_PLATFORM} only", "rebuild it with `smctl build` "
+                                     "(--platform linux/amd64, the default), then push again")
+        tag_was_there = f"{target}:{req.tag}" in info.tags
+        rt.tag_image(client, info.id, f"{target}:{req.tag}")
+        on_event("pushing", {"image": f"{target}:{req.tag}", "registry": host})
+        try:
+            pushed = rt.push_reference(client, target, req.tag, host, None, on_event)
+        except BaseException:
+            if not tag_was_there:
+                rt.untag_image(client, f"{target}:{req.tag}")
+            raise
+        try:
+            manifest = registry.read_manifest(host, req.repository, req.tag)
+            registry.check_single_image(manifest, f"{target}:{req.tag}")
+            media_type = manifest.media_type
+        except registry.RegistryReadError as err:  # a registry that wants a token to read: the push itself worked
+            on_event("warning", {"message": f"pushed, but could not read the manifest back: {err.message}"})
+            media_type = "unknown"
+    finally:
+        client.close()
+    return PushResult(
+        image_uri=f"{target}:{req.tag}", digest=pushed.digest, digest_uri=f"{target}@{pushed.digest}",
+        registry=host, repository=req.repository, repository_created=False, scan_on_push=False,
+        tag_mutability="", media_type=media_type, platform=info.platform, layers_pushed=pushed.layers_pushed,
+        layers_existing=pushed.layers_existing, auth_retried=False, seconds=time.monotonic() - started,
+    )
+
+
 def check_request(req: PushRequest) -> None:
     """Raises: UsageError naming the repository name or tag and the rule it breaks."""
     ecr.validate_repository_name(req.repository)
@@ -74,7 +132,9 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
 
     check_request(req)
     started = time.monotonic()
-    sess = ecr.session(req.region, req.profile)  # region and credentials are checked before anything else
+    sess = _ecr_session(req, on_event)  # region and credentials are checked before anything else
+    if sess is None:
+        return _push_plain(req, on_event, started)
     client = rt.engine()
     try:
         info = rt.inspect_image(client, req.image)

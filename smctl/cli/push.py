@@ -25,7 +25,11 @@ def push(
                                                                   "AWS_REGION, your profile's).")] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
     registry: Annotated[str | None, typer.Option(
-        "--registry", metavar="HOST", help="Push to HOST[:PORT] instead of the ECR token's endpoint.")] = None,
+        "--registry", metavar="HOST", help="Push to HOST[:PORT]: any registry. The ECR repository and token are "
+        "still used when AWS is set up (a local mirror of ECR), unless --no-ecr; without AWS, your docker login "
+        "is used.")] = None,
+    no_ecr: Annotated[bool, typer.Option(
+        "--no-ecr", help="With --registry: never call ECR, even when AWS credentials are set up.")] = False,
     immutable_tags: Annotated[bool, typer.Option(
         "--immutable-tags", help="Create the repository with IMMUTABLE tags.")] = False,
     login_config: Annotated[bool, typer.Option(
@@ -45,6 +49,7 @@ def push(
         image=local, repository=repository, tag=tag or split_reference(local)[1],
         region=region or spec.aws.region, profile=profile or spec.aws.profile,
         registry=registry or spec.aws.registry, immutable_tags=immutable_tags, login_config=login_config,
+        no_ecr=no_ecr,
     )
     result = publishing.push_image(request, _event_printer(out))
     out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded, {result.layers_existing} "

@@ -96,9 +96,10 @@ class PushProgress:
         return PushedImage(self.digest, self.size, pushed, existing)
 
 
-def push_reference(client: Any, repository: str, tag: str, host: str, auth: Mapping[str, str],
+def push_reference(client: Any, repository: str, tag: str, host: str, auth: Mapping[str, str] | None,
                    on_event: OnEvent) -> PushedImage:
-    """Push the local REPOSITORY:TAG (REPOSITORY starts with the registry host) with this login, in memory only.
+    """Push the local REPOSITORY:TAG (REPOSITORY starts with the registry host) with this login, in memory only
+    (auth None: whatever `docker login` stored for the host).
 
     Raises: PushFailedError (reason auth/unreachable/other); DockerError when the engine itself fails.
     """
@@ -107,7 +108,7 @@ def push_reference(client: Any, repository: str, tag: str, host: str, auth: Mapp
 
     progress = PushProgress(f"{repository}:{tag}", host, on_event)
     try:
-        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=dict(auth)):
+        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=dict(auth) if auth is not None else None):
             progress.feed(chunk)
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)

@@ -180,3 +180,24 @@ def test_unreachable_registry_is_named_in_the_error(smctl, aws_env, local_image)
     assert "Error: the registry 127.0.0.1:1 cannot be reached from the Docker engine" in res.stderr
     assert "--registry" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_any_registry_without_aws_pushes_with_no_ecr_call(smctl, no_aws_env, registry, local_image, docker_home):
+    """`--registry HOST` needs no AWS at all when HOST is not ECR: no repository, no token, still verified."""
+    repo = local_image["repository"]
+    res = smctl("push", "--image", local_image["image"], "--repository", repo, "--registry", registry)
+    assert res.exit_code == 0, res.stderr
+    assert "pushing to" in res.stderr and "with your docker login only" in res.stderr
+    assert res.stdout.startswith(f"{registry}/{repo}@sha256:")
+    assert _get_json(f"http://{registry}/v2/{repo}/tags/list")["tags"] == ["v1"]
+
+
+def test_no_ecr_skips_ecr_even_with_aws_set_up(smctl, aws_env, registry, local_image, docker_home):
+    repo = local_image["repository"]
+    res = smctl("--json", "push", "--image", local_image["image"], "--repository", repo, "--registry", registry,
+                "--no-ecr")
+    assert res.exit_code == 0, res.stderr
+    assert res.json["result"]["repository_created"] is False
+    with pytest.raises(_ecr().exceptions.RepositoryNotFoundException):
+        _ecr().describe_repositories(repositoryNames=[repo])
+    assert _get_json(f"http://{registry}/v2/{repo}/tags/list")["tags"] == ["v1"]
