@@ -108,7 +108,8 @@ def push_reference(client: Any, repository: str, tag: str, host: str, auth: Mapp
 
     progress = PushProgress(f"{repository}:{tag}", host, on_event)
     try:
-        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=dict(auth) if auth is not None else None):
+        auth_config = dict(auth) if auth is not None else None
+        for chunk in client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config):
             progress.feed(chunk)
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
