@@ -1,11 +1,14 @@
-"""local-serve: time to ready against the container's own readiness, and request throughput/latency against a
-minimal reference server with the same predictor in the same image.
+"""local-serve on the generated `python` preset (gunicorn + flask, what `smctl init --preset python` scaffolds):
+time to ready against the container's own readiness, and throughput/latency against a minimal reference server
+running the same predictor in the same image.
 
-    python benchmarks/bench_serve.py [--runs 7] [--requests 3000] [--seconds 10] [--image IMAGE]
+    python benchmarks/bench_serve.py [--runs 7] [--requests 3000] [--seconds 10] [--no-serve-ok] [--json]
 
-The image (default: tests/images/serve-ok, built here) must answer POST /invocations with the body upper-cased.
-Loopback only; every count and duration is bounded. Prints markdown tables; ratios matter, absolute times on a
-shared machine are noise.
+The preset is built and trained once in a temporary folder (benchmarks/preset.py); the requests carry its
+data/payload.csv (3 CSV rows, Accept text/csv) and every answer is checked. Time to ready is also measured on
+tests/images/serve-ok (a stdlib server with no model to load), unless --no-serve-ok. Loopback only; every count and
+duration is bounded; every image and container made here is removed. Prints markdown tables; ratios matter,
+absolute times on a shared machine are noise.
 """
 
 from __future__ import annotations
@@ -17,35 +20,53 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-IMAGE = "smctl-bench-serve:latest"
-BODY = json.dumps({"instances": [[0.1 * i for i in range(16)]]}).encode()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from preset import LABEL, Preset, trained_preset  # noqa: E402
 
-# The same predictor as serve-ok (upper-case the body) behind the smallest keep-alive HTTP/1.1 server we can
-# write: no routing, no header objects, one thread per connection.
+ROOT = Path(__file__).resolve().parents[1]
+SERVE_OK = "smctl-bench-serve:latest"
+
+# The preset's own handlers (inference.py's model_fn/predict_fn and serving.py's default input_fn/output_fn, picked
+# by the same load_handlers the generated server uses) behind the smallest keep-alive HTTP/1.1 server we can write:
+# no framework, no routing, one thread per connection, one sendall per answer.
 REFERENCE = r"""
-import socket, threading
+import socket, sys, threading
+from pathlib import Path
+sys.path.insert(0, "/opt/program")
+import serving
+MODEL_DIR = Path("/opt/ml/model")
+h = serving.load_handlers(serving.find_inference_module(MODEL_DIR))
+model = h["model_fn"](str(MODEL_DIR))
+def predict(body, ctype, accept):
+    out = h["output_fn"](h["predict_fn"](h["input_fn"](body, ctype), model), accept)
+    return out.encode() if isinstance(out, str) else out
 def handle(conn):
     f = conn.makefile("rb")
     while True:
         line = f.readline()
         if not line:
             break
-        length = 0
+        length, ctype, accept = 0, "application/json", "application/json"
         while True:
-            h = f.readline()
-            if h in (b"\r\n", b"\n", b""):
+            hd = f.readline()
+            if hd in (b"\r\n", b"\n", b""):
                 break
-            if h[:15].lower() == b"content-length:":
-                length = int(h[15:])
-        body = f.read(length).upper() if length else b""
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                     % len(body) + body)
+            k, _, v = hd.partition(b":")
+            k = k.strip().lower()
+            if k == b"content-length":
+                length = int(v)
+            elif k == b"content-type":
+                ctype = v.strip().decode()
+            elif k == b"accept":
+                accept = v.strip().decode()
+        body = f.read(length) if length else b""
+        out = predict(body, ctype, accept) if line.startswith(b"POST") else b""
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (accept.encode(), len(out)) + out)
     conn.close()
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(128)
@@ -89,28 +110,36 @@ def wait_ready(port: int, limit: float = 60) -> None:
         time.sleep(0.005)
 
 
+def docker_run(image: str, port: int, model_dir: Path | None, *command: str) -> str:
+    mount = ["-v", f"{model_dir}:/opt/ml/model:ro"] if model_dir else []
+    return sh("docker", "run", "-d", "-p", f"127.0.0.1:{port}:8080", "--label", LABEL, *mount, image,
+              *command).stdout.strip()
+
+
 # ---- 1. time to ready ----------------------------------------------------------------------------------------
 
-def docker_run_to_ready(image: str) -> float:
+def docker_run_to_ready(image: str, model_dir: Path | None) -> float:
     """A plain `docker run` and a tight /ping loop (5 ms): the container's own readiness."""
     port = free_port()
     t0 = time.perf_counter()
-    cid = sh("docker", "run", "-d", "-p", f"127.0.0.1:{port}:8080", "--label", "smctl.bench=1", image,
-             "serve").stdout.strip()
-    wait_ready(port)
-    seconds = time.perf_counter() - t0
-    sh("docker", "rm", "-f", cid)
-    return seconds
+    cid = docker_run(image, port, model_dir, "serve")
+    try:
+        wait_ready(port)
+        return time.perf_counter() - t0
+    finally:
+        sh("docker", "rm", "-f", cid, check=False)
 
 
-def smctl_to_ready(image: str, work: Path, name: str) -> float:
+def smctl_to_ready(image: str, model_dir: Path | None, work: Path, name: str) -> float:
     """`smctl local-serve --detach`: it returns once /ping answered 200."""
+    model = ["--model", str(model_dir)] if model_dir else []
     t0 = time.perf_counter()
-    smctl("local-serve", "--detach", "--image", image, "--name", name, "--port", str(free_port()),
-          "--instance-type", "local", cwd=work)
-    seconds = time.perf_counter() - t0
-    smctl("local-stop", name, cwd=work)
-    return seconds
+    try:
+        smctl("local-serve", "--detach", "--image", image, *model, "--name", name, "--port", str(free_port()),
+              "--instance-type", "local", cwd=work)
+        return time.perf_counter() - t0
+    finally:
+        smctl("local-stop", name, cwd=work, check=False)
 
 
 def python_start() -> float:
@@ -119,26 +148,34 @@ def python_start() -> float:
     return time.perf_counter() - t0
 
 
-def startup(image: str, work: Path, runs: int) -> dict[str, float]:
-    docker_run_to_ready(image)  # warm the page cache and the engine
+def startup(image: str, model_dir: Path | None, work: Path, runs: int) -> dict[str, float]:
+    docker_run_to_ready(image, model_dir)  # warm the page cache and the engine
     ref, ours, cli = [], [], []
     for i in range(runs):  # alternate, so drift on a shared machine hits both sides alike
-        ref.append(docker_run_to_ready(image))
-        ours.append(smctl_to_ready(image, work, f"bench-{i}"))
+        ref.append(docker_run_to_ready(image, model_dir))
+        ours.append(smctl_to_ready(image, model_dir, work, f"bench-ready-{i}"))
         cli.append(python_start())
     r, s, c = statistics.median(ref), statistics.median(ours), statistics.median(cli)
-    return {"docker_run": r, "smctl": s, "extra": s - r, "cli_start": c, "extra_beyond_cli_start": s - r - c}
+    return {"docker_run": r, "smctl": s, "extra": s - r, "cli_start": c, "extra_beyond_cli_start": s - r - c,
+            "docker_run_all": ref, "smctl_all": ours}
 
 
 # ---- 2. throughput and latency -------------------------------------------------------------------------------
 
-def load(port: int, path: str, concurrency: int, requests: int, seconds: float) -> dict[str, float]:
-    """`requests` POSTs (or until `seconds` pass) from `concurrency` threads on keep-alive connections."""
+def post(conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, bytes]:
+    conn.request("POST", path, body=body, headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def load(port: int, path: str, body: bytes, expected: bytes, concurrency: int, requests: int,
+         seconds: float, fresh: bool = False) -> dict[str, float]:
+    """`requests` POSTs (or until `seconds` pass) from `concurrency` threads, one http.client connection each,
+    kept alive unless the server closes it (gunicorn's sync workers do, after every answer) or `fresh` says to."""
     latencies: list[float] = []
     lock = threading.Lock()
     remaining = [requests]
     deadline = time.monotonic() + seconds
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     errors = [0]
 
     def worker() -> None:
@@ -151,9 +188,10 @@ def load(port: int, path: str, concurrency: int, requests: int, seconds: float) 
                 remaining[0] -= 1
             t0 = time.perf_counter()
             try:
-                conn.request("POST", path, body=BODY, headers=headers)
-                resp = conn.getresponse()
-                ok = resp.status == 200 and resp.read() == BODY.upper()
+                status, answer = post(conn, path, body)
+                ok = status == 200 and answer == expected
+                if fresh:
+                    conn.close()
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -181,33 +219,54 @@ def load(port: int, path: str, concurrency: int, requests: int, seconds: float) 
             "count": len(latencies), "errors": errors[0]}
 
 
-def throughput(image: str, work: Path, requests: int, seconds: float) -> dict[str, dict[int, dict[str, float]]]:
-    ref_port, plain_port = free_port(), free_port()
-    cids = [sh("docker", "run", "-d", "-p", f"127.0.0.1:{ref_port}:8080", "--label", "smctl.bench=1", image,
-               "python3", "-c", REFERENCE).stdout.strip(),
-            sh("docker", "run", "-d", "-p", f"127.0.0.1:{plain_port}:8080", "--label", "smctl.bench=1", image,
-               "serve").stdout.strip()]
+def wait_answer(port: int, body: bytes, limit: float = 60) -> bytes:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            status, answer = post(conn, "/invocations", body)
+            if status == 200:
+                return answer
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.02)
+    raise SystemExit(f"the server on port {port} never answered /invocations")
+
+
+def throughput(preset: Preset, requests: int, seconds: float,
+               runtime_api: bool) -> dict[str, dict[int, dict[str, float]]]:
+    image, model_dir, work = preset.image, preset.model_dir, preset.project
+    body = (work / "data" / "payload.csv").read_bytes()
+    ref_port, plain_port, port = free_port(), free_port(), free_port()
+    cids = [docker_run(image, ref_port, model_dir, "python3", "-c", REFERENCE),
+            docker_run(image, plain_port, model_dir, "serve")]
     runtime = None
     try:
-        wait_for_port(ref_port)
+        expected = wait_answer(ref_port, body)
         wait_ready(plain_port)
-        port = free_port()
-        smctl("local-serve", "--detach", "--image", image, "--name", "bench-load", "--port", str(port),
-              "--instance-type", "local", cwd=work)
-        runtime_port = free_port()
-        runtime = subprocess.Popen([sys.executable, "-m", "smctl", "runtime", "--port", str(runtime_port)],
-                                   cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_ready(runtime_port)
+        if wait_answer(plain_port, body) != expected:
+            raise SystemExit("the generated server and the reference answer differently")
+        smctl("local-serve", "--detach", "--image", image, "--model", str(model_dir), "--name", "bench-load",
+              "--port", str(port), "--instance-type", "local", cwd=work)
         targets = {
-            "reference server, docker run": (ref_port, "/invocations"),
-            "serving image, docker run": (plain_port, "/invocations"),
-            "serving image, smctl local-serve": (port, "/invocations"),
-            "same, through smctl's runtime API": (runtime_port, "/endpoints/bench-load/invocations"),
+            "reference server, same predictor, docker run": (ref_port, "/invocations", False),
+            "the same, a new connection per request": (ref_port, "/invocations", True),
+            "generated stack (gunicorn + flask), docker run": (plain_port, "/invocations", False),
+            "generated stack, smctl local-serve": (port, "/invocations", False),
         }
+        if runtime_api:
+            runtime_port = free_port()
+            runtime = subprocess.Popen([sys.executable, "-m", "smctl", "runtime", "--port", str(runtime_port)],
+                                       cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_ready(runtime_port)
+            targets["same, through smctl's runtime API"] = (runtime_port, "/endpoints/bench-load/invocations",
+                                                             False)
         results: dict[str, dict[int, dict[str, float]]] = {}
-        for label, (p, path) in targets.items():
-            load(p, path, 1, 100, seconds)  # warm-up
-            results[label] = {c: load(p, path, c, requests, seconds) for c in (1, 8)}
+        for label, (p, path, fresh) in targets.items():
+            load(p, path, body, expected, 1, 100, seconds, fresh)  # warm-up
+            results[label] = {c: load(p, path, body, expected, c, requests, seconds, fresh) for c in (1, 8)}
         return results
     finally:
         if runtime is not None:
@@ -217,17 +276,14 @@ def throughput(image: str, work: Path, requests: int, seconds: float) -> dict[st
         sh("docker", "rm", "-f", *cids, check=False)
 
 
-def wait_for_port(port: int, limit: float = 30) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST", "/invocations", body=b"x")
-            if conn.getresponse().status == 200:
-                return
-        except (OSError, http.client.HTTPException):
-            time.sleep(0.02)
-    raise SystemExit(f"the reference server on port {port} never answered")
+def print_startup(title: str, up: dict[str, float], runs: int) -> None:
+    print(f"### Time to ready, {title} (median of {runs})\n")
+    print("| | seconds |\n| --- | ---: |")
+    print(f"| `docker run` + tight /ping loop (the container's own readiness) | {up['docker_run']:.3f} |")
+    print(f"| `smctl local-serve --detach` until it returns | {up['smctl']:.3f} |")
+    print(f"| extra | {up['extra']:.3f} (x{up['smctl'] / up['docker_run']:.2f}) |")
+    print(f"| of which Python start + imports (`python -m smctl --version`) | {up['cli_start']:.3f} |")
+    print(f"| extra beyond Python start | {up['extra_beyond_cli_start']:.3f} |\n")
 
 
 def main() -> None:
@@ -235,34 +291,42 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--requests", type=int, default=3000, help="per concurrency level and target")
     ap.add_argument("--seconds", type=float, default=10, help="time limit per concurrency level and target")
-    ap.add_argument("--image", default=None, help="serving image (default: build tests/images/serve-ok)")
+    ap.add_argument("--no-serve-ok", action="store_true", help="time to ready on the preset only")
+    ap.add_argument("--no-runtime-api", action="store_true", help="skip the row through `smctl runtime`")
     ap.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
     args = ap.parse_args()
-    image = args.image or IMAGE
-    if args.image is None:
-        sh("docker", "build", "-q", "-t", IMAGE, "--label", "smctl.bench=1", str(ROOT / "tests/images/serve-ok"))
-    with tempfile.TemporaryDirectory(prefix="smctl-bench-serve-") as tmp:
-        work = Path(tmp)
-        up = startup(image, work, args.runs)
-        tp = throughput(image, work, args.requests, args.seconds)
-    print(f"### Time to ready (median of {args.runs})\n")
-    print("| | seconds |\n|---|---|")
-    print(f"| `docker run` + tight /ping loop (the container's own readiness) | {up['docker_run']:.3f} |")
-    print(f"| `smctl local-serve --detach` until it returns | {up['smctl']:.3f} |")
-    print(f"| extra | {up['extra']:.3f} (x{up['smctl'] / up['docker_run']:.2f}) |")
-    print(f"| of which Python start + imports (`python -m smctl --version`) | {up['cli_start']:.3f} |")
-    print(f"| extra beyond Python start | {up['extra_beyond_cli_start']:.3f} |")
-    ref = tp["reference server, docker run"]
-    print(f"\n### Throughput and latency ({args.requests} requests or {args.seconds:g} s per cell, "
-          f"{len(BODY)}-byte JSON, keep-alive)\n")
+    t_start = time.perf_counter()
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    ups: dict[str, dict[str, float]] = {}
+    try:
+        with trained_preset("serve") as preset:
+            ups["the python preset (gunicorn + flask, model.json mounted)"] = startup(
+                preset.image, preset.model_dir, preset.project, args.runs)
+            if not args.no_serve_ok:
+                sh("docker", "build", "-q", "-t", SERVE_OK, "--label", LABEL, str(ROOT / "tests/images/serve-ok"))
+                ups["tests/images/serve-ok (stdlib server, no model)"] = startup(
+                    SERVE_OK, None, preset.project, args.runs)
+            tp = throughput(preset, args.requests, args.seconds, not args.no_runtime_api)
+            body_size = (preset.project / "data" / "payload.csv").stat().st_size
+    finally:
+        if not args.no_serve_ok:
+            sh("docker", "rmi", "-f", SERVE_OK, check=False)
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"load average before {' '.join(load_before)}, after {' '.join(load_after)}; "
+          f"{time.perf_counter() - t_start:.0f} s in all\n")
+    for title, up in ups.items():
+        print_startup(title, up, args.runs)
+    ref = tp["reference server, same predictor, docker run"]
+    print(f"### Throughput and latency, the python preset ({args.requests} requests or {args.seconds:g} s per "
+          f"cell, {body_size}-byte CSV of 3 rows, Accept text/csv)\n")
     print("| target | conc. | req/s | p50 ms | p99 ms | req/s vs reference | p50 vs reference |")
-    print("|---|---|---|---|---|---|---|")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, by_c in tp.items():
         for c, r in by_c.items():
             print(f"| {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                   f"{r['rps'] / ref[c]['rps']:.2f} | {r['p50_ms'] / ref[c]['p50_ms']:.2f} |")
     if args.json:
-        print(json.dumps({"startup": up, "throughput": tp}, indent=2))
+        print(json.dumps({"startup": ups, "throughput": tp}, indent=2))
 
 
 if __name__ == "__main__":
