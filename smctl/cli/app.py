@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -162,4 +164,10 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    sys.exit(run(sys.argv[1:] if argv is None else argv))
+    code = run(sys.argv[1:] if argv is None else argv)
+    with contextlib.suppress(OSError):  # stdout may be a closed pipe (`smctl ... | head`)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # Everything smctl started is stopped and removed by now (finally blocks inside run()), so skip the
+    # interpreter's teardown: garbage-collecting typer, rich and docker-py costs about 0.1 s on every command.
+    os._exit(code)
