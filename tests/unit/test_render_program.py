@@ -157,13 +157,46 @@ def test_ping_is_503_until_model_fn_returns(serving, model_dir, tmp_path):
                       "def predict_fn(data, model):\n    return [model]\n")
     client = serving.create_app(model_dir, module).test_client()
     assert client.get("/ping").status_code == 503
-    assert client.post("/invocations", data="1", content_type="text/csv").status_code == 503
     (model_dir / "go").touch()
     for _ in range(500):
         if client.get("/ping").status_code == 200:
             break
         time.sleep(0.01)
     assert client.get("/ping").status_code == 200
+
+
+def test_an_invocation_reaching_a_worker_still_loading_waits_for_its_model(serving, model_dir, tmp_path,
+                                                                          monkeypatch):
+    """gunicorn workers load the model each: /ping may come from a ready worker, /invocations from another."""
+    import threading
+
+    module = tmp_path / "slow.py"
+    module.write_text("import os, time\n"
+                      "def model_fn(d):\n"
+                      "    while not os.path.exists(os.path.join(d, 'go')):\n"
+                      "        time.sleep(0.01)\n"
+                      "    return 'm'\n"
+                      "def predict_fn(data, model):\n    return [model]\n")
+    client = serving.create_app(model_dir, module).test_client()
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(
+        client.post("/invocations", data="1", content_type="text/csv", headers={"Accept": "text/csv"})))
+    caller.start()
+    time.sleep(0.2)
+    assert caller.is_alive(), "the invocation must wait for the model, not fail with 503"
+    (model_dir / "go").touch()
+    caller.join(timeout=30)
+    assert answers[0].status_code == 200
+
+
+def test_an_invocation_gives_up_just_under_the_server_timeout(serving, model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_TIMEOUT", "6")  # waits 1 s, then 503
+    module = tmp_path / "never.py"
+    module.write_text("import time\ndef model_fn(d):\n    time.sleep(3)\n"
+                      "def predict_fn(data, model):\n    return [model]\n")
+    client = serving.create_app(model_dir, module).test_client()
+    res = client.post("/invocations", data="1", content_type="text/csv")
+    assert res.status_code == 503 and b"still loading" in res.data
 
 
 def test_csv_with_n_lines_answers_n_lines(client):

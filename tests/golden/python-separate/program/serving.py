@@ -130,6 +130,7 @@ class LoadedModel:
         self.model = None
         self.error = None
         self.ready = threading.Event()
+        self.done = threading.Event()  # set once model_fn returned or raised
         self._thread = threading.Thread(target=self._load, args=(model_fn, model_dir), daemon=True)
         self._thread.start()
 
@@ -141,6 +142,8 @@ class LoadedModel:
         except Exception:
             self.error = traceback.format_exc().strip().splitlines()[-1]
             log.error("model_fn failed:\n%s", traceback.format_exc())
+        finally:
+            self.done.set()
 
 
 def payload_limit():
@@ -149,6 +152,12 @@ def payload_limit():
         mb = int(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or 6)
         return mb * MB if mb else None
     return REALTIME_LIMIT
+
+
+def model_wait_seconds() -> float:
+    """How long an invocation waits for this worker's model: just under the server timeout (gunicorn kills a
+    worker that takes longer)."""
+    return max(1.0, int(os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or 60) - 5.0)
 
 
 def worker_count() -> int:
@@ -196,8 +205,12 @@ def create_app(model_dir=None, inference=None) -> Flask:
     def invocations():
         if limit and (request.content_length or 0) > limit:
             return too_large(None)
-        if not loaded.ready.is_set():
-            return text(503, f"model_fn failed: {loaded.error}" if loaded.error else "model is loading")
+        # Each gunicorn worker loads the model itself: /ping may have been answered by a worker that is ready
+        # while this one still loads, so wait for it (within the server timeout) rather than fail the request.
+        if not loaded.done.wait(model_wait_seconds()):
+            return text(503, "model is still loading")
+        if loaded.error:
+            return text(500, f"model_fn failed: {loaded.error}")
         body = request.get_data()
         content_type = media_type(request.headers.get("Content-Type"), JSON)
         accept = media_type(request.headers.get("Accept"), JSON)
