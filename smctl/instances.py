@@ -68,5 +68,7 @@ def lookup_instance_type(name: str) -> InstanceType:
     if name in LOCAL_TYPES:
         return LOCAL_TYPES[name]
     close = difflib.get_close_matches(name, list(INSTANCE_TYPES) + list(LOCAL_TYPES), n=3, cutoff=0.6)
+    if f"ml.{name}" in INSTANCE_TYPES:  # `m5.large`: the ml. prefix was left out
+        close = [f"ml.{name}", *[c for c in close if c != f"ml.{name}"]][:3]
     hint = f"did you mean {' or '.join(close)}?" if close else "use an ml.* type such as ml.m5.xlarge, or 'local'"
     raise UsageError(f"unknown instance type {name!r}", hint)

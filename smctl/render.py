@@ -386,6 +386,11 @@ def write_scaffold(folder: Path, plan: ScaffoldPlan, *, force: bool = False,
             if f.path not in conflicts:
                 created.append(f.path)
             emit("wrote", {"path": f.path, "overwritten": f.path in conflicts})
+    except OSError as exc:
+        _undo(folder, temp, created, saved, created_dirs)
+        where = exc.filename or folder
+        raise SmctlError(f"cannot write the project into {folder}: {exc.strerror or exc} ({where})",
+                         "choose a folder you can write to: smctl init DIR") from None
     except BaseException:
         _undo(folder, temp, created, saved, created_dirs)
         raise

@@ -395,7 +395,12 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
             timer.daemon = True
             timer.start()
             stack.callback(timer.cancel)
-        results = _wait_all(containers, stopped, on_event)
+        try:
+            results = _wait_all(containers, stopped, on_event)
+        except KeyboardInterrupt:
+            on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
+                                 "removing the containers"})
+            raise
         for pump in pumps:  # the log streams end with their containers: wait for the last lines
             pump.join(timeout=5)
     failed = [r for r in results if r.exit_code != 0]

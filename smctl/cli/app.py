@@ -154,8 +154,19 @@ def _interrupted(out: Output) -> int:
 
 
 def _usage_hint(argv: list[str]) -> str:
-    words = [a for a in argv if not a.startswith("-")][:2]
-    return f"run `smctl {' '.join(words + ['--help'])}`"
+    """`smctl CMD [SUB] --help` for the command the user typed, when it exists; else `smctl --help`."""
+    command = typer.main.get_command(app)
+    words: list[str] = []
+    for token in argv:
+        if token.startswith("-"):
+            continue
+        group = command
+        sub = getattr(group, "commands", {}).get(token)
+        if sub is None:
+            break
+        words.append(token)
+        command = sub
+    return f"run `smctl {' '.join([*words, '--help'])}`"
 
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:

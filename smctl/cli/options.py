@@ -63,3 +63,13 @@ def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig,
                              f"channel options are: {', '.join(sorted(set(CHANNEL_KEYS) - {'input_mode'}))}")
         fields[CHANNEL_KEYS[key]] = value
     return ChannelConfig(name=name, **fields), source
+
+
+def require_image(spec: Any, image: str | None, command: str) -> None:
+    """Outside a project the default image would be named after the folder: say what is missing instead.
+
+    Raises: UsageError when neither --image nor an smctl.toml names the image.
+    """
+    if image is None and spec.source is None:
+        raise UsageError(f"no --image given and no smctl.toml in {Path.cwd()} or its parents",
+                         f"pass --image IMAGE, or run `smctl {command}` inside a project made by `smctl init`")

@@ -48,6 +48,9 @@ class Output:
         else:  # stdout replaced by a text stream (tests): the closest faithful text
             sys.stdout.write(data.decode("utf-8", errors="surrogateescape"))
             sys.stdout.flush()
+        if data and not data.endswith(b"\n") and sys.stdout.isatty():
+            sys.stdout.write("\n")  # keep the shell prompt off the body's last line (terminals only)
+            sys.stdout.flush()
 
     # ---- everything else (stderr) --------------------------------------------------------------
     def info(self, message: str) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs
+from smctl.cli.options import parse_pairs, require_image
 from smctl.cli.output import OnEvent, Output, event_printer
 
 SERVE_HELP = "Run IMAGE serve as a SageMaker endpoint would, and wait until /ping answers."
@@ -44,6 +44,7 @@ def local_serve(
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
+    require_image(spec, image, "local-serve")
     s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, gpus=gpus, name=name)
     environment = {**s.environment, **parse_pairs(env or [], "--env")}
     config = serving.ServeConfig(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs
+from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs, require_image
 from smctl.cli.output import Output, event_printer, human_size
 
 HELP = "Run IMAGE train exactly as a SageMaker training job would, on the local Docker engine."
@@ -69,6 +69,7 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     from smctl.spec import load_project
 
     spec = load_project(ctx.obj.config)
+    require_image(spec, o["image"], "local-train")
     t = spec.train
     root = spec.root or Path.cwd()
     channels = [training.ChannelInput(c.config, c.source) for c in t.channel_inputs()]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs
+from smctl.cli.options import parse_pairs, require_image
 from smctl.cli.output import OnEvent, Output, event_printer, human_size
 
 HELP = "Run a SageMaker batch transform job locally: split, batch, invoke, and assemble one .out per input file."
@@ -62,6 +62,8 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     from smctl.transform.params import check_user_limits
 
     spec = load_project(ctx.obj.config)
+    if not o["endpoint"]:
+        require_image(spec, o["image"], "local-transform")
     if o["image"] and o["endpoint"]:
         raise UsageError("--image and --endpoint were both given", "use --image to start a container for the job, "
                          "or --endpoint NAME to use one that runs already (smctl endpoints lists them)")

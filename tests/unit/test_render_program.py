@@ -221,7 +221,7 @@ def test_json_and_json_lines_bodies(client):
     assert res.get_json() == [0.0, 5.0]
     res = client.post("/invocations", data="[1, 2]\n[4, 6]\n",
                       headers={"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
-    assert res.mimetype == "application/jsonlines" and res.get_data(as_text=True) == "0.0\n5.0\n"
+    assert res.mimetype == "application/jsonlines" and res.get_data(as_text=True) == "0.0\n5.0"
 
 
 def test_npy_in_and_out(client):

@@ -61,7 +61,8 @@ def default_input_fn(body: bytes, content_type: str):
 
 
 def default_output_fn(prediction, accept: str):
-    """One line per record for CSV and JSON Lines, so batch transform can line outputs up with inputs."""
+    """One line per record for CSV and JSON Lines, so batch transform can line outputs up with inputs. No newline
+    after the last line: batch transform's AssembleWith=Line adds one after each response body."""
     if hasattr(prediction, "tolist"):  # numpy arrays, torch tensors
         prediction = prediction.tolist()
     if accept == JSON:
@@ -71,9 +72,9 @@ def default_output_fn(prediction, accept: str):
         writer = csv.writer(out, lineterminator="\n")
         for record in _records(prediction):
             writer.writerow(record if isinstance(record, (list, tuple)) else [record])
-        return out.getvalue()
+        return out.getvalue().removesuffix("\n")
     if accept == JSONLINES:
-        return "".join(json.dumps(record) + "\n" for record in _records(prediction))
+        return "\n".join(json.dumps(record) for record in _records(prediction))
     if accept == NPY:
         import numpy as np
 
