@@ -32,15 +32,19 @@ class AwsFacts:
     ecr_error: str | None = None
 
 
-def probe_aws(online: bool = False, now: dt.datetime | None = None) -> AwsFacts:
-    """Resolve credentials locally; with online=True also call STS GetCallerIdentity and ECR GetAuthorizationToken."""
+def probe_aws(online: bool = False, now: dt.datetime | None = None, *, region: str | None = None,
+              profile: str | None = None) -> AwsFacts:
+    """Resolve credentials locally; with online=True also call STS GetCallerIdentity and ECR GetAuthorizationToken.
+
+    region and profile: smctl.toml's [aws] values, which win over the environment as in smctl's commands.
+    """
     import botocore.exceptions
     import botocore.session
 
     now = now or dt.datetime.now(dt.UTC)
-    bs = botocore.session.Session()
+    bs = botocore.session.Session(profile=profile) if profile else botocore.session.Session()
     try:
-        region = bs.get_config_variable("region")
+        region = region or bs.get_config_variable("region")
         if not online:
             resolver = bs.get_component("credential_provider")
             for name in NETWORK_PROVIDERS:

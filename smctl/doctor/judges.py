@@ -87,8 +87,13 @@ def judge_port(p: PortFacts) -> CheckResult:
     details: list[str] = []
     fixes: list[str] = []
     for c in p.containers:
-        details.append(f"container {c.name} ({c.id}, image {c.image}) publishes {c.binding}")
-        fixes.append(f"docker stop {c.name}")
+        endpoint = getattr(c, "endpoint", None)
+        if endpoint:
+            details.append(f"smctl endpoint {endpoint} (container {c.name}, image {c.image}) publishes {c.binding}")
+            fixes.append(f"smctl local-stop {endpoint}")
+        else:
+            details.append(f"container {c.name} ({c.id}, image {c.image}) publishes {c.binding}")
+            fixes.append(f"docker stop {c.name}")
     processes = [h for h in p.processes if not (p.containers and h.name == "docker-proxy")]
     for h in processes:
         if h.pid is None:
@@ -102,6 +107,9 @@ def judge_port(p: PortFacts) -> CheckResult:
         fixes.append(f"sudo ss -ltnp 'sport = :{p.port}'  # names the holder")
     who = details[0].split(" listens")[0].split(" publishes")[0]
     remedy = " or ".join(dict.fromkeys(fixes)) + "; or serve on another port: --port 0 (any free port)"
+    if p.containers and not processes and all(getattr(c, "endpoint", None) for c in p.containers):
+        # smctl's own endpoint: expected while you work with it, not a broken setup
+        return warn(cid, title, f"{named} is in use by {who}", remedy, *details, **data)
     return fail(cid, title, f"{named} is in use by {who}", remedy, *details, **data)
 
 

@@ -19,6 +19,8 @@ class ProjectFacts:
     images_known: bool = False  # False: the engine could not be asked
     serve_port: int | None = None
     needs_gpu: str | None = None  # why the project needs GPUs
+    aws_region: str | None = None  # [aws] region and profile: smctl's commands use them
+    aws_profile: str | None = None
 
 
 def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> ProjectFacts:
@@ -48,6 +50,8 @@ def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> Proje
         images_known=missing is not None,
         serve_port=spec.serve.port or None,  # 0 means "any free port": nothing to check
         needs_gpu=_gpu_reason(spec),
+        aws_region=spec.aws.region,
+        aws_profile=spec.aws.profile,
     )
 
 

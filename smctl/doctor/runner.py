@@ -55,7 +55,7 @@ def run_doctor(opts: DoctorOptions, on_event: Event = lambda msg: None) -> Repor
         on_event("GPU")
         results += guarded("gpu", "GPU", lambda: _gpu(engine, project))
         on_event("AWS" + (" (online)" if opts.online else ""))
-        results += guarded("aws.credentials", "AWS credentials", lambda: _aws(opts.online))
+        results += guarded("aws.credentials", "AWS credentials", lambda: _aws(opts.online, project))
     finally:
         if client is not None:
             client.close()
@@ -135,7 +135,10 @@ def _gpu(engine: Any, project: Any) -> CheckResult:
     return judges.judge_gpu(facts)
 
 
-def _aws(online: bool) -> list[CheckResult]:
+def _aws(online: bool, project: Any) -> list[CheckResult]:
+    """AWS as smctl's commands will see it: smctl.toml's [aws] region and profile count."""
     from smctl.doctor.aws_checks import probe_aws
 
-    return judges.judge_aws(probe_aws(online))
+    region = getattr(project, "aws_region", None)
+    profile = getattr(project, "aws_profile", None)
+    return judges.judge_aws(probe_aws(online, region=region, profile=profile))

@@ -140,6 +140,17 @@ def test_port_held_by_a_process_names_it_and_says_kill_pid():
     assert res.remedy.startswith("kill 4242") and "--port 0" in res.remedy
 
 
+def test_port_held_by_an_smctl_endpoint_is_a_warning_with_local_stop():
+    facts = PortFacts(8080, ("SageMaker's port",), False, "in use",
+                      processes=(ProcessHolder(99, "docker-proxy", "/usr/bin/docker-proxy ...", "0.0.0.0:8080"),),
+                      containers=(ContainerHolder("smctl-endpoint-demo", "abc123", "demo:latest",
+                                                  "127.0.0.1:8080->8080/tcp", endpoint="demo"),))
+    res = judges.judge_port(facts)
+    assert res.status is Status.WARN
+    assert "smctl endpoint demo" in res.summary
+    assert res.remedy.startswith("smctl local-stop demo")
+
+
 def test_port_held_by_a_container_names_it_and_hides_docker_proxy():
     facts = PortFacts(8080, ("--port",), False, "in use",
                       processes=(ProcessHolder(99, "docker-proxy", "/usr/bin/docker-proxy ...", "0.0.0.0:8080"),),
