@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from smctl.doctor.image_probes import FileFacts, FsListing, ImageFacts, TrainLookup, is_shell_form
+from smctl.doctor.image_runs import PING_ERRORS_TO_GIVE_UP as PING_GIVE_UP
 from smctl.doctor.image_runs import WILDCARDS, ServeRun, TrainRun
 from smctl.doctor.model import CheckResult, Status, fail, human_size, ok, skip, warn
 
@@ -176,6 +177,11 @@ def _ping(s: ServeRun) -> CheckResult:
     data = {"status": s.ping_status, "seconds": s.ping_ok_after, "tries": s.tries}
     if s.ping_ok_after is not None:
         return ok(cid, title, f"200 after {s.ping_ok_after:g} s (startup window {s.startup_timeout:g} s)", **data)
+    if s.ping_gave_up:
+        return fail(cid, title, f"GET /ping answered {s.ping_status} {PING_GIVE_UP} times in a row: the server reports "
+                    "an error (a model that failed to load? without --model the image has no model at /opt/ml/model)",
+                    "pass the model the image expects: smctl check IMAGE --model model.tar.gz; and answer GET /ping "
+                    "with 200 once it is loaded", *s.logs_tail[-5:], **data)
     if s.ping_status is not None:
         return fail(cid, title, f"GET /ping answered {s.ping_status}, never 200 within {s.startup_timeout:g} s",
                     "answer GET /ping with 200 (empty body) once the model is loaded", *s.logs_tail[-5:], **data)

@@ -27,6 +27,7 @@ INVOKE_TIMEOUT = 60.0
 POLL = 0.5
 LOOPBACK_POLLS = 4  # consecutive polls that see only a loopback listener before we call it
 WILDCARDS = ("0.0.0.0", "::")
+PING_ERRORS_TO_GIVE_UP = 3
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ServeRun:
     listeners_known: bool = False
     ping_status: int | None = None  # the last /ping answer
     ping_error: str | None = None
+    ping_gave_up: bool = False  # /ping kept answering an error other than 503
     ping_ok_after: float | None = None  # seconds from start to the first 200
     tries: int = 0
     invocations_status: int | None = None
@@ -193,7 +195,7 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
         return ServeRun(**facts, exit_code=_wait(container, 5), logs_tail=_tail(container))
     host_port = int(bindings[0]["HostPort"])
     t0 = time.monotonic()
-    loopback_polls = tries = 0
+    loopback_polls = tries = errors_in_a_row = 0
     while time.monotonic() - t0 < startup_timeout:
         container.reload()
         if container.status not in ("running", "created"):
@@ -210,6 +212,11 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
             again = container_listeners(container, SERVE_PORT)  # the first read may predate the bind
             if again is not None:
                 facts["listeners"] = tuple(again)
+            break
+        # 503 means "still loading"; any other error answer, three times running, will not turn into a 200
+        errors_in_a_row = errors_in_a_row + 1 if status is not None and status >= 400 and status != 503 else 0
+        if errors_in_a_row >= PING_ERRORS_TO_GIVE_UP:
+            facts["ping_gave_up"] = True
             break
         only_loopback = bool(listeners) and not any(a.rsplit(":", 1)[0] in WILDCARDS for a in listeners or [])
         loopback_polls = loopback_polls + 1 if only_loopback else 0

@@ -434,6 +434,13 @@ def test_ping_never_200_fails():
     assert ping.status is Status.FAIL and "answered 503, never 200 within 5 s" in ping.summary
 
 
+def test_ping_that_keeps_answering_500_gives_up_early_and_asks_for_the_model():
+    res = ij.judge_serve(serve(ping_status=500, ping_ok_after=None, ping_gave_up=True))
+    ping = by_id(res)["serve.ping"]
+    assert ping.status is Status.FAIL and "answered 500 3 times in a row" in ping.summary
+    assert "--model" in ping.remedy
+
+
 def test_ignoring_sigterm_fails():
     sig = by_id(ij.judge_serve(serve(stopped=False, stop_seconds=30.0)))["serve.sigterm"]
     assert sig.status is Status.FAIL and "SIGTERM" in sig.remedy
