@@ -85,10 +85,7 @@ def _push_plain(req: PushRequest, on_event: OnEvent, started: float) -> PushResu
     client = rt.engine()
     try:
         info = rt.inspect_image(client, req.image)
-        if info.platform != SAGEMAKER_PLATFORM:
-            raise WrongPlatformError(f"image {req.image} is {info.platform or 'of unknown platform'}; SageMaker "
-                                     f"runs {SAGEMAKER_PLATFORM} only", "rebuild it with `smctl build` "
-                                     "(--platform linux/amd64, the default), then push again")
+        _require_sagemaker_platform(req.image, info.platform)
         tag_was_there = f"{target}:{req.tag}" in info.tags
         rt.tag_image(client, info.id, f"{target}:{req.tag}")
         on_event("pushing", {"image": f"{target}:{req.tag}", "registry": host})
@@ -115,6 +112,14 @@ def _push_plain(req: PushRequest, on_event: OnEvent, started: float) -> PushResu
     )
 
 
+def _require_sagemaker_platform(image: str, platform: str | None) -> None:
+    """Raises: WrongPlatformError for an image SageMaker would not run."""
+    if platform != SAGEMAKER_PLATFORM:
+        raise WrongPlatformError(f"image {image} is {platform or 'of unknown platform'}; SageMaker runs "
+                                 f"{SAGEMAKER_PLATFORM} only", "rebuild it with `smctl build` (--platform linux/amd64, "
+                                 "the default), then push again")
+
+
 def check_request(req: PushRequest) -> None:
     """Raises: UsageError naming the repository name or tag and the rule it breaks."""
     ecr.validate_repository_name(req.repository)
@@ -138,10 +143,7 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
     client = rt.engine()
     try:
         info = rt.inspect_image(client, req.image)
-        if info.platform != SAGEMAKER_PLATFORM:
-            raise WrongPlatformError(f"image {req.image} is {info.platform or 'of unknown platform'}; SageMaker "
-                                     f"runs {SAGEMAKER_PLATFORM} only", "rebuild it with `smctl build` "
-                                     "(--platform linux/amd64, the default), then push again")
+        _require_sagemaker_platform(req.image, info.platform)
         api = ecr.client(sess)
         repo = ecr.ensure_repository(api, req.repository, immutable_tags=req.immutable_tags)
         on_event("repository", {"name": repo.name, "uri": repo.uri, "created": repo.created})

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_pairs
-from smctl.cli.output import OnEvent, Output, event_printer, human_size
+from smctl.cli.output import OnEvent, Output, event_printer
+from smctl.units import human_size
 
 HELP = ("Build the image for SageMaker: linux/amd64 through the engine's classic builder (one image manifest, "
         "no attestation index), labelled with the project, smctl's version and the git commit.")

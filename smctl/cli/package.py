@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smctl.cli.output import Output, human_size
+from smctl.cli.output import Output
+from smctl.units import human_size
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs, require_image
-from smctl.cli.output import Output, event_printer, human_size
+from smctl.cli.output import Output, event_printer
+from smctl.units import human_size
 
 HELP = "Run IMAGE train exactly as a SageMaker training job would, on the local Docker engine."
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.options import parse_pairs, require_image
-from smctl.cli.output import OnEvent, Output, event_printer, human_size
+from smctl.cli.output import OnEvent, Output, event_printer
+from smctl.units import human_size
 
 HELP = "Run a SageMaker batch transform job locally: split, batch, invoke, and assemble one .out per input file."
 Opt = typer.Option

@@ -8,7 +8,8 @@ from typing import Any
 from smctl.doctor.image_probes import FileFacts, FsListing, ImageFacts, TrainLookup, is_shell_form
 from smctl.doctor.image_runs import PING_ERRORS_TO_GIVE_UP as PING_GIVE_UP
 from smctl.doctor.image_runs import WILDCARDS, ServeRun, TrainRun
-from smctl.doctor.model import CheckResult, Status, fail, human_size, ok, skip, warn
+from smctl.doctor.model import CheckResult, Status, fail, ok, skip, warn
+from smctl.units import human_size
 
 INITS = ("tini", "tini-static", "dumb-init", "init", "docker-init", "catatonit", "s6-svscan", "supervisord")
 EXEC_FORM = 'ENTRYPOINT ["/usr/local/bin/entry"]  (exec form: a JSON array)'

@@ -8,9 +8,10 @@ from smctl.doctor.data_root import MovePlan
 from smctl.doctor.disk import FsFacts, Reclaimable
 from smctl.doctor.engine import EngineFacts
 from smctl.doctor.gpu import GpuFacts, version_tuple
-from smctl.doctor.model import CheckResult, Status, fail, human_size, ok, warn
+from smctl.doctor.model import CheckResult, Status, fail, ok, warn
 from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
+from smctl.units import human_size
 
 GiB = 1024**3
 DISK_WARN_BYTES, DISK_WARN_RATIO = 10 * GiB, 0.10

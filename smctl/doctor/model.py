@@ -92,12 +92,3 @@ def guarded(id: str, title: str, judge: Callable[[], CheckResult | Sequence[Chec
         return [fail(id, title, f"the check itself crashed: {type(exc).__name__}: {exc}",
                      "rerun with -v and report it: this is a bug in smctl")]
     return [got] if isinstance(got, CheckResult) else list(got)
-
-
-def human_size(n: float) -> str:
-    """1536 -> "1.5 KiB" (binary units, as `df -h` and Docker print)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
