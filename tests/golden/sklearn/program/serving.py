@@ -155,6 +155,9 @@ def payload_limit():
     return REALTIME_LIMIT
 
 
+PING_WAIT_SECONDS = 1.5  # under SageMaker's 2 s per ping
+
+
 def model_wait_seconds() -> float:
     """How long an invocation waits for this worker's model: just under the server timeout (gunicorn kills a
     worker that takes longer)."""
@@ -194,6 +197,9 @@ def create_app(model_dir=None, inference=None) -> Flask:
 
     @app.get("/ping")
     def ping():
+        # Every gunicorn worker loads its own copy of the model: a worker still loading waits a little (SageMaker
+        # gives each ping 2 s) so that pings do not flip between 200 and 503 while the workers finish loading.
+        loaded.done.wait(PING_WAIT_SECONDS)
         if loaded.error:
             return text(500, f"model_fn failed: {loaded.error}")
         return Response(status=200) if loaded.ready.is_set() else text(503, "model is loading")
