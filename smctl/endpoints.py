@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import re
 import shutil
 from dataclasses import dataclass
@@ -109,15 +108,10 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
     if endpoint.port is None or endpoint.state != "running":
         return False
+    from smctl.readiness import ping_once
+
     host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
-    conn = http.client.HTTPConnection(host, endpoint.port, timeout=timeout)
-    try:
-        conn.request("GET", "/ping")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
+    return ping_once(host, endpoint.port, timeout)[0] == 200
 
 
 def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE) -> None:

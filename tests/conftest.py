@@ -94,6 +94,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+LISTENER = ("import socket, sys, time\n"
+            "s = socket.socket(); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen()\n"
+            "print('ready', flush=True); time.sleep(600)\n")
+
+
+@pytest.fixture
+def held_port() -> Iterator[tuple[int, int]]:
+    """A real process listening on a free port: yields (port, pid)."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield port, proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's real HTTP server on loopback, standing in for the AWS endpoints (ECR, S3, STS, SageMaker)."""

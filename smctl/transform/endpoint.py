@@ -82,11 +82,6 @@ def get_execution_parameters(host: str, port: int) -> bytes | None:
 
 def answers_ping(host: str, port: int) -> bool:
     """True when GET /ping answers 200 within 2 s (asked after a failure: is the container still there?)."""
-    conn = http.client.HTTPConnection(host, port, timeout=PING_TIMEOUT)
-    try:
-        conn.request("GET", "/ping")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
+    from smctl.readiness import ping_once
+
+    return ping_once(host, port, PING_TIMEOUT)[0] == 200

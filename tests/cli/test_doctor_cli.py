@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import uuid
 
 import pytest
 from rich.console import Console
 
 from smctl.doctor.model import CheckResult, Report, Status
-from tests.conftest import free_port
-
-LISTENER = ("import socket, sys, time\n"
-            "s = socket.socket(); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen()\n"
-            "print('ready', flush=True); time.sleep(600)\n")
 
 
 def checks(res) -> dict[str, dict]:
@@ -24,16 +17,6 @@ def checks(res) -> dict[str, dict]:
     return {c["id"]: c for c in report["checks"]}
 
 
-@pytest.fixture
-def held_port():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield port, proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.docker

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,26 +27,12 @@ from tests.helpers import TEST_LABELS
 
 LABELS = {**TEST_LABELS, WORKER_LABEL: WORKER}  # other xdist workers' reapers leave these alone
 
-LISTENER = ("import socket, sys, time\n"
-            "s = socket.socket(); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen()\n"
-            "print('ready', flush=True); time.sleep(600)\n")
 
 
-@pytest.fixture
-def listener():
-    """A real process listening on a free port: yields (port, pid)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield port, proc.pid
-    finally:
-        proc.kill()
-        proc.wait()
 
 
-def test_port_held_by_a_process_is_traced_to_its_pid_and_command_line(listener):
-    port, pid = listener
+def test_port_held_by_a_process_is_traced_to_its_pid_and_command_line(held_port):
+    port, pid = held_port
     facts = probe_port(port, ("--port",))
     assert not facts.free
     holder = next(h for h in facts.processes if h.pid == pid)
