@@ -48,7 +48,8 @@ class TrainingJob:
     hyperparameter_encoding: str = "json"
     channels: Sequence[ChannelInput] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
-    output_dir: Path | None = None
+    output_dir: Path | None = None  # artifacts land here, as named (--output-dir)
+    output_root: Path | None = None  # else here under <job-name>/, with links to the latest job's artifacts
     checkpoint_dir: Path | None = None
     entrypoint: Sequence[str] | None = None
     arguments: Sequence[str] | None = None
@@ -77,12 +78,14 @@ class JobPlan:
     hosts: list[HostPlan]
     network: str | None
     job: TrainingJob
+    latest_dir: Path | None = None  # where model.tar.gz / output.tar.gz link to this job's artifacts
 
     def describe(self) -> dict[str, Any]:
         return {
             "job_name": self.job_name,
             "run_dir": str(self.run_dir),
             "output_dir": str(self.output_dir),
+            "latest_links": str(self.latest_dir) if self.latest_dir else None,
             "network": self.network,
             "hosts": [
                 {
@@ -116,6 +119,7 @@ class TrainResult:
     output_artifact: Path | None
     hosts: list[HostResult]
     log_tail: list[str]
+    latest_dir: Path | None = None  # holds model.tar.gz / output.tar.gz links to this job's artifacts
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +130,7 @@ class TrainResult:
             "run_dir": str(self.run_dir),
             "model_artifact": str(self.model_artifact) if self.model_artifact else None,
             "output_artifact": str(self.output_artifact) if self.output_artifact else None,
+            "latest_links": str(self.latest_dir) if self.latest_dir and self.model_artifact else None,
             "hosts": [h.__dict__ for h in self.hosts],
         }
 
@@ -175,7 +180,12 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
     gpus = parse_gpus(job.gpus, instance, engine_has_gpus)
 
     run_dir = job.project_root / ".smctl" / "runs" / job_name
-    output_dir = job.output_dir or run_dir
+    if job.output_dir is not None:
+        output_dir, latest_dir = job.output_dir, None
+    elif job.output_root is not None:  # one folder per job, as SageMaker's <output_path>/<job-name>/
+        output_dir, latest_dir = job.output_root / job_name, job.output_root
+    else:
+        output_dir, latest_dir = run_dir, None
     hosts = layout.host_names(job.instance_count)
     network = f"smctl-{job_name}" if len(hosts) > 1 else None
     sources = {c.config.name: _local_source(c) for c in job.channels}
@@ -242,7 +252,8 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             shm_size=SHM_BYTES,
         )
         host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options))
-    return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job)
+    return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
+                   latest_dir)
 
 
 def cpu_limit(instance: InstanceType) -> int | None:
@@ -426,7 +437,7 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
     return TrainResult(
         job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,
         run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
-        hosts=results, log_tail=list(tail),
+        hosts=results, log_tail=list(tail), latest_dir=plan.latest_dir,
     )
 
 
@@ -546,7 +557,23 @@ def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
         for clash in clashes:
             on_event("warning", {"message": f"{name}: {clash} was written by several hosts; algo-1's copy kept"})
         artifacts.append(dest)
+    if plan.latest_dir is not None:
+        for dest in artifacts:
+            _link_latest(plan.latest_dir / dest.name, dest, on_event)
     return artifacts[0], artifacts[1]
+
+
+def _link_latest(link: Path, target: Path, on_event: Event) -> None:
+    """Point `link` at `target` (relative, swapped in atomically) so the latest job's artifact has a fixed path."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(target, link.parent), tmp)
+        os.replace(tmp, link)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        on_event("warning", {"message": f"could not point {link} at {target}: {exc.strerror or exc}; "
+                                        f"use {target}"})
 
 
 def _fix_ownership(client: Any, plan: JobPlan) -> None:

@@ -28,7 +28,8 @@ def local_train(
     instance_type: Annotated[str | None, typer.Option("--instance-type", help="ml.* type: CPU/memory limits.")] = None,
     instance_count: Annotated[int | None, typer.Option("--instance-count", help="Number of hosts.")] = None,
     gpus: Annotated[str | None, typer.Option("--gpus", help="all | N | ids (0,1) | none | auto.")] = None,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Where model.tar.gz lands.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", help="Where model.tar.gz and output.tar.gz land (default: .smctl/output/JOB/).")] = None,
     checkpoint_dir: Annotated[Path | None, typer.Option(
         "--checkpoint-dir", help="Restored to /opt/ml/checkpoints, synced back during and after.")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="Container environment KEY=VALUE.")] = None,
@@ -95,7 +96,8 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
         hyperparameter_encoding=o["hp_encoding"] or t.hyperparameter_encoding,
         channels=tuple(channels),
         environment=env,
-        output_dir=(o["output_dir"] or t.output_dir),
+        output_dir=o["output_dir"],
+        output_root=None if o["output_dir"] else t.output_dir,
         checkpoint_dir=o["checkpoint_dir"] or t.checkpoint_dir,
         entrypoint=shlex.split(o["entrypoint"]) if o["entrypoint"] else t.entrypoint,
         arguments=shlex.split(o["args"]) if o["args"] else t.arguments,
@@ -121,7 +123,8 @@ def _engine_has_gpus(job: Any) -> bool | None:
 
 
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:
-    console.print(f"job {plan['job_name']} (run folder {plan['run_dir']})", markup=False)
+    console.print(f"job {plan['job_name']} (run folder {plan['run_dir']}; artifacts to {plan['output_dir']})",
+                  markup=False)
     for host in plan["hosts"]:
         c = host["container"]
         console.print(f"\n[{host['host']}] docker run {c['image']} {' '.join(c['command'] or [])}", markup=False)
@@ -144,4 +147,6 @@ def _render_result(console: Any, result: Any) -> None:
     for label, path in (("model", result.model_artifact), ("output", result.output_artifact)):
         if path is not None:
             console.print(f"  {label}: {path} ({human_size(path.stat().st_size)})", markup=False)
+    if result.latest_dir is not None and result.model_artifact is not None:
+        console.print(f"  latest: {result.latest_dir / 'model.tar.gz'} and output.tar.gz point here", markup=False)
     console.print(f"  logs: {result.run_dir / 'logs.txt'}", markup=False)

@@ -273,11 +273,43 @@ def test_output_folder_not_writable(smctl, probe_image, project):
     assert "output folder" in res.stderr
 
 
+def test_each_job_keeps_its_artifacts_and_the_latest_is_linked(smctl, probe_image, project):
+    out = project / ".smctl" / "output"
+    for job, epochs in (("probe-first", "1"), ("probe-second", "2")):
+        res = smctl("--json", "local-train", "--image", probe_image, "--job-name", job, "--hp", f"epochs={epochs}",
+                    cwd=project)
+        assert res.exit_code == 0, res.stderr
+        assert res.json["result"]["model_artifact"] == str(out / job / "model.tar.gz")
+        assert res.json["result"]["latest_links"] == str(out)
+    first = _model_records(out / "probe-first" / "model.tar.gz")["probe-algo-1.json"]
+    assert first["hyperparameters"]["epochs"] == "1"  # the second run did not replace the first model
+    latest = out / "model.tar.gz"
+    assert latest.is_symlink() and os.readlink(latest) == os.path.join("probe-second", "model.tar.gz")
+    assert _model_records(latest)["probe-algo-1.json"]["hyperparameters"]["epochs"] == "2"
+    assert os.readlink(out / "output.tar.gz") == os.path.join("probe-second", "output.tar.gz")
+    failed = smctl("local-train", "--image", probe_image, "--job-name", "probe-failed", "--hp", "action=fail",
+                   cwd=project)
+    assert failed.exit_code == 5
+    assert os.readlink(latest) == os.path.join("probe-second", "model.tar.gz")  # a failed job moves nothing
+
+
+def test_output_dir_flag_receives_the_artifacts_themselves(smctl, probe_image, project):
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-flag", "--output-dir", "art",
+                cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert res.json["result"]["model_artifact"] == str(project / "art" / "model.tar.gz")
+    assert (project / "art" / "output.tar.gz").is_file()
+    assert res.json["result"]["latest_links"] is None
+    assert not (project / ".smctl" / "output").exists()
+
+
 def test_cli_runs_as_a_subprocess_too(probe_image, project):
     proc = subprocess.run([*smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-sub"],
                           cwd=project, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "probe-sub: Completed" in proc.stdout
+    assert (project / ".smctl" / "output" / "probe-sub" / "model.tar.gz").is_file()
+    assert "latest: " in proc.stdout
     assert (project / ".smctl" / "output" / "model.tar.gz").exists()
 
 
