@@ -72,8 +72,9 @@ def plan_pack(source: Path, output: Path, *, code: Path | None = None, dereferen
     """Scan SOURCE (and CODE for code/) into a sorted list of entries, checking everything that can be checked.
 
     Raises:
-        ArchiveError: SOURCE/CODE missing, not a folder or empty; an unsafe link or special file; a code/ clash;
-            the output exists (without force) or its folder does not.
+        UsageError: SOURCE/CODE missing or not a folder; the output's folder missing or not a folder (exit 2, like
+            any path named on the command line that is not there).
+        ArchiveError: SOURCE empty; an unsafe link or special file; a code/ clash; the output exists (without force).
     """
     root = _require_folder(source, "the folder that holds your model files: smctl package pack DIR -o model.tar.gz")
     output = Path(os.path.abspath(output))
@@ -109,19 +110,19 @@ def _sort_key(arcname: str) -> tuple[str, ...]:
 
 def _require_folder(path: Path, hint: str) -> Path:
     if not path.exists():
-        raise ArchiveError(f"{path} does not exist", f"pass {hint}")
+        raise UsageError(f"{path} does not exist", f"pass {hint}")
     if not path.is_dir():
-        raise ArchiveError(f"{path} is not a folder", f"pass {hint}")
+        raise UsageError(f"{path} is not a folder", f"pass {hint}")
     return path.resolve()
 
 
 def _check_output(output: Path, force: bool) -> None:
     parent = output.parent
     if parent.exists() and not parent.is_dir():
-        raise ArchiveError(f"cannot write {output}: {parent} is not a folder", "choose another output path with -o")
+        raise UsageError(f"cannot write {output}: {parent} is not a folder", "choose another output path with -o")
     if not parent.exists():
-        raise ArchiveError(f"cannot write {output}: the folder {parent} does not exist",
-                           f"create it first (mkdir -p {parent}) or choose another output path with -o")
+        raise UsageError(f"cannot write {output}: the folder {parent} does not exist",
+                         f"create it first (mkdir -p {parent}) or choose another output path with -o")
     if output.is_dir():
         raise ArchiveError(f"{output} is a folder", f"pass a file name: -o {output / 'model.tar.gz'}")
     if output.exists() and not force:

@@ -16,7 +16,7 @@ from typing import Any
 
 from smctl.archive_gzip import CountingReader, gzip_errors, open_gzip_reader, sniff_format
 from smctl.archive_pack import umask
-from smctl.errors import ArchiveError, UnsafeArchiveError
+from smctl.errors import ArchiveError, UnsafeArchiveError, UsageError
 
 COPY_BUFSIZE = 1 << 20
 HUGE_FILE = 1 << 30
@@ -169,10 +169,11 @@ def _member(m: tarfile.TarInfo) -> Member:
 
 def _require_archive(path: Path) -> None:
     if not path.exists():
-        raise ArchiveError(f"{path} does not exist", "check the path of the archive")
+        raise UsageError(f"{path} does not exist",
+                         "check the path of the archive (smctl package pack DIR -o model.tar.gz makes one)")
     if path.is_dir():
-        raise ArchiveError(f"{path} is a folder, not an archive",
-                           f"to pack it: smctl package pack {path} -o model.tar.gz")
+        raise UsageError(f"{path} is a folder, not an archive",
+                         f"to pack it: smctl package pack {path} -o model.tar.gz")
     try:
         fmt = sniff_format(path)
     except OSError as exc:
@@ -257,7 +258,8 @@ def inspect_archive(path: Path) -> Inspection:
     """List the members and judge them: fatal problems (unsafe to extract), warnings and notes.
 
     Raises:
-        ArchiveError: missing file, not a gzip'd tar (a zip, say), truncated or corrupt data.
+        UsageError: the file is missing or is a folder (exit 2).
+        ArchiveError: not a gzip'd tar (a zip, say), truncated or corrupt data.
     """
     _require_archive(path)
     guard = MemberGuard()
@@ -315,7 +317,8 @@ def unpack_archive(archive: Path, dest: Path, *, on_progress: Progress | None = 
     """Extract into a temp folder next to DEST, renamed into place at the end: on any failure nothing remains.
 
     Raises:
-        ArchiveError: missing/non-gzip/corrupt archive, DEST not empty, disk full.
+        UsageError: the archive is missing or a folder; DEST's parent folder is missing (exit 2).
+        ArchiveError: non-gzip/corrupt archive, DEST not empty, disk full.
         UnsafeArchiveError: a member that would escape DEST, a device or FIFO, a link abused (exit 6).
     """
     started = time.perf_counter()
@@ -328,8 +331,8 @@ def unpack_archive(archive: Path, dest: Path, *, on_progress: Progress | None = 
         raise ArchiveError(f"{dest} is a mount point, which smctl cannot swap for the extracted folder",
                            f"unpack into a new folder inside it: smctl package unpack {archive} {dest / 'model'}")
     if not dest.parent.is_dir():
-        raise ArchiveError(f"the folder {dest.parent} does not exist",
-                           f"create it first (mkdir -p {dest.parent}) or choose another target")
+        raise UsageError(f"cannot unpack into {dest}: the folder {dest.parent} does not exist",
+                         f"create it first (mkdir -p {dest.parent}) or choose another target")
     mode = dest.stat().st_mode & 0o7777 if dest.exists() else 0o777 & ~umask()
     try:
         tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.unpack-"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.errors import UsageError
+from smctl.errors import SmctlError, UsageError
 
 SKIPPED_DIRS = frozenset({"__pycache__", "venv", "env", "site-packages", "node_modules", "build", "dist"})
 PYTHON_SHEBANG = re.compile(rb"^#!.*\bpython[0-9.]*\b")
@@ -23,6 +23,7 @@ KNOWN_PROVIDERS = {
     "cv2": ("opencv-python", "opencv-python-headless"), "skimage": ("scikit-image",),
 }
 ADDED_HEADER = "# Added by `smctl deps`: imported by the code, versions from the environment smctl ran in."
+NOTHING_TO_PIN = "# Written by `smctl deps`: the code imports no third-party package yet.\n"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class DepsReport:
     missing: tuple[Pin, ...]  # the pins requirements.txt does not name yet
     unmapped: tuple[str, ...]  # third-party imports no installed distribution provides
     text: str  # requirements.txt with the missing pins added, the user's lines untouched
+    exists: bool = True  # whether the requirements file was there when the project was read
 
     @property
     def up_to_date(self) -> bool:
@@ -57,6 +59,7 @@ class DepsReport:
             "missing": [p.line for p in self.missing],
             "unmapped": list(self.unmapped),
             "up_to_date": self.up_to_date,
+            "requirements_exists": self.exists,
         }
 
 
@@ -165,25 +168,40 @@ def analyse(sources: Mapping[str, str], requirements: Path, existing: str | None
     named = named_requirements(existing or "")
     unmapped = [m for m in unmapped if not {canonical(m), *KNOWN_PROVIDERS.get(m, ())} & named]
     text, missing = merge_requirements(existing, pins)
-    return DepsReport(requirements, tuple(sorted(sources)), tuple(pins), tuple(missing), tuple(unmapped), text)
+    if existing is None and not text:
+        text = NOTHING_TO_PIN  # --write still creates the file, so a build that copies it and --check both work
+    return DepsReport(requirements, tuple(sorted(sources)), tuple(pins), tuple(missing), tuple(unmapped), text,
+                      exists=existing is not None)
 
 
 def scan_project(folder: Path, requirements: Path | None = None) -> DepsReport:
-    """Read the project's code and its requirements file. Raises: UsageError when the folder does not exist."""
+    """Read the project's code and its requirements file (absent is fine: see DepsReport.exists).
+
+    Raises: UsageError when the folder does not exist, or the requirements path is a folder.
+    """
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder", "pass the project folder: smctl deps DIR")
     req = requirements if requirements is not None else folder / "requirements.txt"
+    if req.exists() and not req.is_file():
+        raise UsageError(f"{req} is not a file", "pass the requirements file: smctl deps DIR -r FILE")
     existing = req.read_text(encoding="utf-8") if req.is_file() else None
     return analyse(read_sources(folder), req, existing)
 
 
 def write_requirements(report: DepsReport) -> bool:
-    """Write the merged requirements file atomically; False when there was nothing to add."""
-    if report.up_to_date:
+    """Write the merged requirements file atomically; False when it exists and there was nothing to add.
+
+    Raises: UsageError when its folder does not exist; SmctlError when it cannot be written.
+    """
+    if report.up_to_date and report.exists:
         return False
     target = report.requirements
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".smctl-tmp")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: the folder {target.parent} does not exist",
+                         f"create it first (mkdir -p {target.parent}) or pass another file: -r FILE")
+    name = None
     try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".smctl-tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(report.text)
         if target.exists():
@@ -191,7 +209,11 @@ def write_requirements(report: DepsReport) -> bool:
         else:
             os.chmod(name, 0o644)
         os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
+    except BaseException as exc:
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise SmctlError(f"cannot write {target}: {exc.strerror or exc}",
+                             "check the folder's permissions and free space, or pass another file: -r FILE") from None
         raise
     return True

@@ -85,11 +85,15 @@ class Requirements:
 
 
 def get_preset(name: str) -> Preset:
-    """Raises: UsageError naming the unknown preset and listing the valid ones."""
+    """Raises: UsageError naming the unknown preset, suggesting a close one and listing the valid ones."""
     try:
         return PRESETS[name]
     except KeyError:
-        raise UsageError(f"unknown preset {name!r}", f"choose one of: {', '.join(PRESETS)} (--preset NAME)") from None
+        from smctl.spec_schema import did_you_mean
+
+        listing = f"choose one of: {', '.join(PRESETS)} (--preset NAME)"
+        close = did_you_mean(name, PRESETS, "--preset {}")
+        raise UsageError(f"unknown preset {name!r}", f"{close} Or {listing}" if close else listing) from None
 
 
 def resolve_cuda(value: str) -> CudaVariant:
@@ -98,8 +102,13 @@ def resolve_cuda(value: str) -> CudaVariant:
     m = re.fullmatch(r"cu(\d+)(\d)", text)
     key = f"{m.group(1)}.{m.group(2)}" if m else ".".join(text.split(".")[:2])
     if key not in CUDA_VARIANTS:
+        from smctl.spec_schema import did_you_mean
+
+        listing = f"use --cuda {' | '.join(CUDA_VARIANTS)}, or --base-image IMAGE for another base"
+        # a well-formed version smctl lacks (11.8) is no typo: a guess among its neighbours would mislead
+        close = None if re.fullmatch(r"\d{1,2}(\.\d+)?", key) else did_you_mean(text, CUDA_VARIANTS, "--cuda {}")
         raise UsageError(f"CUDA {value!r} has no matching PyTorch wheel index in smctl's table",
-                         f"use --cuda {' | '.join(CUDA_VARIANTS)}, or --base-image IMAGE for another base")
+                         f"{close} Or {listing}" if close else listing)
     return CUDA_VARIANTS[key]
 
 

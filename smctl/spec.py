@@ -42,6 +42,8 @@ class _Section:
                 raise TypeError(f"[{self._name}] has no overridable key {key!r}")
             if value is None:
                 continue
+            if isinstance(value, Path):  # typer hands path arguments over as Path; the file's checks take text
+                value = str(value)
             try:
                 changes[key] = fields[key].check(value, Ctx(Path.cwd()))
             except Bad as bad:

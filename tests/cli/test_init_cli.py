@@ -73,6 +73,26 @@ def test_unknown_preset_lists_the_valid_ones_and_creates_nothing(smctl, tmp_path
     assert not (tmp_path / "new").exists()
 
 
+def test_misspelt_preset_suggests_the_close_one_and_creates_nothing(smctl, tmp_path):
+    res = smctl("init", tmp_path / "new", "--preset", "sklaern")
+    assert res.exit_code == ExitCode.USAGE
+    assert "Error: unknown preset 'sklaern'" in res.stderr
+    assert ("Hint: did you mean --preset sklearn? Or choose one of: python, sklearn, xgboost, pytorch, dlc "
+            "(--preset NAME)") in res.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_misspelt_cuda_version_suggests_the_close_one_but_an_unsupported_version_gets_the_list(smctl, tmp_path):
+    res = smctl("init", tmp_path / "new", "--preset", "pytorch", "--cuda", "cu12.4")
+    assert res.exit_code == ExitCode.USAGE
+    assert "Error: CUDA 'cu12.4' has no matching PyTorch wheel index" in res.stderr
+    assert "Hint: did you mean --cuda 12.4? Or use --cuda 12.1 | 12.4 | 12.6" in res.stderr
+    res = smctl("init", tmp_path / "new", "--preset", "pytorch", "--cuda", "11.8")
+    assert res.exit_code == ExitCode.USAGE
+    assert "did you mean" not in res.stderr and "Hint: use --cuda 12.1 | 12.4 | 12.6" in res.stderr
+    assert not (tmp_path / "new").exists()
+
+
 def test_gpu_on_a_cpu_only_preset_is_a_usage_error(smctl, tmp_path):
     res = smctl("init", tmp_path / "new", "--preset", "sklearn", "--cuda", "12.4")
     assert res.exit_code == ExitCode.USAGE
@@ -124,6 +144,42 @@ def test_deps_dry_run_then_check_then_write(smctl, tmp_path):
     assert res.json["result"]["unmapped"] == ["not_installed_module_xyz"]
     assert (tmp_path / "requirements.txt").read_text().startswith("# mine\n")
     assert smctl("deps", tmp_path, "--check").exit_code == 0
+
+
+def test_deps_check_without_a_requirements_file_fails_naming_it_until_write_creates_it(smctl, tmp_path):
+    (tmp_path / "main.py").write_text("import json\n")
+    req = tmp_path / "requirements.txt"
+    res = smctl("deps", tmp_path)  # a dry run says so too, instead of "already names them all"
+    assert res.exit_code == 0 and f"{req} does not exist (nothing to pin); run again with --write" in res.stdout
+
+    res = smctl("deps", tmp_path, "--check")
+    assert res.exit_code == ExitCode.CHECKS_FAILED
+    assert f"Error: {req} does not exist\n" in res.stderr
+    assert f"Hint: run `smctl deps --write {tmp_path}` to write it, and commit it" in res.stderr
+    assert res.stdout == "" and not req.exists()
+
+    res = smctl("deps", tmp_path, "--write")
+    assert res.exit_code == 0 and f"wrote {req}: nothing to pin" in res.stdout
+    assert req.is_file() and smctl("deps", tmp_path, "--check").exit_code == 0
+
+
+def test_deps_check_without_a_requirements_file_lists_what_it_should_pin(smctl, tmp_path):
+    (tmp_path / "main.py").write_text("import psutil\n")
+    res = smctl("--json", "deps", tmp_path, "--check")
+    assert res.exit_code == ExitCode.CHECKS_FAILED
+    error = res.json["error"]
+    assert error["message"] == f"{tmp_path / 'requirements.txt'} does not exist; the code imports {PSUTIL}"
+    assert error["details"]["requirements_exists"] is False and error["details"]["missing"] == [PSUTIL]
+
+
+def test_deps_check_with_a_requirements_path_that_does_not_exist_is_a_usage_error(smctl, tmp_path):
+    (tmp_path / "main.py").write_text("import json\n")
+    named = tmp_path / "reqs" / "prod.txt"
+    res = smctl("deps", tmp_path, "--check", "-r", named)
+    assert res.exit_code == ExitCode.USAGE
+    assert f"Error: requirements file {named} does not exist" in res.stderr
+    assert f"Hint: check the path given to --requirements, or create the file: `smctl deps --write {tmp_path} " \
+           f"-r {named}`" in res.stderr
 
 
 def test_deps_write_and_check_together_is_a_usage_error(smctl, tmp_path):

@@ -93,16 +93,23 @@ def test_pack_json_is_one_document(smctl, tmp_path):
     assert len(r["sha256"]) == 64 and r["size"] == (tmp_path / "model.tar.gz").stat().st_size
 
 
-def test_pack_missing_folder(smctl, tmp_path):
+def test_pack_missing_folder_is_a_usage_error(smctl, tmp_path):
     res = smctl("package", "pack", tmp_path / "nope", "-o", tmp_path / "model.tar.gz")
-    assert_error(res, ExitCode.ERROR, f"{tmp_path / 'nope'} does not exist", "smctl package pack DIR")
+    assert_error(res, ExitCode.USAGE, f"{tmp_path / 'nope'} does not exist", "smctl package pack DIR")
     assert entries_of(tmp_path) == []
+
+
+def test_pack_missing_code_folder_is_a_usage_error(smctl, tmp_path):
+    src = make_model(tmp_path)
+    res = smctl("package", "pack", src, "-o", tmp_path / "model.tar.gz", "--code", tmp_path / "src")
+    assert_error(res, ExitCode.USAGE, f"Error: {tmp_path / 'src'} does not exist", "--code CODE_DIR")
+    assert entries_of(tmp_path) == ["model"]
 
 
 def test_pack_a_file_instead_of_a_folder(smctl, tmp_path):
     (tmp_path / "model.pth").write_bytes(b"w")
     res = smctl("package", "pack", tmp_path / "model.pth", "-o", tmp_path / "model.tar.gz")
-    assert_error(res, ExitCode.ERROR, "is not a folder")
+    assert_error(res, ExitCode.USAGE, "is not a folder")
     assert entries_of(tmp_path) == ["model.pth"]
 
 
@@ -141,8 +148,16 @@ def test_pack_into_a_path_whose_parent_is_a_file(smctl, tmp_path):
     src = make_model(tmp_path)
     (tmp_path / "afile").write_text("x")
     res = smctl("package", "pack", src, "-o", tmp_path / "afile" / "model.tar.gz")
-    assert_error(res, ExitCode.ERROR, "cannot write", "is not a folder", "-o")
+    assert_error(res, ExitCode.USAGE, "cannot write", "is not a folder", "-o")
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_pack_into_a_folder_that_does_not_exist_is_a_usage_error(smctl, tmp_path):
+    src = make_model(tmp_path)
+    res = smctl("package", "pack", src, "-o", tmp_path / "out" / "model.tar.gz")
+    assert_error(res, ExitCode.USAGE, f"cannot write {tmp_path / 'out' / 'model.tar.gz'}: the folder "
+                 f"{tmp_path / 'out'} does not exist", f"mkdir -p {tmp_path / 'out'}")
+    assert entries_of(tmp_path) == ["model"]
 
 
 def test_pack_into_a_read_only_filesystem(smctl, tmp_path, tmpfs):
@@ -276,9 +291,14 @@ def test_inspect_a_truncated_archive_names_the_last_good_member(smctl, tmp_path)
                  "after member 'b.bin'", "gzip -t")
 
 
-def test_inspect_a_missing_file(smctl, tmp_path):
-    assert_error(smctl("package", "inspect", tmp_path / "none.tar.gz"), ExitCode.ERROR,
-                 f"{tmp_path / 'none.tar.gz'} does not exist")
+def test_inspect_a_missing_file_is_a_usage_error(smctl, tmp_path):
+    assert_error(smctl("package", "inspect", tmp_path / "none.tar.gz"), ExitCode.USAGE,
+                 f"{tmp_path / 'none.tar.gz'} does not exist", "smctl package pack DIR -o model.tar.gz")
+
+
+def test_inspect_a_folder_is_a_usage_error_that_says_how_to_pack_it(smctl, tmp_path):
+    assert_error(smctl("package", "inspect", tmp_path), ExitCode.USAGE, f"{tmp_path} is a folder, not an archive",
+                 f"smctl package pack {tmp_path}")
 
 
 # ---- unpack ----------------------------------------------------------------------------------------------
@@ -330,6 +350,16 @@ def test_unpack_into_a_non_empty_folder_is_refused(smctl, tmp_path):
     (tmp_path / "out" / "keep.txt").write_text("mine")
     assert_error(smctl("package", "unpack", archive, tmp_path / "out"), ExitCode.ERROR, "is not empty")
     assert entries_of(tmp_path / "out") == ["keep.txt"]
+
+
+def test_unpack_a_missing_archive_or_into_a_missing_folder_is_a_usage_error(smctl, tmp_path):
+    assert_error(smctl("package", "unpack", tmp_path / "none.tar.gz", tmp_path / "out"), ExitCode.USAGE,
+                 f"{tmp_path / 'none.tar.gz'} does not exist", "smctl package pack DIR -o model.tar.gz")
+    archive = make_tgz(tmp_path / "m.tar.gz", [("a.txt", tarfile.REGTYPE, "", b"a")])
+    assert_error(smctl("package", "unpack", archive, tmp_path / "no" / "out"), ExitCode.USAGE,
+                 f"cannot unpack into {tmp_path / 'no' / 'out'}: the folder {tmp_path / 'no'} does not exist",
+                 f"mkdir -p {tmp_path / 'no'}")
+    assert entries_of(tmp_path) == ["m.tar.gz"]
 
 
 def test_unpack_onto_a_full_filesystem_leaves_nothing(smctl, tmp_path, tmpfs):

@@ -132,6 +132,23 @@ def test_failing_run_step_exits_1_with_the_step_and_its_last_lines(smctl, docker
     assert "Traceback" not in res.stderr
 
 
+def test_context_argument_builds_that_folder_with_its_dockerfile(smctl, docker_client, image_tags, tmp_path):
+    ctx = tmp_path / "elsewhere"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY marker.txt /marker.txt\n")
+    (ctx / "marker.txt").write_text("from the context argument\n")
+    tag = new_tag(image_tags)
+
+    res = smctl("build", "elsewhere", "-t", tag, *label_args(), cwd=tmp_path)
+
+    assert res.exit_code == 0, res.stderr
+    out = docker_client.containers.run(tag, ["cat", "/marker.txt"], remove=True, labels=dict(TEST_LABELS))
+    assert out == b"from the context argument\n"
+    missing = smctl("build", "nowhere", "-t", tag, cwd=tmp_path)
+    assert missing.exit_code == ExitCode.USAGE
+    assert "nowhere" in missing.stderr
+
+
 def test_missing_dockerfile_names_the_path_and_hints_init(smctl, tmp_path):
     res = smctl("build", "-t", "smctl-test-nothing:1", cwd=tmp_path)
 

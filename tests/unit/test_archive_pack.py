@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smctl.archive import pack_model, pack_trees, plan_pack, write_pack
-from smctl.errors import ArchiveError, UsageError
+from smctl.errors import ArchiveError, ExitCode, UsageError
 
 
 def make_model(root: Path) -> Path:
@@ -187,6 +187,16 @@ def test_dereferenced_folder_is_copied_and_loops_are_refused(tmp_path):
     (ext / "sub" / "loop").symlink_to(ext)
     with pytest.raises(ArchiveError, match="loop"):
         plan_pack(src, tmp_path / "other.tar.gz", dereference=True)
+
+
+def test_missing_source_code_or_output_folder_is_a_usage_error(tmp_path):
+    src = make_model(tmp_path)
+    for args, kwargs, named in (((tmp_path / "nope", tmp_path / "m.tar.gz"), {}, tmp_path / "nope"),
+                                ((src, tmp_path / "m.tar.gz"), {"code": tmp_path / "src"}, tmp_path / "src"),
+                                ((src, tmp_path / "out" / "m.tar.gz"), {}, tmp_path / "out")):
+        with pytest.raises(UsageError, match="does not exist") as err:
+            plan_pack(*args, **kwargs)
+        assert str(named) in err.value.message and err.value.exit_code == ExitCode.USAGE
 
 
 def test_dangling_link_is_refused_even_with_dereference(tmp_path):

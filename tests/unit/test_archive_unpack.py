@@ -12,7 +12,7 @@ import pytest
 
 from smctl.archive import Member, inspect_archive, pack_model, unpack_archive
 from smctl.archive_unpack import MemberGuard, _layout_findings
-from smctl.errors import ArchiveError, UnsafeArchiveError
+from smctl.errors import ArchiveError, ExitCode, UnsafeArchiveError, UsageError
 
 
 def info(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", size: int = 0) -> tarfile.TarInfo:
@@ -176,6 +176,17 @@ def test_unpack_into_an_existing_empty_folder_works_and_a_full_one_is_refused(tm
     assert (tmp_path / "empty" / "a.txt").read_text() == "a"
     with pytest.raises(ArchiveError, match="is not empty"):
         unpack_archive(archive, tmp_path / "empty")
+
+
+def test_a_missing_archive_or_target_folder_is_a_usage_error_not_an_archive_error(tmp_path):
+    archive = make_tgz(tmp_path / "m.tar.gz", [(info("a.txt"), b"a")])
+    for call in (lambda: inspect_archive(tmp_path / "none.tar.gz"),
+                 lambda: unpack_archive(tmp_path / "none.tar.gz", tmp_path / "out"),
+                 lambda: unpack_archive(archive, tmp_path / "no" / "out")):
+        with pytest.raises(UsageError, match="does not exist") as err:
+            call()
+        assert not isinstance(err.value, ArchiveError) and err.value.exit_code == ExitCode.USAGE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tar.gz"]
 
 
 def test_ctrl_c_while_unpacking_leaves_nothing(tmp_path):

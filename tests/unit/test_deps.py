@@ -95,3 +95,31 @@ def test_a_file_that_does_not_parse_is_a_usage_error_naming_it(tmp_path):
 def test_missing_folder_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="is not a folder"):
         deps.scan_project(tmp_path / "nope")
+
+
+def test_a_missing_requirements_file_is_reported_and_write_creates_it_even_with_nothing_to_pin(tmp_path):
+    root = _project(tmp_path, {"a.py": "import json\n"})
+    report = deps.scan_project(root)
+    assert report.exists is False and report.up_to_date and report.pins == ()
+    assert report.as_dict()["requirements_exists"] is False
+    assert deps.write_requirements(report) is True
+    assert (root / "requirements.txt").read_text() == deps.NOTHING_TO_PIN
+    again = deps.scan_project(root)
+    assert again.exists and again.up_to_date and deps.write_requirements(again) is False
+
+
+def test_a_requirements_path_that_is_a_folder_is_a_usage_error(tmp_path):
+    root = _project(tmp_path, {"a.py": "import psutil\n"})
+    (root / "requirements.txt").mkdir()
+    with pytest.raises(UsageError, match="requirements.txt is not a file") as info:
+        deps.scan_project(root)
+    assert "-r FILE" in info.value.hint
+
+
+def test_write_into_a_folder_that_does_not_exist_is_a_usage_error_naming_it(tmp_path):
+    root = _project(tmp_path, {"a.py": "import psutil\n"})
+    report = deps.scan_project(root, tmp_path / "reqs" / "prod.txt")
+    with pytest.raises(UsageError, match=f"the folder {tmp_path / 'reqs'} does not exist") as info:
+        deps.write_requirements(report)
+    assert f"mkdir -p {tmp_path / 'reqs'}" in info.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
