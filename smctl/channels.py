@@ -19,6 +19,13 @@ def list_channel_files(path: Path) -> list[Path]:
     return sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
 
 
+def has_files(path: Path) -> bool:
+    """Whether a channel holds at least one regular file (stops at the first: channels can be large)."""
+    if path.is_file():
+        return True
+    return any(p.is_file() for p in path.rglob("*"))
+
+
 def shard(files: Sequence[Path], host_index: int, host_count: int) -> list[Path]:
     """ShardedByS3Key: host i (0-based) gets every N-th object, so each host holds a disjoint ~1/N share."""
     return [f for i, f in enumerate(files) if i % host_count == host_index]

@@ -68,9 +68,10 @@ def host_names(count: int) -> list[str]:
 def encode_hyperparameters(values: Mapping[str, Any], encoding: str = "json") -> dict[str, str]:
     """Turn hyperparameters into the string->string map SageMaker writes.
 
-    "json" is what framework (script-mode) estimators send: json.dumps(v), so True -> "true", "x" -> "\"x\"";
-    "str" is what the generic Estimator sends: str(v), so True -> "True". A value the user already wrote as a
-    string passes unchanged in both, as it does through the SDK's string-typed HyperParameters.
+    Non-string values: "json" is what framework (script-mode) estimators send, json.dumps(v), so True -> "true",
+    [1, 2] -> "[1, 2]"; "str" is what the generic Estimator sends, str(v), so True -> "True". A value the user
+    already wrote as a string passes unchanged in both (CONTRACT §1), as the SDK's ModelTrainer does; framework
+    estimators would quote it ("x" -> "\"x\""), which the toolkit's json.loads turns back into the same string.
 
     Raises:
         UsageError: more than 100 entries, or a key or value over SageMaker's limits.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smctl import layout
-from smctl.channels import list_channel_files, shard
+from smctl.channels import has_files, list_channel_files, shard
 from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount, stop_containers
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
 from smctl.instances import InstanceType, lookup_instance_type
@@ -280,7 +280,7 @@ def resolve_channels(job: TrainingJob, on_event: Event) -> TrainingJob:
     """Download s3:// channels into the project's cache; check local ones exist.
 
     Raises:
-        UsageError: a channel path is missing, or a Pipe channel has no files.
+        UsageError: a channel path is missing or holds no files.
     """
     resolved = []
     for ch in job.channels:
@@ -295,9 +295,12 @@ def resolve_channels(job: TrainingJob, on_event: Event) -> TrainingJob:
         if not path.exists():
             raise UsageError(f"channel {ch.config.name!r}: {path} does not exist",
                              f"create it, or point the channel elsewhere: --channel {ch.config.name}=PATH")
-        if ch.config.input_mode == "Pipe" and not list_channel_files(path.resolve()):
-            raise UsageError(f"channel {ch.config.name!r} is in Pipe mode but {path} holds no files",
-                             "add data files to the folder, or use --channel with a non-empty folder")
+        if not has_files(path.resolve()):  # CreateTrainingJob: "No S3 objects found under S3 URL ..."
+            where = f"{ch.source} has no objects" if ch.source.startswith("s3://") else f"{path} holds no files"
+            mode = " is in Pipe mode but" if ch.config.input_mode == "Pipe" else ":"
+            raise UsageError(f"channel {ch.config.name!r}{mode} {where} (SageMaker refuses a channel without data)",
+                             f"add data files, point it at data: --channel {ch.config.name}=PATH, or drop the "
+                             "channel")
         resolved.append(replace(ch, source=str(path.resolve())))
     return replace(job, channels=tuple(resolved))
 
@@ -341,9 +344,12 @@ def _link_shard(src: Path, dest: Path, index: int, count: int) -> None:
             shutil.copy2(f, target)
 
 
-def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None) -> TrainResult:
+def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
+            resume: bool = False) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
+    Every host starts from an empty /opt/ml, as on SageMaker: what an earlier run of the same job name left in the
+    run folder is removed first (with `resume`, the run folder's checkpoints and logs stay: a Spot restart).
     stop_after stops the job like a Spot interruption (SIGTERM, SIGKILL after 120 s); its status is Stopped.
 
     Raises:
@@ -359,6 +365,7 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
         check_writable(plan.checkpoint_dir, "checkpoint folder", "--checkpoint-dir")
     sources = {c.config.name: Path(c.source) for c in plan.job.channels}
     started = time.monotonic()
+    clear_run_dir(client, plan, on_event, resume=resume)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     tail: list[str] = []
     lock = threading.Lock()
@@ -441,6 +448,57 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
     )
 
 
+def clear_run_dir(client: Any, plan: JobPlan, on_event: Event, *, resume: bool = False) -> None:
+    """Remove what an earlier run of this job name left, so no stale model, output or failure file leaks in.
+
+    Raises:
+        UsageError: a job of that name is running now.
+        SmctlError: the old files cannot be removed.
+    """
+    run_dir = plan.run_dir
+    if not run_dir.is_dir():
+        return
+    stale = [p for p in run_dir.glob("algo-*") if p.is_dir()]
+    if not resume:
+        stale += [p for p in (run_dir / "logs.txt", run_dir / "checkpoints")
+                  if p.exists() and p != plan.job.checkpoint_dir]
+    if not stale:
+        return
+    if not resume:
+        running = client.containers.list(filters={"label": f"{LABEL_JOB}={plan.job_name}"})
+        if running:
+            raise UsageError(f"a training job named {plan.job_name} is running already ({running[0].name})",
+                             "wait for it to end, or give this run another name: --job-name NAME")
+        on_event("info", {"message": f"job name {plan.job_name} was used before: its old run folder "
+                                     f"{run_dir} is emptied first (pick a new --job-name to keep old runs)"})
+    for path in stale:
+        _remove(client, plan, path)
+
+
+def _remove(client: Any, plan: JobPlan, path: Path) -> None:
+    def rm() -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+    try:
+        rm()
+    except PermissionError:  # root-owned files of a run that was killed before it could hand them back
+        from smctl.containers import chown_tree
+
+        try:
+            chown_tree(client, plan.job.image, path, os.getuid(), os.getgid())
+            rm()
+        except (OSError, SmctlError) as exc:
+            raise SmctlError(f"cannot remove {path} left by an earlier run of job {plan.job_name}: {exc}",
+                             f"remove it (sudo rm -rf {path}) or pick another name: --job-name NAME") from None
+    except OSError as exc:
+        raise SmctlError(f"cannot remove {path} left by an earlier run of job {plan.job_name}: "
+                         f"{exc.strerror or exc}",
+                         f"remove it (rm -rf {path}) or pick another name: --job-name NAME") from None
+
+
 def check_writable(folder: Path, what: str, flag: str) -> None:
     """Raises: UsageError when `folder` cannot be created or written."""
     try:
@@ -462,8 +520,7 @@ def run_with_interruption(plan: JobPlan, on_event: Event, *, after: float, keep:
     if first.status != "Stopped":
         return first
     on_event("resumed", {"message": f"interrupted after {after:g} s; resuming from {plan.checkpoint_dir}"})
-    resumed = replace(plan, job_name=plan.job_name)
-    return run_job(resumed, on_event, keep=keep)
+    return run_job(plan, on_event, keep=keep, resume=True)
 
 
 def _with_checkpoints(plan: JobPlan) -> JobPlan:

@@ -127,6 +127,35 @@ def test_failure_file_becomes_the_failure_reason_exit_5(smctl, probe_image, proj
     assert _no_managed_containers(docker_client, "probe-fail")
 
 
+def test_reused_job_name_starts_from_an_empty_opt_ml(smctl, probe_image, project):
+    first = smctl("local-train", "--image", probe_image, "--job-name", "probe-again", "--hp", "action=fail",
+                  "--instance-count", "2", cwd=project)
+    assert first.exit_code == 5  # leaves model/, output/data/ and output/failure behind in the run folder
+    run_dir = project / ".smctl" / "runs" / "probe-again"
+    assert (run_dir / "algo-1" / "output" / "failure").exists()
+
+    nothing = smctl("local-train", "--image", probe_image, "--job-name", "probe-again", "--entrypoint", "true",
+                    cwd=project)
+    assert nothing.exit_code == 0, nothing.stderr
+    assert "job name probe-again was used before" in nothing.stderr
+    out = project / ".smctl" / "output" / "probe-again"
+    with tarfile.open(out / "model.tar.gz") as tar:
+        assert tar.getnames() == []  # no stale probe-*.json from the first run
+    with tarfile.open(out / "output.tar.gz") as tar:
+        assert tar.getnames() == []
+    assert sorted(p.name for p in run_dir.iterdir()) == ["algo-1", "logs.txt"]  # algo-2 of the old run is gone
+    assert "probe on algo-1" not in (run_dir / "logs.txt").read_text()
+
+    crash = smctl("local-train", "--image", probe_image, "--job-name", "probe-again", "--hp", "action=fail",
+                  cwd=project)
+    assert crash.exit_code == 5
+    again = smctl("local-train", "--image", probe_image, "--job-name", "probe-again", "--hp", "action=crash",
+                  "--hp", "code=4", cwd=project)
+    assert again.exit_code == 5
+    assert "AlgorithmError: , exit code: 4" in again.stderr  # not the stale failure file's reason
+    assert "asked to fail" not in again.stderr
+
+
 def test_exit_code_without_failure_file(smctl, probe_image, project):
     res = smctl("local-train", "--image", probe_image, "--job-name", "probe-crash", "--hp", "action=crash",
                 "--hp", "code=7", cwd=project)
@@ -203,6 +232,8 @@ def test_checkpoints_and_simulated_interruption_resume(smctl, probe_image, proje
     assert res.exit_code == 0, res.stderr
     assert (ckpt / "state.txt").read_text() == "saved-on-sigterm\n"
     assert "resumed from checkpoint: saved-on-sigterm" in res.stderr
+    logs = (project / ".smctl" / "runs" / "probe-spot" / "logs.txt").read_text()
+    assert "sleeping" in logs and "resumed from checkpoint" in logs  # one log across the restart
     with tarfile.open(res.json["result"]["model_artifact"]) as tar:
         assert "resumed.txt" in tar.getnames()
 
@@ -255,6 +286,15 @@ def test_pipe_mode_over_an_empty_folder(smctl, probe_image, project):
                 cwd=project)
     assert res.exit_code == 2
     assert "is in Pipe mode but" in res.stderr
+
+
+@pytest.mark.parametrize("mode", ["File", "FastFile"])
+def test_a_channel_without_files_is_refused_like_sagemaker_does(smctl, probe_image, project, mode):
+    (project / "hollow" / "sub").mkdir(parents=True)  # folders, but no file in them
+    res = smctl("local-train", "--image", probe_image, "--channel", f"train=hollow,mode={mode}", cwd=project)
+    assert res.exit_code == 2
+    assert "channel 'train': hollow holds no files" in res.stderr
+    assert "--channel train=PATH" in res.stderr
 
 
 def test_image_not_found_hints_build(smctl, project):
