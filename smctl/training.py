@@ -649,11 +649,21 @@ def raise_for_failure(result: TrainResult) -> None:
     if result.status == "Completed":
         return
     last = "\n".join(result.log_tail[-15:])
-    raise ContainerFailedError(
-        f"training job {result.job_name} failed: {result.failure_reason}",
-        f"see the logs in {result.run_dir / 'logs.txt'}" + (f"; last lines:\n{last}" if last else ""),
-        details=result.as_dict(),
-    )
+    hint = f"see the logs in {result.run_dir / 'logs.txt'}" + (f"; last lines:\n{last}" if last else "")
+    if wrote_into_a_channel(result.log_tail, result.failure_reason):
+        hint = (f"smctl mounts File-mode channels read-only so your data is never changed, while SageMaker copies "
+                f"them: write what you unpack or derive to /tmp or /opt/ml/output instead of "
+                f"{layout.INPUT_DATA}/<channel>; {hint}")
+    raise ContainerFailedError(f"training job {result.job_name} failed: {result.failure_reason}", hint,
+                               details=result.as_dict())
+
+
+def wrote_into_a_channel(log_tail: Sequence[str], failure_reason: str | None) -> bool:
+    """Did the algorithm fail writing into a read-only channel folder (EROFS under /opt/ml/input/data)?"""
+    for line in [*log_tail, *(failure_reason or "").splitlines()]:
+        if "Read-only file system" in line and str(layout.INPUT_DATA) in line:
+            return True
+    return False
 
 
 __all__ = ["ChannelInput", "TrainingJob", "plan_job", "resolve_channels", "run_job", "SmctlError"]

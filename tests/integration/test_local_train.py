@@ -156,6 +156,15 @@ def test_reused_job_name_starts_from_an_empty_opt_ml(smctl, probe_image, project
     assert "asked to fail" not in again.stderr
 
 
+def test_writing_into_a_read_only_channel_gets_a_hint(smctl, probe_image, project):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-erofs", "--channel", "training=data/train",
+                "--entrypoint", "sh", "--args", "-c 'touch /opt/ml/input/data/training/unpacked.txt'", cwd=project)
+    assert res.exit_code == 5
+    assert "Read-only file system" in res.stderr
+    assert "mounts File-mode channels read-only" in res.stderr and "/tmp or /opt/ml/output" in res.stderr
+    assert not (project / "data" / "train" / "unpacked.txt").exists()
+
+
 def test_exit_code_without_failure_file(smctl, probe_image, project):
     res = smctl("local-train", "--image", probe_image, "--job-name", "probe-crash", "--hp", "action=crash",
                 "--hp", "code=7", cwd=project)
