@@ -57,13 +57,35 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
     **_family("ml.p5", {"48xlarge": (192, 2048, 8)}),
 }
 
+# Types of the table each API refuses (botocore's TrainingInstanceType, ProductionVariantInstanceType and
+# TransformInstanceType enums): SageMaker rejects the job before it starts, so smctl does too.
+NOT_OFFERED = {
+    "training": frozenset({"ml.c5.large", "ml.c6i.large", "ml.m5.8xlarge", "ml.m5.16xlarge"}),
+    "hosting": frozenset({"ml.m5.8xlarge", "ml.m5.16xlarge", "ml.p3dn.24xlarge", "ml.r5.8xlarge", "ml.t3.medium",
+                          "ml.t3.large", "ml.t3.xlarge", "ml.t3.2xlarge"}),
+    "transform": frozenset({"ml.c5.large", "ml.m5.8xlarge", "ml.m5.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge",
+                            "ml.p5.48xlarge", "ml.r5.large", "ml.r5.xlarge", "ml.r5.2xlarge", "ml.r5.4xlarge",
+                            "ml.r5.8xlarge", "ml.r5.12xlarge", "ml.t3.medium", "ml.t3.large", "ml.t3.xlarge",
+                            "ml.t3.2xlarge"}),
+}
+_API = {"training": "CreateTrainingJob", "hosting": "CreateEndpointConfig", "transform": "CreateTransformJob"}
+
 # SageMaker SDK local mode's pseudo types: no limits, with or without GPUs.
 LOCAL_TYPES = {"local": InstanceType("local", 0, 0, 0), "local_gpu": InstanceType("local_gpu", 0, 0, -1)}
 
 
-def lookup_instance_type(name: str) -> InstanceType:
-    """Raises: UsageError for an unknown type, suggesting the closest known ones."""
+def lookup_instance_type(name: str, use: str | None = None) -> InstanceType:
+    """The type's limits; `use` (training, hosting, transform) also refuses a type that API does not offer.
+
+    Raises: UsageError for an unknown type, suggesting the closest known ones, or one not offered for `use`.
+    """
     if name in INSTANCE_TYPES:
+        if use is not None and name in NOT_OFFERED[use]:
+            offered = [n for n in INSTANCE_TYPES if n not in NOT_OFFERED[use]]
+            family = name.rsplit(".", 1)[0] + "."
+            close = [n for n in offered if n.startswith(family)][:3] or difflib.get_close_matches(name, offered, n=3)
+            raise UsageError(f"{name} is not a SageMaker {use} instance type ({_API[use]} refuses it)",
+                             f"use another type, such as {' or '.join(close or ['ml.m5.xlarge'])} (--instance-type)")
         return INSTANCE_TYPES[name]
     if name in LOCAL_TYPES:
         return LOCAL_TYPES[name]

@@ -172,8 +172,11 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
                          "use 1-63 letters, digits and hyphens, starting with a letter or digit")
     if job.instance_count < 1:
         raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
-    instance = lookup_instance_type(job.instance_type)
+    instance = lookup_instance_type(job.instance_type, "training")
     hps = layout.encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
+    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
+                              ("ContainerArguments", "--args", job.arguments)):
+        _check_container_list(what, flag, items or ())
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
@@ -254,6 +257,17 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
         host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
                    latest_dir)
+
+
+def _check_container_list(what: str, flag: str, items: Sequence[str]) -> None:
+    """CreateTrainingJob's limits: at most 100 items of at most 256 characters each."""
+    if len(items) > 100:
+        raise UsageError(f"{flag} has {len(items)} items; SageMaker's {what} takes at most 100",
+                         "move them into a script in the image, or into hyperparameters")
+    for item in items:
+        if len(item) > 256:
+            raise UsageError(f"{flag} item {item[:40]!r}... is {len(item)} characters; SageMaker's {what} takes "
+                             "at most 256 per item", "split it, or move it into a script in the image")
 
 
 def cpu_limit(instance: InstanceType) -> int | None:

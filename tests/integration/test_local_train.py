@@ -273,6 +273,9 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
     (["--hp", "novalue"], "--hp 'novalue' is not KEY=VALUE", 2),
     (["--instance-type", "ml.m5.xlage"], "unknown instance type 'ml.m5.xlage'", 2),
     (["--instance-count", "0"], "instance count 0 is below 1", 2),
+    (["--instance-type", "ml.c5.large"], "ml.c5.large is not a SageMaker training instance type", 2),
+    (["--args", "x" * 257], "SageMaker's ContainerArguments takes at most 256 per item", 2),
+    (["--entrypoint", " ".join(["a"] * 101)], "--entrypoint has 101 items", 2),
 ])
 def test_bad_input_is_a_clear_usage_error(smctl, probe_image, project, args, message, code):
     res = smctl("local-train", "--image", probe_image, "--job-name", "bad", *args, cwd=project)

@@ -101,3 +101,22 @@ def test_instance_types_known_and_close_matches_suggested():
     with pytest.raises(UsageError) as exc:
         lookup_instance_type("ml.m5.xlage")
     assert "ml.m5.xlarge" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize(("name", "use", "close"), [
+    ("ml.c5.large", "training", "ml.c5.xlarge"),
+    ("ml.t3.medium", "hosting", "ml.m5.xlarge"),
+    ("ml.r5.large", "transform", "ml.m5.large"),
+])
+def test_types_an_api_does_not_offer_are_refused_for_that_use(name, use, close):
+    with pytest.raises(UsageError) as err:
+        lookup_instance_type(name, use)
+    assert f"{name} is not a SageMaker {use} instance type" in err.value.message
+    assert close in err.value.hint and "--instance-type" in err.value.hint
+    assert lookup_instance_type(name).name == name  # the limits are still known
+
+
+def test_offered_types_pass_for_their_use():
+    assert lookup_instance_type("ml.c5.xlarge", "training").vcpus == 4
+    assert lookup_instance_type("ml.t3.medium", "training").memory_gib == 4
+    assert lookup_instance_type("local", "hosting").name == "local"
