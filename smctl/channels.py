@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,16 @@ def has_files(path: Path) -> bool:
     if path.is_file():
         return True
     return any(p.is_file() for p in path.rglob("*"))
+
+
+def epoch_order(files: Sequence[Path], seed: int | None, host_index: int, host_count: int, sharded: bool,
+                epoch: int = 0) -> list[Path]:
+    """The files one host reads in one epoch: ShuffleConfig's seeded shuffle (a new order every epoch, and with
+    ShardedByS3Key a new split across hosts), then this host's share."""
+    order = list(files)
+    if seed is not None:
+        random.Random(f"{seed}/{epoch}").shuffle(order)
+    return shard(order, host_index, host_count) if sharded else order
 
 
 def shard(files: Sequence[Path], host_index: int, host_count: int) -> list[Path]:

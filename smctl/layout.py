@@ -58,6 +58,7 @@ class ChannelConfig:
     record_wrapper: str = "None"
     content_type: str | None = None
     compression: str = "None"
+    shuffle_seed: int | None = None  # ShuffleConfig.Seed: the object order is shuffled (per epoch in Pipe mode)
 
 
 def host_names(count: int) -> list[str]:
@@ -141,6 +142,9 @@ def validate_channel(channel: ChannelConfig) -> None:
                 f"channel {channel.name!r}: {label} {value!r} is not valid",
                 f"use one of: {', '.join(allowed)}",
             )
+    if channel.shuffle_seed is not None and not 0 <= channel.shuffle_seed < 2**63:
+        raise UsageError(f"channel {channel.name!r}: shuffle seed {channel.shuffle_seed} is not valid",
+                         "use a whole number from 0 (ShuffleConfig.Seed): shuffle_seed=42")
 
 
 def input_data_config(channels: Sequence[ChannelConfig]) -> dict[str, dict[str, str]]:

@@ -8,7 +8,7 @@ import fcntl
 import gzip
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from smctl.channels import recordio_frames
@@ -25,10 +25,11 @@ class PipeFeeder:
     """
 
     def __init__(self, data_dir: Path, name: str, files: Sequence[Path], *, record_wrapper: str = "None",
-                 compression: str = "None") -> None:
+                 compression: str = "None", order: Callable[[int], Sequence[Path]] | None = None) -> None:
         self.data_dir = data_dir
         self.name = name
         self.files = list(files)
+        self.order = order  # epoch -> files (a shuffle per epoch); else `files` every epoch
         self.record_wrapper = record_wrapper
         self.compression = compression
         self.epochs_done = 0
@@ -78,7 +79,7 @@ class PipeFeeder:
                     os.close(fd)
                     return
                 try:
-                    self._feed(fd)
+                    self._feed(fd, self.order(epoch) if self.order else self.files)
                 except OSError as exc:
                     if exc.errno != errno.EPIPE:  # the reader closed early: that ends its epoch
                         raise
@@ -91,8 +92,8 @@ class PipeFeeder:
             if not self._stop.is_set():
                 self.error = exc
 
-    def _feed(self, fd: int) -> None:
-        for file in self.files:
+    def _feed(self, fd: int, files: Sequence[Path]) -> None:
+        for file in files:
             if self._stop.is_set():
                 return
             if self.record_wrapper == "RecordIO":

@@ -92,6 +92,7 @@ class ChannelSpec:
     distribution: str = "FullyReplicated"
     record_wrapper: str = "None"
     compression: str = "None"
+    shuffle_seed: int | None = None
 
     @property
     def is_s3(self) -> bool:
@@ -104,7 +105,7 @@ class ChannelSpec:
     @property
     def config(self) -> ChannelConfig:
         return ChannelConfig(self.name, self.input_mode, self.distribution, self.record_wrapper,
-                             self.content_type, self.compression)
+                             self.content_type, self.compression, self.shuffle_seed)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -380,6 +380,7 @@ CHANNEL: tuple[Field, ...] = (
     Field("distribution", choice(*layout.DISTRIBUTIONS), "FullyReplicated"),
     Field("record_wrapper", choice(*layout.RECORD_WRAPPERS), "None"),
     Field("compression", choice(*layout.COMPRESSIONS), "None"),
+    Field("shuffle_seed", integer(0)),
 )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from smctl import layout
-from smctl.channels import has_files, list_channel_files, shard
+from smctl.channels import epoch_order, has_files, list_channel_files
 from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount, stop_containers
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
 from smctl.instances import InstanceType, lookup_instance_type
@@ -64,8 +64,9 @@ class HostPlan:
     root: Path  # the host's /opt/ml on this machine
     container: ContainerSpec
     config_files: dict[str, str]
-    pipes: dict[str, list[Path]]  # channel -> files fed through its FIFOs
+    pipes: dict[str, list[Path]]  # channel -> files fed through its FIFOs in epoch 0
     pipe_options: dict[str, ChannelConfig]
+    pipe_order: dict[str, Callable[[int], list[Path]]] = field(default_factory=dict)  # epoch -> files
 
 
 @dataclass(frozen=True)
@@ -214,14 +215,15 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             mounts.append(Mount(root / "checkpoints", str(layout.CHECKPOINTS)))
         pipes: dict[str, list[Path]] = {}
         pipe_options: dict[str, ChannelConfig] = {}
+        pipe_order: dict[str, Callable[[int], list[Path]]] = {}
         for ch in job.channels:
             cfg = ch.config
             src = sources[cfg.name]
             if cfg.input_mode == "Pipe":
-                files = list_channel_files(src) if src.exists() else []
-                if cfg.distribution == "ShardedByS3Key":
-                    files = shard(files, index, len(hosts))
-                pipes[cfg.name] = files
+                order = functools.partial(epoch_order, list_channel_files(src) if src.exists() else [],
+                                          cfg.shuffle_seed, index, len(hosts), cfg.distribution == "ShardedByS3Key")
+                pipes[cfg.name] = order(0)
+                pipe_order[cfg.name] = order
                 pipe_options[cfg.name] = cfg
                 continue
             target = str(layout.INPUT_DATA / cfg.name)
@@ -254,7 +256,7 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             nano_cpus=cpu_limit(instance),
             shm_size=SHM_BYTES,
         )
-        host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options))
+        host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options, pipe_order))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
                    latest_dir)
 
@@ -343,12 +345,11 @@ def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> 
     for ch in plan.job.channels:
         cfg = ch.config
         if cfg.input_mode != "Pipe" and cfg.distribution == "ShardedByS3Key" and len(plan.hosts) > 1:
-            _link_shard(sources[cfg.name], host.root / "shards" / cfg.name, index, len(plan.hosts))
+            _link_shard(sources[cfg.name], host.root / "shards" / cfg.name, index, len(plan.hosts), cfg.shuffle_seed)
 
 
-def _link_shard(src: Path, dest: Path, index: int, count: int) -> None:
-    files = list_channel_files(src)
-    for f in shard(files, index, count):
+def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None) -> None:
+    for f in epoch_order(list_channel_files(src), seed, index, count, sharded=True):
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -410,8 +411,8 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
         for host in plan.hosts:
             for ch, files in host.pipes.items():
                 opts = host.pipe_options[ch]
-                feeder = PipeFeeder(host.root / "input" / "data", ch, files,
-                                    record_wrapper=opts.record_wrapper, compression=opts.compression).start()
+                feeder = PipeFeeder(host.root / "input" / "data", ch, files, record_wrapper=opts.record_wrapper,
+                                    compression=opts.compression, order=host.pipe_order.get(ch)).start()
                 stack.callback(feeder.stop)
         containers = []
         pumps = []

@@ -17,6 +17,7 @@ CHANNEL_KEYS = {
     "distribution": "distribution",
     "record_wrapper": "record_wrapper",
     "compression": "compression",
+    "shuffle_seed": "shuffle_seed",
 }
 
 
@@ -62,7 +63,11 @@ def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig,
             raise UsageError(f"--channel {name}: option {opt!r} is not known",
                              f"channel options are: {', '.join(sorted(set(CHANNEL_KEYS) - {'input_mode'}))}")
         fields[CHANNEL_KEYS[key]] = value
-    return ChannelConfig(name=name, **fields), source
+    seed = fields.pop("shuffle_seed", None)
+    if seed is not None and not seed.isdigit():
+        raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
+                         f"write it as --channel {name}=PATH,shuffle_seed=42")
+    return ChannelConfig(name=name, **fields, shuffle_seed=int(seed) if seed is not None else None), source
 
 
 def require_image(spec: Any, image: str | None, command: str) -> None:

@@ -116,6 +116,28 @@ def test_pipe_mode_two_epochs(smctl, probe_image, project):
     assert not list((project / ".smctl" / "runs" / "probe-pipe" / "algo-1" / "input" / "data").glob("train_*"))
 
 
+def test_pipe_mode_shuffle_seed_reorders_each_epoch(smctl, probe_image, project):
+    import hashlib
+
+    from smctl.channels import epoch_order, list_channel_files
+
+    data = project / "shuffled"
+    data.mkdir()
+    for i in range(12):
+        (data / f"part-{i:02}.bin").write_bytes(f"record {i}\n".encode())
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-shuffle",
+                "--hp", "action=pipe", "--hp", "channel=train", "--hp", "epochs=2",
+                "--channel", f"train={data},mode=Pipe,shuffle_seed=11", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    epochs = _model_records(Path(res.json["result"]["model_artifact"]))["probe-algo-1.json"]["epochs"]
+    files = list_channel_files(data)
+    want = [hashlib.sha256(b"".join(f.read_bytes() for f in epoch_order(files, 11, 0, 1, False, e))).hexdigest()
+            for e in (0, 1)]
+    in_key_order = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    assert [e["sha256"] for e in epochs] == want
+    assert len({want[0], want[1], in_key_order}) == 3  # each epoch in its own order
+
+
 def test_failure_file_becomes_the_failure_reason_exit_5(smctl, probe_image, project, docker_client):
     res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "probe-fail", "--hp", "action=fail",
                 cwd=project)
@@ -273,6 +295,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
     (["--hp", "novalue"], "--hp 'novalue' is not KEY=VALUE", 2),
     (["--instance-type", "ml.m5.xlage"], "unknown instance type 'ml.m5.xlage'", 2),
     (["--instance-count", "0"], "instance count 0 is below 1", 2),
+    (["--channel", "training=data/train,shuffle_seed=x"], "--channel training: shuffle_seed 'x' is not a whole", 2),
     (["--instance-type", "ml.c5.large"], "ml.c5.large is not a SageMaker training instance type", 2),
     (["--args", "x" * 257], "SageMaker's ContainerArguments takes at most 256 per item", 2),
     (["--entrypoint", " ".join(["a"] * 101)], "--entrypoint has 101 items", 2),

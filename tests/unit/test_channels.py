@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from smctl.channels import list_channel_files, read_recordio, recordio_frames, shard
+from smctl.channels import epoch_order, list_channel_files, read_recordio, recordio_frames, shard
 from smctl.pipe_feeder import PipeFeeder
 
 
@@ -84,3 +84,38 @@ def test_stop_unblocks_a_feeder_nobody_reads(tmp_path):
     assert not t.is_alive()
     assert not (tmp_path / "idle_0").exists()
     assert os.listdir(tmp_path) == ["f"]
+
+
+def test_shuffle_seed_gives_a_new_reproducible_order_each_epoch_and_a_new_split():
+    files = [Path(f"f{i:02}") for i in range(40)]
+    e0, e1 = (epoch_order(files, 7, 0, 1, sharded=False, epoch=e) for e in (0, 1))
+    assert sorted(e0) == sorted(e1) == files and e0 != files and e0 != e1
+    assert epoch_order(files, 7, 0, 1, False, 1) == e1  # the same seed gives the same orders
+    assert epoch_order(files, 8, 0, 1, False, 0) != e0
+    assert epoch_order(files, None, 0, 1, False, 3) == files  # no ShuffleConfig: key order, every epoch
+    for epoch in (0, 1):
+        shares = [epoch_order(files, 7, i, 3, sharded=True, epoch=epoch) for i in range(3)]
+        assert sorted(f for share in shares for f in share) == files  # disjoint and complete
+    assert epoch_order(files, 7, 0, 3, True, 0) != epoch_order(files, 7, 0, 3, True, 1)
+
+
+def test_pipe_feeder_follows_the_order_of_each_epoch(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    files = []
+    for name in "abc":
+        (data / name).write_bytes(name.encode() * 3)
+        files.append(data / name)
+    orders = {0: [files[2], files[0]], 1: [files[1]]}
+    feeder = PipeFeeder(tmp_path, "ch", files, order=lambda epoch: orders.get(epoch, files)).start()
+    try:
+        got = []
+        for epoch in (0, 1):
+            path = tmp_path / f"ch_{epoch}"
+            deadline = time.monotonic() + 10
+            while not path.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            got.append(path.read_bytes())
+    finally:
+        feeder.stop()
+    assert got == [b"cccaaa", b"bbb"]

@@ -75,6 +75,7 @@ path = "s3://my-bucket/churn/val/"
 input_mode = "Pipe"
 record_wrapper = "RecordIO"
 compression = "Gzip"
+shuffle_seed = 42
 
 [serve]
 model = "model.tar.gz"
@@ -144,8 +145,9 @@ def test_full_example_round_trips_into_the_spec(tmp_path: Path):
         ChannelSpec(name="training", path=root / "data/train", content_type="text/csv", input_mode="FastFile",
                     distribution="ShardedByS3Key"),
         ChannelSpec(name="validation", path="s3://my-bucket/churn/val/", input_mode="Pipe",
-                    record_wrapper="RecordIO", compression="Gzip"),
+                    record_wrapper="RecordIO", compression="Gzip", shuffle_seed=42),
     )
+    assert t.channels[1].config.shuffle_seed == 42
     s = spec.serve
     assert (s.image, s.model, s.port, s.instance_type, s.gpus) == (
         "team/churn-serve:v3", root / "model.tar.gz", 0, "ml.c5.large", "none")
