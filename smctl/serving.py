@@ -43,6 +43,7 @@ class ServeConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     instance_type: str = "ml.m5.xlarge"
     gpus: str = "auto"
+    instance_use: str = "hosting"  # or "transform": which API's instance types are offered
     startup_timeout: float = 240
     read_only_model: bool = False
     region: str | None = None
@@ -95,7 +96,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
     if config.startup_timeout <= 0:
         raise UsageError(f"startup timeout {config.startup_timeout:g} s is not positive",
                          "use --startup-timeout SECONDS (SageMaker allows 60-3600; the default is 240)")
-    instance = lookup_instance_type(config.instance_type)
+    instance = lookup_instance_type(config.instance_type, config.instance_use)
     gpus: GpuRequest = parse_gpus(config.gpus, instance, engine_has_gpus)
     env = check_environment(config.environment)
     run_dir = config.project_root / ".smctl" / "endpoints" / config.name
@@ -345,6 +346,15 @@ def wait_for_exit(ready: ReadyEndpoint, on_event: Event, *, poll: float = 0.5) -
                 "fix the error in its logs, then start it again with smctl local-serve",
                 details={"exit_code": code},
             )
+
+
+def needs_engine_facts(config: ServeConfig) -> bool:
+    """Whether plan_endpoint needs engine_facts(): CPUs to cap to the engine's, or --gpus auto on a GPU type."""
+    try:
+        instance = lookup_instance_type(config.instance_type)
+    except UsageError:
+        return False  # plan_endpoint reports it
+    return bool(instance.vcpus) or (config.gpus.strip().lower() == "auto" and bool(instance.gpus))
 
 
 def engine_facts(client: Any | None = None) -> tuple[int | None, bool]:

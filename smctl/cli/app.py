@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from smctl import __version__
+from smctl.cli import coercion
 from smctl.cli.output import Output
 from smctl.errors import ExitCode, SmctlError, UsageError
 
@@ -97,6 +99,7 @@ def _register() -> None:
 
 
 _register()
+coercion.install()
 
 
 def _hoist_global_flags(argv: list[str]) -> list[str]:
@@ -116,7 +119,7 @@ def run(argv: list[str]) -> int:
     out = Output(json_mode="--json" in argv, verbose=bool({"-v", "--verbose"} & set(argv)),
                  color="--no-color" not in argv)
     state = AppState(out=out)
-    command = typer.main.get_command(app)
+    command = _command_for(argv)
     try:
         rv = command.main(args=argv, prog_name="smctl", standalone_mode=False, obj=state)
         code = rv if isinstance(rv, int) else 0
@@ -144,6 +147,33 @@ def run(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 70
         out.internal_error(exc)
         return int(ExitCode.INTERNAL)
+
+
+def _command_for(argv: list[str]) -> Any:
+    """The command tree to run `argv` with: the root and only the sub-command it names (building every command's
+    options costs about 25 ms on each run), or the whole tree for help, completion and anything unusual."""
+    name = _invoked_name(argv)
+    if name is not None and "_SMCTL_COMPLETE" not in os.environ:
+        single = copy.copy(app)
+        single.registered_commands = [c for c in app.registered_commands if c.name == name]
+        single.registered_groups = [g for g in app.registered_groups if g.name == name]
+        if single.registered_commands or single.registered_groups:
+            return typer.main.get_command(single)
+    return typer.main.get_command(app)
+
+
+def _invoked_name(argv: list[str]) -> str | None:
+    """The sub-command's name when only global flags and --config come before it; else None."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--config":
+            i += 2
+        elif token in GLOBAL_FLAGS or token.startswith("--config="):
+            i += 1
+        else:
+            return None if token.startswith("-") else token
+    return None
 
 
 def _interrupted(out: Output) -> int:

@@ -61,7 +61,7 @@ def local_serve(
     from smctl.containers import docker_client
 
     client = docker_client()
-    cpus, has_gpus = serving.engine_facts(client)
+    cpus, has_gpus = serving.engine_facts(client) if serving.needs_engine_facts(config) else (None, None)
     plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
     where = f"{config.host}:{config.port}" if config.port else f"{config.host}:(any free port)"
     out.info(f"starting endpoint {config.name}: docker run {config.image} serve on {where}, "

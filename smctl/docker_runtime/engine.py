@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,9 +57,11 @@ def engine(timeout: int = DEFAULT_TIMEOUT) -> Any:
     failure, detail = reach(endpoint)
     if failure:
         raise engine_failure(failure, detail, endpoint)
+    version = pinged_api_version(endpoint)
     try:
-        client = open_client(endpoint, timeout)
-        client.ping()
+        client = open_client(endpoint, timeout, version=version)
+        if version is None:
+            client.ping()
     except docker.errors.DockerException as exc:
         raise engine_error(exc, endpoint) from None
     return client
@@ -130,12 +133,42 @@ def reach(endpoint: Endpoint) -> tuple[str | None, str | None]:
     return None, None
 
 
-def open_client(endpoint: Endpoint, timeout: int = 120) -> Any:
-    """A docker-py client for exactly this endpoint (TLS material of a context included)."""
+def pinged_api_version(endpoint: Endpoint) -> str | None:
+    """The engine's API version, from one GET /_ping on its unix socket: a client given it skips docker-py's
+    GET /version (about 7 ms of engine work). None for other endpoints, or when the answer is not a clear 200."""
+    import http.client
+
+    found = endpoint.socket_path
+    if found is None:
+        return None
+    path: str = found
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(CONNECT_TIMEOUT)
+            self.sock.connect(path)
+
+    conn = UnixConnection("localhost", timeout=CONNECT_TIMEOUT)
+    try:
+        conn.request("GET", "/_ping")
+        resp = conn.getresponse()
+        version = (resp.getheader("Api-Version") or "").strip()
+        ok = resp.status == 200
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    return version if ok and re.fullmatch(r"[0-9]+\.[0-9]+", version) else None
+
+
+def open_client(endpoint: Endpoint, timeout: int = 120, version: str | None = None) -> Any:
+    """A docker-py client for exactly this endpoint (TLS material of a context included); without `version`,
+    docker-py asks the engine for it."""
     import docker
 
     if endpoint.source == "DOCKER_HOST":
-        return docker.from_env(timeout=timeout)
+        return docker.from_env(timeout=timeout, version=version)
     tls: Any = False
     if endpoint.tls_dir is not None:
         from docker.tls import TLSConfig
@@ -144,7 +177,7 @@ def open_client(endpoint: Endpoint, timeout: int = 120) -> Any:
         cert = (str(d / "cert.pem"), str(d / "key.pem")) if (d / "cert.pem").exists() else None
         ca = str(d / "ca.pem") if (d / "ca.pem").exists() else None
         tls = TLSConfig(client_cert=cert, ca_cert=ca, verify=not endpoint.skip_tls_verify and ca is not None)
-    return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=timeout)
+    return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=timeout, version=version)
 
 
 def engine_error(exc: BaseException, endpoint: Endpoint | None = None) -> DockerError:

@@ -40,7 +40,7 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Path 
 
     config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,
                                  host="127.0.0.1", environment=dict(environment), instance_type=instance_type,
-                                 gpus=gpus, region=region)
+                                 gpus=gpus, region=region, instance_use="transform")
     cpus, has_gpus = serving.engine_facts()
     plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
     labels = {**plan.container.labels, LABEL_KIND: KIND_TRANSFORM, LABEL_JOB: job_name}

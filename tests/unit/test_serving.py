@@ -11,7 +11,7 @@ import pytest
 from smctl.errors import UsageError
 from smctl.ports import PortHolder, check_port, find_port_holder, port_is_free, process_listening
 from smctl.readiness import judge_listeners, parse_proc_net_tcp
-from smctl.serving import ServeConfig, plan_endpoint
+from smctl.serving import ServeConfig, needs_engine_facts, plan_endpoint
 
 # /proc/net/tcp and tcp6 of a container running `python -m http.server 8080 --bind 127.0.0.1` plus a socket on
 # [::]:5000 and an established connection (state 01).
@@ -80,10 +80,29 @@ def test_an_archive_is_extracted_into_the_run_folder(tmp_path):
     ({"environment": {"1BAD": "x"}}, "environment variable name '1BAD' is not valid"),
     ({"instance_type": "ml.m5.huge"}, "unknown instance type"),
     ({"model": "/nonexistent/model"}, "model /nonexistent/model does not exist"),
+    ({"instance_type": "ml.t3.medium"}, "ml.t3.medium is not a SageMaker hosting instance type"),
+    ({"instance_type": "ml.r5.large", "instance_use": "transform"},
+     "ml.r5.large is not a SageMaker transform instance type"),
 ])
 def test_plan_rejects_bad_input(tmp_path, kw, message):
     with pytest.raises(UsageError, match=message):
         plan_endpoint(ServeConfig(**{"image": "m:1", "name": "m", "project_root": tmp_path, **kw}))
+
+
+@pytest.mark.parametrize(("kw", "needed"), [
+    ({"instance_type": "ml.m5.xlarge"}, True),  # 4 vCPUs: capped to what the engine has
+    ({"instance_type": "ml.g5.xlarge"}, True),
+    ({"instance_type": "local"}, False),  # no limits and no GPUs: the plan does not depend on the engine
+    ({"instance_type": "local_gpu"}, True),  # --gpus auto: GPUs only when the engine has them
+    ({"instance_type": "local_gpu", "gpus": "all"}, False),
+    ({"instance_type": "local_gpu", "gpus": "none"}, False),
+    ({"instance_type": "ml.m5.huge"}, False),  # plan_endpoint rejects it
+])
+def test_engine_facts_are_asked_only_when_the_plan_uses_them(tmp_path, kw, needed):
+    config = ServeConfig(**{"image": "m:1", "name": "m", "project_root": tmp_path, **kw})
+    assert needs_engine_facts(config) is needed
+    if not needed and kw["instance_type"] != "ml.m5.huge":
+        assert plan_endpoint(config) == plan_endpoint(config, engine_cpus=1, engine_has_gpus=True)
 
 
 def test_check_port_accepts_0_to_65535():
