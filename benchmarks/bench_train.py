@@ -120,13 +120,15 @@ def pipe_throughput(work: Path, cold: bool, runs: int) -> list[tuple[float, floa
     """MB/s read inside the container, Pipe mode vs the same file from a read-only bind mount, alternating.
 
     One pair per run: the disk of a shared VM swings by 2x from minute to minute, so a single pair says little;
-    the ratio of each pair (measured seconds apart) is steadier than either rate.
+    the ratio of each pair (measured seconds apart) is steadier than either rate. The order flips every pair
+    (ABBA): these VM disks are rate-limited with a burst budget, which favours whichever reads first.
     """
     proj = work / "scale"
     pairs = []
     for i in range(runs):
         rates = {}
-        for mode, channel in (("pipe", "bench=big,mode=Pipe"), ("file", "bench=big")):
+        order = (("pipe", "bench=big,mode=Pipe"), ("file", "bench=big"))
+        for mode, channel in (order if i % 2 == 0 else order[::-1]):
             if cold and not drop_caches():
                 return None
             if not cold:  # warm the cache for both readers the same way
