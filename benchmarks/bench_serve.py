@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from installed import compile_smctl  # noqa: E402
 from preset import LABEL, Preset, trained_preset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,6 +296,7 @@ def main() -> None:
     ap.add_argument("--no-runtime-api", action="store_true", help="skip the row through `smctl runtime`")
     ap.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
     args = ap.parse_args()
+    compile_smctl()
     t_start = time.perf_counter()
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     ups: dict[str, dict[str, float]] = {}

@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from installed import compile_smctl  # noqa: E402
+
 IMAGE = "smctl-bench-train:latest"
 DOCKERFILE = """FROM python:3.11-slim
 COPY train /usr/local/bin/train
@@ -152,6 +155,7 @@ def main() -> None:
     ap.add_argument("--big-gib", type=float, default=2.0)
     ap.add_argument("--pipe-runs", type=int, default=5, help="Pipe/bind-mount read pairs per cache state")
     a = ap.parse_args()
+    compile_smctl()
     work = Path(tempfile.mkdtemp(prefix="smctl-bench-train-", dir=Path(__file__).parent / ".work"
                                  if (Path(__file__).parent / ".work").is_dir() else None))
     try:

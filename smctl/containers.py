@@ -6,15 +6,19 @@ With docker_runtime.py (engine, images, build, push) this is the only docker-py 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smctl.errors import DockerError, SmctlError
+from smctl.errors import DockerError, SmctlError, UsageError
+
+if TYPE_CHECKING:
+    from smctl.instances import InstanceType
 
 LABEL_MANAGED = "smctl.managed"
 LABEL_JOB = "smctl.job"
@@ -58,6 +62,25 @@ class GpuRequest:
         if self.count == -1:
             return "all"
         return str(self.count) if self.count else "none"
+
+
+def parse_gpus(value: str, instance: InstanceType, engine_has_gpus: bool | None) -> GpuRequest:
+    """`all`, `none`, a count, comma-separated ids, or `auto` (the instance's GPUs when the engine has them)."""
+    value = value.strip().lower()
+    if value in ("none", "0", ""):
+        return GpuRequest()
+    if value == "all":
+        return GpuRequest(count=-1)
+    if value == "auto":
+        if instance.gpus and engine_has_gpus:
+            return GpuRequest(count=instance.gpus if instance.gpus > 0 else -1)
+        return GpuRequest()
+    if value.isdigit():
+        return GpuRequest(count=int(value))
+    ids = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not ids or not all(re.fullmatch(r"[0-9]+|GPU-[0-9a-f-]+", i, re.I) for i in ids):
+        raise UsageError(f"--gpus {value!r} is not valid", "use all, none, auto, a count (2) or device ids (0,1)")
+    return GpuRequest(device_ids=ids)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
     Raises:
         UsageError: a bad name, port, timeout, instance type, GPU request, environment or model path.
     """
-    from smctl.training import parse_gpus
+    from smctl.containers import parse_gpus
 
     check_name(config.name)
     check_port(config.port)

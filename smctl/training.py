@@ -20,7 +20,15 @@ from typing import Any
 
 from smctl import layout
 from smctl.channels import epoch_order, has_files, list_channel_files
-from smctl.containers import LABEL_HOST, LABEL_JOB, LABEL_KIND, ContainerSpec, GpuRequest, Mount, stop_containers
+from smctl.containers import (
+    LABEL_HOST,
+    LABEL_JOB,
+    LABEL_KIND,
+    ContainerSpec,
+    Mount,
+    parse_gpus,
+    stop_containers,
+)
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
 from smctl.instances import InstanceType, lookup_instance_type
 from smctl.layout import ChannelConfig
@@ -140,25 +148,6 @@ def default_job_name(image: str) -> str:
     base = re.sub(r"[^a-zA-Z0-9-]", "-", image.rsplit("/", 1)[-1].split(":")[0]).strip("-")[:30] or "job"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S")
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
-
-
-def parse_gpus(value: str, instance: InstanceType, engine_has_gpus: bool | None) -> GpuRequest:
-    """`all`, `none`, a count, comma-separated ids, or `auto` (the instance's GPUs when the engine has them)."""
-    value = value.strip().lower()
-    if value in ("none", "0", ""):
-        return GpuRequest()
-    if value == "all":
-        return GpuRequest(count=-1)
-    if value == "auto":
-        if instance.gpus and engine_has_gpus:
-            return GpuRequest(count=instance.gpus if instance.gpus > 0 else -1)
-        return GpuRequest()
-    if value.isdigit():
-        return GpuRequest(count=int(value))
-    ids = tuple(p.strip() for p in value.split(",") if p.strip())
-    if not ids or not all(re.fullmatch(r"[0-9]+|GPU-[0-9a-f-]+", i, re.I) for i in ids):
-        raise UsageError(f"--gpus {value!r} is not valid", "use all, none, auto, a count (2) or device ids (0,1)")
-    return GpuRequest(device_ids=ids)
 
 
 def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPlan:

@@ -1,29 +1,44 @@
 """The only docker-py user besides containers.py: engine connection, build, tag, push, image lookup.
 
-Import from here; the submodules import docker-py inside their functions, so importing this package is cheap.
+Import from here. Each name is loaded from its submodule on first use (PEP 562), so a command that only needs the
+engine connection does not pay for the build and push modules; the submodules import docker-py inside their
+functions.
 """
 
 from __future__ import annotations
 
-from smctl.docker_runtime.build import (
-    BuildFailedError,
-    BuildOptions,
-    BuildProgress,
-    BuiltImage,
-    add_registry_auths,
-    run_build,
-)
-from smctl.docker_runtime.engine import engine, engine_error
-from smctl.docker_runtime.images import (
-    ImageInfo,
-    ImageNotFoundError,
-    inspect_image,
-    split_reference,
-    tag_image,
-    untag_image,
-)
-from smctl.docker_runtime.login import docker_config_file, has_login, save_login
-from smctl.docker_runtime.push import PushedImage, PushFailedError, PushProgress, push_reference
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smctl.docker_runtime.build import (
+        BuildFailedError,
+        BuildOptions,
+        BuildProgress,
+        BuiltImage,
+        add_registry_auths,
+        run_build,
+    )
+    from smctl.docker_runtime.engine import engine, engine_error
+    from smctl.docker_runtime.images import (
+        ImageInfo,
+        ImageNotFoundError,
+        inspect_image,
+        split_reference,
+        tag_image,
+        untag_image,
+    )
+    from smctl.docker_runtime.login import docker_config_file, has_login, save_login
+    from smctl.docker_runtime.push import PushedImage, PushFailedError, PushProgress, push_reference
+
+_WHERE = {
+    "build": ("BuildFailedError", "BuildOptions", "BuildProgress", "BuiltImage", "add_registry_auths", "run_build"),
+    "engine": ("engine", "engine_error"),
+    "images": ("ImageInfo", "ImageNotFoundError", "inspect_image", "split_reference", "tag_image", "untag_image"),
+    "login": ("docker_config_file", "has_login", "save_login"),
+    "push": ("PushFailedError", "PushProgress", "PushedImage", "push_reference"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "BuildFailedError", "BuildOptions", "BuildProgress", "BuiltImage", "ImageInfo", "ImageNotFoundError",
@@ -31,3 +46,13 @@ __all__ = [
     "engine_error", "has_login", "inspect_image", "push_reference", "run_build", "save_login", "split_reference",
     "tag_image", "untag_image",
 ]
+assert sorted(__all__) == sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

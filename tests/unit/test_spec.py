@@ -418,8 +418,8 @@ def test_schema_rules(tmp_path: Path, toml: str, fragment: str):
 
 
 def test_gpus_and_images_in_their_accepted_forms(tmp_path: Path):
+    from smctl.containers import parse_gpus
     from smctl.instances import lookup_instance_type
-    from smctl.training import parse_gpus
 
     spec = load_spec(write(tmp_path, '[train]\ngpus = [0, 2]\nimage = "localhost:5000/a/b@sha256:' + "a" * 64
                            + '"\n[serve]\ngpus = 0\n[transform]\ngpus = "ALL"\n'))
