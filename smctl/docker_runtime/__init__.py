@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Eager, and first: importing the submodule `engine` sets this package's attribute `engine` to the module, so the
+# function must be bound here, after it, rather than looked up lazily.
+from smctl.docker_runtime.engine import engine, engine_error
+
 if TYPE_CHECKING:
     from smctl.docker_runtime.build import (
         BuildFailedError,
@@ -19,7 +23,6 @@ if TYPE_CHECKING:
         add_registry_auths,
         run_build,
     )
-    from smctl.docker_runtime.engine import engine, engine_error
     from smctl.docker_runtime.images import (
         ImageInfo,
         ImageNotFoundError,
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "build": ("BuildFailedError", "BuildOptions", "BuildProgress", "BuiltImage", "add_registry_auths", "run_build"),
-    "engine": ("engine", "engine_error"),
     "images": ("ImageInfo", "ImageNotFoundError", "inspect_image", "split_reference", "tag_image", "untag_image"),
     "login": ("docker_config_file", "has_login", "save_login"),
     "push": ("PushFailedError", "PushProgress", "PushedImage", "push_reference"),
@@ -46,7 +48,7 @@ __all__ = [
     "engine_error", "has_login", "inspect_image", "push_reference", "run_build", "save_login", "split_reference",
     "tag_image", "untag_image",
 ]
-assert sorted(__all__) == sorted(_MODULE_OF)
+assert sorted(__all__) == sorted([*_MODULE_OF, "engine", "engine_error"])
 
 
 def __getattr__(name: str) -> Any:
