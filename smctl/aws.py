@@ -7,7 +7,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -156,11 +156,16 @@ def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | No
     return uri
 
 
-def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None,
-                    profile: str | None = None) -> Path:
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]  # (description, total) -> advance
+
+
+def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
+                    progress: Progress | None = None) -> Path:
     """Download one object, or every object under a prefix, into cache_dir/BUCKET/KEY; return the local path.
 
-    Files already there with the same size are kept, so a second run downloads nothing.
+    Files already there with the object's size and last-modified time are kept, so a second run downloads nothing;
+    files under the prefix whose objects are gone are removed, so the copy mirrors the prefix as it is now.
+    `progress` gets the bytes still to fetch and is advanced as they arrive (from several threads).
 
     Raises:
         UsageError: a malformed s3:// URI.
@@ -171,24 +176,44 @@ def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None,
     dest = cache_dir / bucket / PurePosixPath(key.rstrip("/") or ".")
     with aws_errors(f"downloading {s3_uri}", bucket=bucket):
         if key and not key.endswith("/") and (size := _object_size(s3, bucket, key)) is not None:
-            _download(s3, bucket, key, size, dest)
-            return dest
-        prefix = key.rstrip("/") + "/" if key else ""
-        jobs = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix):]
-                if not rel or rel.endswith("/") or ".." in rel.split("/"):
-                    continue  # folder markers; keys that would land outside the cache
-                jobs.append((obj["Key"], obj["Size"], obj.get("LastModified"), dest / rel))
-        found = len(jobs)
-        with ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
-            futures = [pool.submit(_download, s3, bucket, k, size, path, when) for k, size, when, path in jobs]
+            jobs = [(key, size, None, dest)]
+        else:
+            prefix = key.rstrip("/") + "/" if key else ""
+            jobs = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    rel = obj["Key"][len(prefix):]
+                    if not rel or rel.endswith("/") or ".." in rel.split("/"):
+                        continue  # folder markers; keys that would land outside the cache
+                    jobs.append((obj["Key"], obj["Size"], obj.get("LastModified"), dest / rel))
+            if not jobs:
+                raise AwsError(f"no objects under {s3_uri}", f"check the URI: aws s3 ls {s3_uri}")
+            _prune(dest, {path for _, _, _, path in jobs})
+        todo = [job for job in jobs if not _cached(job[3], job[1], job[2])]
+        total = sum(size for _, size, _, _ in todo)
+        bar = progress(f"downloading {s3_uri}", total) if progress and todo else nullcontext(_ignore)
+        with bar as advance, ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
+            futures = [pool.submit(_download, s3, bucket, k, path, when, advance) for k, _, when, path in todo]
             for done in futures:
                 done.result()
-    if not found:
-        raise AwsError(f"no objects under {s3_uri}", f"check the URI: aws s3 ls {s3_uri}")
     return dest
+
+
+def _ignore(n: int) -> None:
+    return None
+
+
+def _prune(root: Path, keep: set[Path]) -> None:
+    """Remove files under root that are not in `keep` (objects deleted since the last download), then empty
+    folders."""
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif path not in keep:
+            path.unlink(missing_ok=True)
 
 
 def _object_size(s3: Any, bucket: str, key: str) -> int | None:
@@ -202,19 +227,24 @@ def _object_size(s3: Any, bucket: str, key: str) -> int | None:
         raise
 
 
-def _download(s3: Any, bucket: str, key: str, size: int, dest: Path, modified: Any = None) -> None:
-    """Download unless the cached copy has the object's size and last-modified time (so a changed object is
-    fetched again)."""
-    stamp = modified.timestamp() if modified is not None else None
-    if dest.is_file() and dest.stat().st_size == size and (stamp is None or dest.stat().st_mtime == stamp):
-        return
+def _cached(dest: Path, size: int, modified: Any) -> bool:
+    """Whether the copy at dest has the object's size and last-modified time (a changed object is fetched again)."""
+    if not dest.is_file():
+        return False
+    st = dest.stat()
+    return st.st_size == size and (modified is None or st.st_mtime == modified.timestamp())
+
+
+def _download(s3: Any, bucket: str, key: str, dest: Path, modified: Any = None,
+              advance: Callable[[int], None] = _ignore) -> None:
+    """Fetch one object to dest through a temp file, stamped with the object's last-modified time."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     os.close(fd)
     try:
-        s3.download_file(bucket, key, tmp)
-        if stamp is not None:
-            os.utime(tmp, (stamp, stamp))
+        s3.download_file(bucket, key, tmp, Callback=advance)
+        if modified is not None:
+            os.utime(tmp, (modified.timestamp(), modified.timestamp()))
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)

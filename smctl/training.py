@@ -281,8 +281,10 @@ def _local_source(channel: ChannelInput) -> Path:
     return Path(channel.source).expanduser().resolve()
 
 
-def resolve_channels(job: TrainingJob, on_event: Event) -> TrainingJob:
-    """Download s3:// channels into the project's cache; check local ones exist.
+def resolve_channels(job: TrainingJob, on_event: Event, progress: Any = None) -> TrainingJob:
+    """Download s3:// channels into the project's cache (a mirror of each prefix); check local ones exist.
+
+    `progress` is an aws.Progress: (description, bytes) -> a context manager yielding advance(n).
 
     Raises:
         UsageError: a channel path is missing or holds no files.
@@ -295,7 +297,7 @@ def resolve_channels(job: TrainingJob, on_event: Event) -> TrainingJob:
 
             cache = job.project_root / ".smctl" / "cache" / "s3"
             on_event("download", {"channel": ch.config.name, "uri": source})
-            source = str(download_prefix(source, cache, region=job.region))
+            source = str(download_prefix(source, cache, region=job.region, progress=progress))
         path = Path(source).expanduser()
         if not path.exists():
             raise UsageError(f"channel {ch.config.name!r}: {path} does not exist",

@@ -54,7 +54,8 @@ def local_train(
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
     training.plan_job(job)  # every input is checked before anything touches the engine or the disk
-    job = training.resolve_channels(job, lambda kind, data: out.info(f"downloading {data['uri']}"))
+    job = training.resolve_channels(job, lambda kind, data: out.info(f"channel {data['channel']}: {data['uri']} "
+                                                                      "(mirrored in .smctl/cache/s3)"), out.progress)
     on_event = event_printer(out)
     plan = training.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")

@@ -432,3 +432,10 @@ def test_s3_channel_is_downloaded_through_moto_and_cached(smctl, probe_image, pr
     stamp = cached.stat().st_mtime_ns
     assert smctl(*args, "--job-name", "probe-s3-again", cwd=project).exit_code == 0
     assert cached.stat().st_mtime_ns == stamp  # unchanged objects are not downloaded again
+    s3.delete_object(Bucket="smctl-train-data", Key="iris/train/sub/b.csv")
+    s3.put_object(Bucket="smctl-train-data", Key="iris/train/c.csv", Body=b"5,6\n")
+    res = smctl(*args, "--job-name", "probe-s3-changed", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    rec = _model_records(Path(res.json["result"]["model_artifact"]))["probe-algo-1.json"]
+    assert rec["files"] == ["a.csv", "c.csv"]  # the deleted object is gone from the channel, the new one is there
+    assert not (cached.parent / "sub").exists()

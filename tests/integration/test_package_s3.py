@@ -110,6 +110,35 @@ def test_download_prefix_mirrors_objects_and_skips_what_it_has(tmp_path, aws_env
         aws.download_prefix("s3://smctl-data/nothing/", tmp_path / "cache")
 
 
+def test_download_prefix_reports_the_bytes_it_fetches(tmp_path, aws_env):
+    import contextlib
+    import threading
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket="smctl-progress")
+    bodies = {f"data/part-{i}.bin": bytes([i]) * (1000 + i) for i in range(5)}
+    for key, body in bodies.items():
+        s3.put_object(Bucket="smctl-progress", Key=key, Body=body)
+    seen: dict[str, int] = {"total": -1, "advanced": 0, "bars": 0}
+    lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def progress(description: str, total: int):
+        assert description == "downloading s3://smctl-progress/data/"
+        seen["total"], seen["bars"] = total, seen["bars"] + 1
+
+        def advance(n: int) -> None:
+            with lock:
+                seen["advanced"] += n
+
+        yield advance
+
+    aws.download_prefix("s3://smctl-progress/data/", tmp_path / "cache", progress=progress)
+    assert seen == {"total": sum(map(len, bodies.values())), "advanced": sum(map(len, bodies.values())), "bars": 1}
+    aws.download_prefix("s3://smctl-progress/data/", tmp_path / "cache", progress=progress)
+    assert seen["bars"] == 1  # nothing left to fetch: no bar at all
+
+
 def test_no_region_is_an_aws_error_with_a_hint(no_aws_env):
     with pytest.raises(AwsError) as err:
         aws.client("sagemaker")
