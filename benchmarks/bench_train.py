@@ -130,7 +130,7 @@ def pipe_throughput(work: Path, cold: bool, runs: int) -> list[tuple[float, floa
     pairs = []
     for i in range(runs):
         rates = {}
-        order = (("pipe", "bench=big,mode=Pipe"), ("file", "bench=big"))
+        order = (("pipe", "bench=big,mode=Pipe"), ("file", "bench=big"))  # File: read-only bind (below)
         for mode, channel in (order if i % 2 == 0 else order[::-1]):
             if cold and not drop_caches():
                 return None
@@ -140,7 +140,7 @@ def pipe_throughput(work: Path, cold: bool, runs: int) -> list[tuple[float, floa
                         pass
             proc = subprocess.run([sys.executable, "-m", "smctl", "--json", "local-train", "--image", IMAGE,
                                    "--job-name", f"tp-{mode}-{'cold' if cold else 'hot'}-{i}", "--hp",
-                                   f"read={mode}", "--channel", channel, "--keep"],
+                                   f"read={mode}", "--channel", channel, "--keep", "--read-only-channels"],
                                   cwd=proj, check=True, capture_output=True, text=True)
             run_dir = Path(json.loads(proc.stdout)["result"]["run_dir"])
             stats = json.loads((run_dir / "algo-1" / "model" / "read.json").read_text())

@@ -30,14 +30,39 @@ class GpuUnavailableError(DockerError):
     """The engine has no GPU runtime for a container that asked for GPUs."""
 
 
+class OverlayUnavailableError(DockerError):
+    """The engine could not mount an overlay volume (rootless engine, a file system overlayfs refuses...)."""
+
+
 @dataclass(frozen=True)
 class Mount:
+    """A bind mount of `source`; with `overlay`, a writable overlay instead: `source` stays untouched as the lower
+    layer and every write lands in `overlay`/upper (the engine's `local` volume driver mounts it)."""
+
     source: Path
     target: str
     read_only: bool = False
+    overlay: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": str(self.source), "target": self.target, "read_only": self.read_only}
+        return {"source": str(self.source), "target": self.target, "read_only": self.read_only,
+                **({"overlay": str(self.overlay)} if self.overlay else {})}
+
+    def engine_mount(self) -> Any:
+        from docker.types import DriverConfig
+        from docker.types import Mount as DockerMount
+
+        if self.overlay is None:
+            return DockerMount(self.target, str(self.source), type="bind", read_only=self.read_only)
+        layers = (f"lowerdir={_overlay_path(self.source)},upperdir={_overlay_path(self.overlay / 'upper')},"
+                  f"workdir={_overlay_path(self.overlay / 'work')}")
+        return DockerMount(self.target, None, type="volume", labels={**extra_labels(), LABEL_MANAGED: "1"},
+                           driver_config=DriverConfig("local", {"type": "overlay", "device": "overlay", "o": layers}))
+
+
+def _overlay_path(path: Path) -> str:
+    """A path inside overlayfs's option string: ',' separates options and ':' lower layers, so both are escaped."""
+    return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
 @dataclass(frozen=True)
@@ -184,14 +209,13 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
 
 def create_container(client: Any, spec: ContainerSpec) -> Any:
     import docker.errors
-    from docker.types import Mount as DockerMount
 
     kwargs: dict[str, Any] = {
         "name": spec.name,
         "command": spec.command,
         "entrypoint": spec.entrypoint,
         "environment": spec.environment,
-        "mounts": [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts],
+        "mounts": [m.engine_mount() for m in spec.mounts],
         "hostname": spec.hostname,
         "labels": {**extra_labels(), LABEL_MANAGED: "1", **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,
@@ -228,6 +252,9 @@ def start_container(container: Any, spec: ContainerSpec) -> None:
         container.start()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
+        if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
+            raise OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
+                                          "use read-only channels: --read-only-channels") from exc
         if "could not select device driver" in text or "nvidia" in text.lower():
             raise GpuUnavailableError(
                 f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",

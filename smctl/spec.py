@@ -125,6 +125,7 @@ class TrainSection(_Section):
     arguments: tuple[str, ...] | None
     gpus: str  # auto | all | none | N | id,id: the --gpus flag's form
     keep: bool
+    read_only_channels: bool
     channels: tuple[ChannelSpec, ...]
 
     def channel_inputs(self) -> tuple[ChannelSpec, ...]:

@@ -335,6 +335,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("arguments", str_list),
         Field("gpus", gpus, "auto"),
         Field("keep", boolean, False),
+        Field("read_only_channels", boolean, False),
         Field("channels", lambda v, ctx: v),  # parsed by spec.py once input_mode is known
     ),
     "serve": (

@@ -64,6 +64,7 @@ class TrainingJob:
     gpus: str = "auto"
     region: str | None = None
     keep: bool = False
+    read_only_channels: bool = False  # File-mode channels as read-only binds instead of writable overlays
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,15 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
                 pipe_options[cfg.name] = cfg
                 continue
             target = str(layout.INPUT_DATA / cfg.name)
+            # File mode is a writable copy on SageMaker: an overlay gives that without copying or touching the
+            # user's files (writes land in the host's overlay/ folder). FastFile is a read-only mount there too.
+            overlay = root / "overlay" / cfg.name if cfg.input_mode == "File" and not job.read_only_channels else None
             if cfg.distribution == "ShardedByS3Key" and len(hosts) > 1:
-                mounts.append(Mount(root / "shards" / cfg.name, target, read_only=True))
+                mounts.append(Mount(root / "shards" / cfg.name, target, read_only=overlay is None, overlay=overlay))
             elif src.is_file():
                 mounts.append(Mount(src, f"{target}/{src.name}", read_only=True))
             else:
-                mounts.append(Mount(src, target, read_only=True))
+                mounts.append(Mount(src, target, read_only=overlay is None, overlay=overlay))
         environment = {
             "TRAINING_JOB_NAME": job_name,
             "TRAINING_JOB_ARN": f"arn:aws:sagemaker:{job.region or 'local'}:000000000000:training-job/{job_name}",
@@ -319,6 +323,9 @@ def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> 
     for name, text in host.config_files.items():
         (host.root / "input" / "config" / name).write_text(text)
     for mount in host.container.mounts:
+        if mount.overlay is not None:
+            for layer in ("upper", "work"):
+                (mount.overlay / layer).mkdir(parents=True, exist_ok=True)
         if mount.target.startswith(str(layout.INPUT_DATA) + "/"):
             # pre-create mount points so the engine does not create root-owned folders for us
             rel = mount.target[len(str(layout.INPUT_DATA)) + 1 :]
@@ -352,6 +359,28 @@ def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None)
 
 def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
             resume: bool = False) -> TrainResult:
+    """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels."""
+    from smctl.containers import OverlayUnavailableError
+
+    try:
+        return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
+    except OverlayUnavailableError as exc:
+        on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
+                                        "(on SageMaker they are writable copies)"})
+        return _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True)
+
+
+def without_overlays(plan: JobPlan) -> JobPlan:
+    """The same plan with every overlay channel mounted read-only, as --read-only-channels plans it."""
+    hosts = []
+    for h in plan.hosts:
+        mounts = tuple(replace(m, read_only=True, overlay=None) if m.overlay else m for m in h.container.mounts)
+        hosts.append(replace(h, container=replace(h.container, mounts=mounts)))
+    return replace(plan, hosts=hosts, job=replace(plan.job, read_only_channels=True))
+
+
+def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
+             resume: bool = False) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
     Every host starts from an empty /opt/ml, as on SageMaker: what an earlier run of the same job name left in the
@@ -445,8 +474,8 @@ def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: f
         model_artifact, output_artifact = collect_artifacts(plan, on_event)
         if not keep:
             for host in plan.hosts:
-                for sub in ("model", "output/data", "shards"):
-                    shutil.rmtree(host.root / sub, ignore_errors=True)
+                for sub in ("model", "output/data", "shards", "overlay"):
+                    rmtree(host.root / sub, ignore_errors=True)
     return TrainResult(
         job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,
         run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
@@ -484,7 +513,7 @@ def clear_run_dir(client: Any, plan: JobPlan, on_event: Event, *, resume: bool =
 def _remove(client: Any, plan: JobPlan, path: Path) -> None:
     def rm() -> None:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            rmtree(path)
         else:
             path.unlink(missing_ok=True)
 
@@ -503,6 +532,20 @@ def _remove(client: Any, plan: JobPlan, path: Path) -> None:
         raise SmctlError(f"cannot remove {path} left by an earlier run of job {plan.job_name}: "
                          f"{exc.strerror or exc}",
                          f"remove it (rm -rf {path}) or pick another name: --job-name NAME") from None
+
+
+def rmtree(path: Path, *, ignore_errors: bool = False) -> None:
+    """shutil.rmtree that first opens up folders with no permissions (overlayfs leaves its work/work at mode 000)."""
+    try:
+        for dirpath, dirnames, _ in os.walk(path):
+            for name in dirnames:
+                sub = os.path.join(dirpath, name)
+                if not os.path.islink(sub) and os.stat(sub).st_mode & 0o700 != 0o700:
+                    os.chmod(sub, 0o700)
+    except OSError:
+        if not ignore_errors:
+            raise
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def check_writable(folder: Path, what: str, flag: str) -> None:
@@ -657,9 +700,9 @@ def raise_for_failure(result: TrainResult) -> None:
     last = "\n".join(result.log_tail[-15:])
     hint = f"see the logs in {result.run_dir / 'logs.txt'}" + (f"; last lines:\n{last}" if last else "")
     if wrote_into_a_channel(result.log_tail, result.failure_reason):
-        hint = (f"smctl mounts File-mode channels read-only so your data is never changed, while SageMaker copies "
-                f"them: write what you unpack or derive to /tmp or /opt/ml/output instead of "
-                f"{layout.INPUT_DATA}/<channel>; {hint}")
+        hint = (f"{layout.INPUT_DATA}/<channel> was read-only: FastFile channels are on SageMaker too, File-mode "
+                "ones only here with --read-only-channels or an engine that cannot mount overlays; write what you "
+                f"unpack or derive to /tmp or /opt/ml/output instead; {hint}")
     raise ContainerFailedError(f"training job {result.job_name} failed: {result.failure_reason}", hint,
                                details=result.as_dict())
 

@@ -44,6 +44,8 @@ def local_train(
         "--simulate-interruption", help="SIGTERM after SECONDS, then resume from checkpoints (Spot).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run, run nothing.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the hosts' model/ and output/ trees.")] = False,
+    read_only_channels: Annotated[bool, typer.Option(
+        "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
 ) -> None:
     from smctl import training
 
@@ -60,9 +62,9 @@ def local_train(
     plan = training.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")
     if simulate_interruption is not None:
-        result = training.run_with_interruption(plan, on_event, after=simulate_interruption, keep=keep)
+        result = training.run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
     else:
-        result = training.run_job(plan, on_event, keep=keep)
+        result = training.run_job(plan, on_event, keep=job.keep)
     training.raise_for_failure(result)
     out.result(result.as_dict(), lambda c: _render_result(c, result))
 
@@ -104,6 +106,8 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
         arguments=shlex.split(o["args"]) if o["args"] else t.arguments,
         gpus=o["gpus"] or str(t.gpus),
         region=o["region"] or spec.aws.region,
+        keep=o["keep"] or t.keep,
+        read_only_channels=o["read_only_channels"] or t.read_only_channels,
     )
     if job.output_dir is not None:
         job = replace(job, output_dir=Path(job.output_dir).expanduser().resolve())
@@ -134,7 +138,8 @@ def _render_plan(console: Any, plan: dict[str, Any]) -> None:
         console.print(f"  hostname: {c['hostname']}  network: {c['network'] or 'default bridge'}  gpus: {c['gpus']}"
                       f"  cpus: {c['cpus']}  memory: {c['memory_bytes']}", markup=False)
         for m in c["mounts"]:
-            console.print(f"  mount {m['source']} -> {m['target']}{' (ro)' if m['read_only'] else ''}", markup=False)
+            how = f" (overlay: writes go to {m['overlay']})" if m.get("overlay") else " (ro)" if m["read_only"] else ""
+            console.print(f"  mount {m['source']} -> {m['target']}{how}", markup=False)
         for k, v in c["environment"].items():
             console.print(f"  env {k}={v}", markup=False)
         for name, text in host["config_files"].items():

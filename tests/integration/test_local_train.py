@@ -67,8 +67,9 @@ def test_single_host_sees_the_sagemaker_layout(smctl, probe_image, project, dock
     assert "file /opt/ml/input/data/training/nested/b.csv" in rec["tree"]
     assert "dir /opt/ml/output/data" in rec["tree"]
     assert rec["checkpointconfig"] is None
-    # the channel is a read-only bind mount, not a copy
-    assert any(m[0] == "/opt/ml/input/data/training" and m[2].startswith("ro") for m in rec["mounts"])
+    # a File-mode channel is writable as on SageMaker, yet not a copy: an overlay over the user's folder
+    assert any(m[0] == "/opt/ml/input/data/training" and m[1] == "overlay" and m[2].startswith("rw")
+               for m in rec["mounts"])
     with tarfile.open(doc["output_artifact"]) as tar:
         assert tar.getnames() == ["metrics-algo-1.txt"]
     assert _no_managed_containers(docker_client, "probe-one")
@@ -178,13 +179,46 @@ def test_reused_job_name_starts_from_an_empty_opt_ml(smctl, probe_image, project
     assert "asked to fail" not in again.stderr
 
 
+WRITE_INTO_CHANNEL = ("-c 'echo new > /opt/ml/input/data/training/unpacked.txt && echo changed > "
+                      "/opt/ml/input/data/training/a.csv && rm /opt/ml/input/data/training/nested/b.csv && "
+                      "cat /opt/ml/input/data/training/a.csv'")
+
+
+def test_file_mode_channels_are_writable_and_the_users_data_stays_untouched(smctl, probe_image, project):
+    before = {p: p.read_bytes() for p in (project / "data" / "train").rglob("*") if p.is_file()}
+    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-write", "--channel", "training=data/train",
+                "--entrypoint", "sh", "--args", WRITE_INTO_CHANNEL, cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert "changed" in res.stderr  # the container read back what it wrote
+    assert {p: p.read_bytes() for p in (project / "data" / "train").rglob("*") if p.is_file()} == before
+    assert not (project / ".smctl" / "runs" / "probe-write" / "algo-1" / "overlay").exists()  # writes dropped
+
+
 def test_writing_into_a_read_only_channel_gets_a_hint(smctl, probe_image, project):
-    res = smctl("local-train", "--image", probe_image, "--job-name", "probe-erofs", "--channel", "training=data/train",
-                "--entrypoint", "sh", "--args", "-c 'touch /opt/ml/input/data/training/unpacked.txt'", cwd=project)
-    assert res.exit_code == 5
-    assert "Read-only file system" in res.stderr
-    assert "mounts File-mode channels read-only" in res.stderr and "/tmp or /opt/ml/output" in res.stderr
+    for mode, extra in (("FastFile", ()), ("File", ("--read-only-channels",))):
+        res = smctl("local-train", "--image", probe_image, "--job-name", "probe-erofs", "--channel",
+                    f"training=data/train,mode={mode}", *extra, "--entrypoint", "sh", "--args",
+                    "-c 'touch /opt/ml/input/data/training/unpacked.txt'", cwd=project)
+        assert res.exit_code == 5
+        assert "Read-only file system" in res.stderr
+        assert "/opt/ml/input/data/<channel> was read-only" in res.stderr and "/tmp or /opt/ml/output" in res.stderr
     assert not (project / "data" / "train" / "unpacked.txt").exists()
+
+
+def test_an_overlay_the_engine_cannot_mount_is_told_apart(docker_client, probe_image, tmp_path, docker_reaper):
+    from smctl.containers import ContainerSpec, Mount, OverlayUnavailableError, create_container, start_container
+    from tests.helpers import TEST_LABELS
+
+    spec = ContainerSpec(image=probe_image, name=f"smctl-test-overlay-{os.getpid()}", command=["true"],
+                         labels=dict(TEST_LABELS),
+                         mounts=(Mount(tmp_path / "gone", "/data", overlay=tmp_path / "layers"),))
+    container = create_container(docker_client, spec)
+    try:
+        with pytest.raises(OverlayUnavailableError) as err:
+            start_container(container, spec)
+        assert "could not mount an overlay" in err.value.message and "--read-only-channels" in err.value.hint
+    finally:
+        container.remove(force=True, v=True)
 
 
 def test_exit_code_without_failure_file(smctl, probe_image, project):
@@ -400,16 +434,27 @@ def test_files_written_by_root_in_the_container_end_up_owned_by_the_invoking_use
         os.chown(project, uid, gid)
         docker_gid = grp.getgrnam("docker").gr_gid
         env = {**os.environ, "HOME": str(project)}
+        (project / "data").mkdir()
+        (project / "data" / "x.csv").write_text("1\n")
+        os.chown(project / "data", uid, gid)
         proc = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={docker_gid}",
                                *smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-owner",
-                               "--keep"],
+                               "--keep", "--channel", "training=data"],
                               cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False)
         assert proc.returncode == 0, proc.stderr
         run_dir = project / ".smctl" / "runs" / "probe-owner"
         written = run_dir / "algo-1" / "model" / "probe-algo-1.json"
         assert written.exists()
-        owners = {p.stat().st_uid for p in run_dir.rglob("*")}
+        owners = {p.lstat().st_uid for p in run_dir.rglob("*")}
         assert owners == {uid}
+        again = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={docker_gid}",
+                                *smctl_exe(), "local-train", "--image", probe_image, "--job-name", "probe-owner",
+                                "--channel", "training=data", "--entrypoint", "sh", "--args",
+                                "-c 'echo x > /opt/ml/input/data/training/y.csv'"],
+                               cwd=project, env=env, capture_output=True, text=True, timeout=180, check=False)
+        assert again.returncode == 0, again.stderr  # the old run folder (overlay work dirs included) was emptied
+        assert not (run_dir / "algo-1" / "overlay").exists()  # and this run's overlay is gone, as the user
+        assert sorted(p.name for p in (project / "data").iterdir()) == ["x.csv"]
     finally:
         shutil.rmtree(project, ignore_errors=True)
 

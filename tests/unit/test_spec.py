@@ -54,6 +54,7 @@ entrypoint = ["python", "-m", "train"]
 arguments = ["--fast"]
 gpus = ["0", "1"]
 keep = true
+read_only_channels = true
 
 [train.hyperparameters]
 lr = 0.01
@@ -141,6 +142,7 @@ def test_full_example_round_trips_into_the_spec(tmp_path: Path):
     assert dict(t.environment) == {"OMP_NUM_THREADS": "4", "MODE": "train"}
     assert (t.checkpoint_dir, t.output_dir, t.job_name) == (root / "ckpt", Path("/abs/out"), "churn-1")
     assert (t.entrypoint, t.arguments, t.gpus, t.keep) == (("python", "-m", "train"), ("--fast",), "0,1", True)
+    assert t.read_only_channels is True
     assert t.channels == (
         ChannelSpec(name="training", path=root / "data/train", content_type="text/csv", input_mode="FastFile",
                     distribution="ShardedByS3Key"),
