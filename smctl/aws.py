@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smctl.errors import AwsError, UsageError
+from smctl.errors import AwsError, SmctlError, UsageError
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 PART_SIZE = 16 << 20
@@ -174,29 +174,54 @@ def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, 
     bucket, key = parse_s3_uri(s3_uri, allow_prefix=True)
     s3 = client("s3", region, profile)
     dest = cache_dir / bucket / PurePosixPath(key.rstrip("/") or ".")
-    with aws_errors(f"downloading {s3_uri}", bucket=bucket):
-        if key and not key.endswith("/") and (size := _object_size(s3, bucket, key)) is not None:
-            jobs = [(key, size, None, dest)]
-        else:
-            prefix = key.rstrip("/") + "/" if key else ""
-            jobs = []
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    rel = obj["Key"][len(prefix):]
-                    if not rel or rel.endswith("/") or ".." in rel.split("/"):
-                        continue  # folder markers; keys that would land outside the cache
-                    jobs.append((obj["Key"], obj["Size"], obj.get("LastModified"), dest / rel))
-            if not jobs:
-                raise AwsError(f"no objects under {s3_uri}", f"check the URI: aws s3 ls {s3_uri}")
-            _prune(dest, {path for _, _, _, path in jobs})
-        todo = [job for job in jobs if not _cached(job[3], job[1], job[2])]
-        total = sum(size for _, size, _, _ in todo)
-        bar = progress(f"downloading {s3_uri}", total) if progress and todo else nullcontext(_ignore)
-        with bar as advance, ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
-            futures = [pool.submit(_download, s3, bucket, k, path, when, advance) for k, _, when, path in todo]
-            for done in futures:
-                done.result()
+    try:
+        (cache_dir / bucket).mkdir(parents=True, exist_ok=True)
+        with _cache_lock(cache_dir / f".{bucket}.smctl-lock"), aws_errors(f"downloading {s3_uri}", bucket=bucket):
+            _mirror(s3, s3_uri, bucket, key, dest, progress)
+    except OSError as exc:
+        raise SmctlError(f"could not download {s3_uri} into {dest}: {exc.strerror or exc}",
+                         "check free space and permissions there (smctl doctor), then run again") from exc
     return dest
+
+
+@contextmanager
+def _cache_lock(path: Path) -> Iterator[None]:
+    """One smctl at a time lists, prunes and fills a bucket's cache folder (two runs may share a prefix); the lock
+    file sits beside the folder, so it is never part of a channel."""
+    import fcntl
+
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _mirror(s3: Any, s3_uri: str, bucket: str, key: str, dest: Path, progress: Progress | None) -> None:
+    """Make dest the image of the object, or of every object under the prefix."""
+    head = _object_head(s3, bucket, key) if key and not key.endswith("/") else None
+    if head is not None:
+        jobs = [(key, head[0], head[1], dest)]
+    else:
+        prefix = key.rstrip("/") + "/" if key else ""
+        jobs = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(prefix):]
+                if not rel or any(part in ("", ".", "..") for part in rel.split("/")):
+                    continue  # folder markers, and keys that would land outside the cache or on another key's file
+                jobs.append((obj["Key"], obj["Size"], obj.get("LastModified"), dest / rel))
+        if not jobs:
+            raise AwsError(f"no objects under {s3_uri}", f"check the URI: aws s3 ls {s3_uri}")
+        _prune(dest, {path for _, _, _, path in jobs})
+    todo = [job for job in jobs if not _cached(job[3], job[1], job[2])]
+    total = sum(size for _, size, _, _ in todo)
+    bar = progress(f"downloading {s3_uri}", total) if progress and todo else nullcontext(_ignore)
+    with bar as advance, ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS) as pool:
+        futures = [pool.submit(_download, s3, bucket, k, path, when, advance) for k, _, when, path in todo]
+        for done in futures:
+            done.result()
 
 
 def _ignore(n: int) -> None:
@@ -216,11 +241,13 @@ def _prune(root: Path, keep: set[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _object_size(s3: Any, bucket: str, key: str) -> int | None:
+def _object_head(s3: Any, bucket: str, key: str) -> tuple[int, Any] | None:
+    """(size, last-modified) of the object, or None when there is no object of that key (a prefix, then)."""
     from botocore.exceptions import ClientError
 
     try:
-        return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        head = s3.head_object(Bucket=bucket, Key=key)
+        return int(head["ContentLength"]), head.get("LastModified")
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None

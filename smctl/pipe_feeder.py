@@ -87,6 +87,8 @@ class PipeFeeder:
                     os.close(fd)
                 path.unlink(missing_ok=True)
                 self.epochs_done = epoch = epoch + 1
+                if self._stop.is_set():  # stop() may have cleaned up already: leave no FIFO behind
+                    return
                 self._make_fifo(epoch)
         except BaseException as exc:  # noqa: BLE001 - surfaced to the caller through .error
             if not self._stop.is_set():

@@ -34,6 +34,7 @@ from smctl.instances import InstanceType, lookup_instance_type
 from smctl.layout import ChannelConfig
 
 Event = Callable[[str, dict[str, Any]], None]
+S3_CACHE = Path(".smctl") / "cache" / "s3"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 SHM_BYTES = 1 << 30
@@ -182,7 +183,7 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
         output_dir, latest_dir = run_dir, None
     hosts = layout.host_names(job.instance_count)
     network = f"smctl-{job_name}" if len(hosts) > 1 else None
-    sources = {c.config.name: _local_source(c) for c in job.channels}
+    sources = {c.config.name: _local_source(c, job.project_root) for c in job.channels}
 
     host_plans = []
     for index, host in enumerate(hosts):
@@ -279,9 +280,11 @@ def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | Non
     return (list(arguments) if arguments else ["train"]), None
 
 
-def _local_source(channel: ChannelInput) -> Path:
+def _local_source(channel: ChannelInput, project_root: Path) -> Path:
+    """Where the channel's files are on this machine; for s3:// the cache folder resolve_channels downloads into."""
     if channel.source.startswith("s3://"):
-        return Path()  # replaced by the downloaded copy in prepare_job
+        bucket, _, key = channel.source[len("s3://"):].partition("/")
+        return project_root / S3_CACHE / bucket / key.strip("/")
     return Path(channel.source).expanduser().resolve()
 
 
@@ -299,7 +302,7 @@ def resolve_channels(job: TrainingJob, on_event: Event, progress: Any = None) ->
         if source.startswith("s3://"):
             from smctl.aws import download_prefix
 
-            cache = job.project_root / ".smctl" / "cache" / "s3"
+            cache = job.project_root / S3_CACHE
             on_event("download", {"channel": ch.config.name, "uri": source})
             source = str(download_prefix(source, cache, region=job.region, progress=progress))
         path = Path(source).expanduser()
@@ -395,12 +398,12 @@ def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: 
 
     client = docker_client()
     ensure_image(client, plan.job.image)
+    clear_run_dir(client, plan, on_event, resume=resume)
     check_writable(plan.output_dir, "output folder", "--output-dir")
     if plan.checkpoint_dir:
         check_writable(plan.checkpoint_dir, "checkpoint folder", "--checkpoint-dir")
     sources = {c.config.name: Path(c.source) for c in plan.job.channels}
     started = time.monotonic()
-    clear_run_dir(client, plan, on_event, resume=resume)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     tail: list[str] = []
     lock = threading.Lock()
@@ -495,12 +498,16 @@ def clear_run_dir(client: Any, plan: JobPlan, on_event: Event, *, resume: bool =
         return
     stale = [p for p in run_dir.glob("algo-*") if p.is_dir()]
     if not resume:
-        stale += [p for p in (run_dir / "logs.txt", run_dir / "checkpoints")
-                  if p.exists() and p != plan.job.checkpoint_dir]
+        stale += [p for p in (run_dir / "logs.txt", run_dir / "checkpoints") if p.exists() or p.is_symlink()]
+        if plan.latest_dir is not None:  # the per-job artifacts of the earlier run (never a named --output-dir)
+            stale += [p for p in (plan.output_dir / "model.tar.gz", plan.output_dir / "output.tar.gz") if p.exists()]
+    # never anything that holds, or lies inside, the user's checkpoint or output folder (symlinks resolved)
+    keep = [p.resolve() for p in (plan.job.checkpoint_dir, plan.job.output_dir) if p is not None]
+    stale = [p for p in stale if not any(_overlaps(p, k) for k in keep)]
     if not stale:
         return
     if not resume:
-        running = client.containers.list(filters={"label": f"{LABEL_JOB}={plan.job_name}"})
+        running = client.containers.list(filters={"label": [f"{LABEL_JOB}={plan.job_name}", f"{LABEL_KIND}=train"]})
         if running:
             raise UsageError(f"a training job named {plan.job_name} is running already ({running[0].name})",
                              "wait for it to end, or give this run another name: --job-name NAME")
@@ -508,6 +515,17 @@ def clear_run_dir(client: Any, plan: JobPlan, on_event: Event, *, resume: bool =
                                      f"{run_dir} is emptied first (pick a new --job-name to keep old runs)"})
     for path in stale:
         _remove(client, plan, path)
+    if plan.latest_dir is not None:
+        for name in ("model.tar.gz", "output.tar.gz"):  # links to the artifacts just removed would dangle
+            link = plan.latest_dir / name
+            if link.is_symlink() and not link.exists():
+                link.unlink()
+
+
+def _overlaps(path: Path, protected: Path) -> bool:
+    """Whether removing `path` would touch `protected` (the same place, inside it, or holding it)."""
+    p = path.resolve() if not path.is_symlink() else path.parent.resolve() / path.name
+    return p == protected or p in protected.parents or protected in p.parents
 
 
 def _remove(client: Any, plan: JobPlan, path: Path) -> None:

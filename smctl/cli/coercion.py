@@ -89,7 +89,10 @@ def install() -> None:
         numeric_rules = info.min is not None or info.max is not None or info.clamp
         if descriptor.file_annotation is not None or info.parser is not None or numeric_rules:
             return build(descriptor)
-        return PlainFirst(descriptor)
+        try:
+            return PlainFirst(descriptor)
+        except Exception:  # noqa: BLE001 - a typer patch release that changed RuntimeParam: its own conversion
+            return build(descriptor)
 
     plain_first.smctl_plain = True  # type: ignore[attr-defined]
     typer.core.build_runtime_param = plain_first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig,
                              f"channel options are: {', '.join(sorted(set(CHANNEL_KEYS) - {'input_mode'}))}")
         fields[CHANNEL_KEYS[key]] = value
     seed = fields.pop("shuffle_seed", None)
-    if seed is not None and not seed.isdigit():
+    if seed is not None and not re.fullmatch(r"[0-9]{1,19}", seed):
         raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
                          f"write it as --channel {name}=PATH,shuffle_seed=42")
     return ChannelConfig(name=name, **fields, shuffle_seed=int(seed) if seed is not None else None), source

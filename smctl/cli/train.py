@@ -24,7 +24,8 @@ def local_train(
         Path | None, typer.Option("--hyperparameters", help="JSON file of hyperparameters.")] = None,
     channel: Annotated[list[str] | None, typer.Option(
         "--channel", help="NAME=PATH|s3://..., options after commas: content_type=, mode=File|FastFile|Pipe, "
-        "distribution=FullyReplicated|ShardedByS3Key, record_wrapper=None|RecordIO, compression=None|Gzip.")] = None,
+        "distribution=FullyReplicated|ShardedByS3Key, record_wrapper=None|RecordIO, compression=None|Gzip, "
+        "shuffle_seed=N.")] = None,
     instance_type: Annotated[str | None, typer.Option("--instance-type", help="ml.* type: CPU/memory limits.")] = None,
     instance_count: Annotated[int | None, typer.Option("--instance-count", help="Number of hosts.")] = None,
     gpus: Annotated[str | None, typer.Option("--gpus", help="all | N | ids (0,1) | none | auto.")] = None,

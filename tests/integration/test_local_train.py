@@ -221,6 +221,32 @@ def test_an_overlay_the_engine_cannot_mount_is_told_apart(docker_client, probe_i
         container.remove(force=True, v=True)
 
 
+@pytest.mark.parametrize("linked", [False, True])
+def test_a_reused_job_name_never_removes_checkpoints_kept_in_its_run_folder(smctl, probe_image, project, linked):
+    if linked:  # .smctl on a bigger disk through a symlink
+        (project / "elsewhere").mkdir()
+        (project / ".smctl").symlink_to(project / "elsewhere")
+    for ckpt in (".smctl/runs/probe-ck/checkpoints", ".smctl/runs/probe-ck2/checkpoints/mine"):
+        job = ckpt.split("/")[2]
+        (project / ckpt).mkdir(parents=True)
+        (project / ckpt / "state.txt").write_text("epoch 7\n")
+        for _ in range(2):
+            res = smctl("local-train", "--image", probe_image, "--job-name", job, "--checkpoint-dir", ckpt,
+                        cwd=project)
+            assert res.exit_code == 0, res.stderr
+        assert (project / ckpt / "state.txt").read_text() == "epoch 7\n"
+
+
+def test_dry_run_of_an_s3_channel_plans_the_cache_folder_and_lists_nothing_else(smctl, probe_image, project):
+    res = smctl("--json", "local-train", "--image", probe_image, "--dry-run", "--channel",
+                "train=s3://smctl-nowhere/data/,mode=Pipe", "--channel", "val=s3://smctl-nowhere/val/", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    host = res.json["result"]["hosts"][0]
+    assert host["pipe_channels"] == {"train": []}  # nothing downloaded yet; the project is not listed
+    sources = {m["target"]: m["source"] for m in host["container"]["mounts"]}
+    assert sources["/opt/ml/input/data/val"] == str(project / ".smctl" / "cache" / "s3" / "smctl-nowhere" / "val")
+
+
 def test_exit_code_without_failure_file(smctl, probe_image, project):
     res = smctl("local-train", "--image", probe_image, "--job-name", "probe-crash", "--hp", "action=crash",
                 "--hp", "code=7", cwd=project)
@@ -330,6 +356,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
     (["--instance-type", "ml.m5.xlage"], "unknown instance type 'ml.m5.xlage'", 2),
     (["--instance-count", "0"], "instance count 0 is below 1", 2),
     (["--channel", "training=data/train,shuffle_seed=x"], "--channel training: shuffle_seed 'x' is not a whole", 2),
+    (["--channel", "training=data/train,shuffle_seed=²"], "shuffle_seed '²' is not a whole number", 2),
     (["--instance-type", "ml.c5.large"], "ml.c5.large is not a SageMaker training instance type", 2),
     (["--args", "x" * 257], "SageMaker's ContainerArguments takes at most 256 per item", 2),
     (["--entrypoint", " ".join(["a"] * 101)], "--entrypoint has 101 items", 2),

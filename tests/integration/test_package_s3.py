@@ -139,6 +139,45 @@ def test_download_prefix_reports_the_bytes_it_fetches(tmp_path, aws_env):
     assert seen["bars"] == 1  # nothing left to fetch: no bar at all
 
 
+def test_download_prefix_refuses_keys_that_would_land_outside_the_cache(tmp_path, aws_env):
+    s3 = s3_client()
+    s3.create_bucket(Bucket="smctl-evil")
+    outside = tmp_path / "outside" / "pwned.txt"
+    for key in ("data/ok.csv", f"data/{outside}", "data/./dot.csv", "data/a//b.csv"):
+        s3.put_object(Bucket="smctl-evil", Key=key, Body=b"x")
+    local = aws.download_prefix("s3://smctl-evil/data/", tmp_path / "cache")
+    assert not outside.exists()
+    assert [str(p.relative_to(local)) for p in local.rglob("*") if p.is_file()] == ["ok.csv"]
+
+
+def test_a_changed_single_object_of_the_same_size_is_fetched_again(tmp_path, aws_env):
+    import time
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket="smctl-one")
+    s3.put_object(Bucket="smctl-one", Key="train.csv", Body=b"AAAA")
+    first = aws.download_prefix("s3://smctl-one/train.csv", tmp_path / "cache")
+    assert first.read_bytes() == b"AAAA"
+    time.sleep(1.1)  # S3's LastModified has one-second resolution
+    s3.put_object(Bucket="smctl-one", Key="train.csv", Body=b"BBBB")
+    assert aws.download_prefix("s3://smctl-one/train.csv", tmp_path / "cache").read_bytes() == b"BBBB"
+
+
+def test_two_downloads_of_one_prefix_at_once_both_complete(tmp_path, aws_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket="smctl-race")
+    bodies = {f"p/part-{i}.bin": bytes([i]) * 200_000 for i in range(6)}
+    for key, body in bodies.items():
+        s3.put_object(Bucket="smctl-race", Key=key, Body=body)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: aws.download_prefix("s3://smctl-race/p/", tmp_path / "cache"), range(2)))
+    local = results[0]
+    assert results[1] == local
+    assert {f"p/{p.name}": p.read_bytes() for p in local.iterdir()} == bodies  # no .part left, nothing pruned
+
+
 def test_no_region_is_an_aws_error_with_a_hint(no_aws_env):
     with pytest.raises(AwsError) as err:
         aws.client("sagemaker")
