@@ -22,6 +22,10 @@ def model_fn(model_dir: str):
 def predict_fn(data, model):
     """The species of every row of four measurements (a JSON body may also be {"instances": [...]})."""
     booster, classes = model
-    rows = data["instances"] if isinstance(data, dict) else data
-    probabilities = booster.predict(xgboost.DMatrix(np.asarray(rows, dtype=float)))
+    rows = np.asarray(data["instances"] if isinstance(data, dict) else data, dtype=float)
+    # XGBoost reads absent trailing columns as missing values and still predicts: a row of 3 numbers would get a
+    # species, so every row must have as many values as the model has features.
+    if rows.ndim != 2 or rows.shape[1] != booster.num_features():
+        raise ValueError(f"expected rows of {booster.num_features()} numbers, got an array of shape {rows.shape}")
+    probabilities = booster.predict(xgboost.DMatrix(rows))
     return [classes[i] for i in probabilities.argmax(axis=1)]
