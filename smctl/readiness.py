@@ -99,11 +99,21 @@ def reload_or_fail(container: Any, name: str, when: str) -> None:
                                    "then start it again with smctl local-serve") from None
 
 
-def published_address(container: Any) -> tuple[str, int]:
-    """The host address and port the container's 8080 is published on (known only after start, for --port 0)."""
+def published_address(container: Any, on_exit: Callable[[Any], Exception] | None = None) -> tuple[str, int]:
+    """The host address and port the container's 8080 is published on (known only after start, for --port 0).
+
+    A container that already exited has no published port: that is on_exit's error, not a missing port.
+    """
     from smctl.containers import published_port
 
-    found = published_port(container, CONTAINER_PORT)
+    found = published_port(container, CONTAINER_PORT)  # reloads the container's state
+    for _ in range(10):  # an exiting container loses its ports a moment before its state says "exited"
+        if found is not None or on_exit is None:
+            break
+        if container.status in ("exited", "dead"):
+            raise on_exit(container)
+        time.sleep(0.05)
+        found = published_port(container, CONTAINER_PORT)
     if found is None:
         raise ContainerFailedError(f"container {container.name} publishes no port for 8080",
                                    f"report this with the output of `docker inspect {container.name}`")

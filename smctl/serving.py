@@ -297,7 +297,7 @@ def wait_until_ready(container: Any, plan: EndpointPlan, on_event: Event, *, sta
 
     stream_logs(container, on_line)
     try:
-        host, port = published_address(container)
+        host, port = published_address(container, lambda c: _exited(c, plan))
         seconds = wait_for_ping(container, plan.config.name, host=host, port=port, started=started,
                                 timeout=plan.config.startup_timeout, on_event=on_event,
                                 on_exit=lambda c: _exited(c, plan))
