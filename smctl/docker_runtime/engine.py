@@ -57,7 +57,10 @@ def engine(timeout: int = DEFAULT_TIMEOUT) -> Any:
     failure, detail = reach(endpoint)
     if failure:
         raise engine_failure(failure, detail, endpoint)
-    version = pinged_api_version(endpoint)
+    try:
+        version = pinged_api_version(endpoint)
+    except TimeoutError:  # it accepts connections but does not answer: hung, not absent
+        raise engine_failure("timeout", None, endpoint) from None
     try:
         client = open_client(endpoint, timeout, version=version)
         if version is None:
@@ -135,7 +138,10 @@ def reach(endpoint: Endpoint) -> tuple[str | None, str | None]:
 
 def pinged_api_version(endpoint: Endpoint) -> str | None:
     """The engine's API version, from one GET /_ping on its unix socket: a client given it skips docker-py's
-    GET /version (about 7 ms of engine work). None for other endpoints, or when the answer is not a clear 200."""
+    GET /version (about 7 ms of engine work). None for other endpoints, or when the answer is not a clear 200.
+
+    Raises: TimeoutError when the socket accepts the connection but no answer comes within CONNECT_TIMEOUT.
+    """
     import http.client
 
     found = endpoint.socket_path
@@ -155,6 +161,8 @@ def pinged_api_version(endpoint: Endpoint) -> str | None:
         resp = conn.getresponse()
         version = (resp.getheader("Api-Version") or "").strip()
         ok = resp.status == 200
+    except TimeoutError:
+        raise
     except (OSError, http.client.HTTPException):
         return None
     finally:

@@ -42,3 +42,18 @@ def test_no_version_from_something_that_is_not_the_engine(tmp_path):
         assert pinged_api_version(endpoint) is None  # engine() then lets docker-py negotiate and ping as before
         t.join(5)
     assert pinged_api_version(Endpoint("tcp://127.0.0.1:2375", "DOCKER_HOST")) is None
+
+
+def test_a_socket_that_accepts_but_never_answers_is_told_as_a_hung_engine(tmp_path, monkeypatch):
+    from smctl.docker_runtime.engine import CONNECT_TIMEOUT
+    from smctl.errors import DockerError
+
+    path = tmp_path / "hung.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)  # the kernel accepts the connection; nobody ever reads or answers
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+        with pytest.raises(DockerError) as err:
+            engine()
+    assert f"does not answer within {CONNECT_TIMEOUT:g} s" in err.value.message
+    assert "DOCKER_HOST" in err.value.message
