@@ -29,6 +29,19 @@ FORWARDED_HEADERS = (
     "X-Amzn-SageMaker-Enable-Explanations",
 )
 
+class ContainerConnection(http.client.HTTPConnection):
+    """An HTTP connection that sends only the headers it is given (plus Host and Content-Length): http.client's
+    default `Accept-Encoding: identity` is not one SageMaker passes to a container."""
+
+    def putrequest(self, method: str, url: str, skip_host: bool = False, skip_accept_encoding: bool = False) -> None:
+        super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=True)
+
+
+class ContainerHTTPSConnection(http.client.HTTPSConnection):
+    def putrequest(self, method: str, url: str, skip_host: bool = False, skip_accept_encoding: bool = False) -> None:
+        super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=True)
+
+
 CONTENT_TYPES = {
     ".csv": "text/csv",
     ".json": "application/json",
@@ -199,7 +212,7 @@ def invoke(url: str, payload: Payload, *, accept: str | None = None, custom_attr
         headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
     headers.update(extra_headers or {})
     parsed = urllib.parse.urlsplit(url)
-    conn_cls = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+    conn_cls = ContainerHTTPSConnection if parsed.scheme == "https" else ContainerConnection
     conn = conn_cls(parsed.hostname or "127.0.0.1", parsed.port, timeout=timeout)
     started = time.monotonic()
     try:

@@ -116,6 +116,21 @@ def start_runtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT, on_event: E
                                  "pick another port: --port 0 picks a free one") from None
 
 
+def _header_problem(endpoint: str, headers: dict[str, str]) -> str | None:
+    """What InvokeEndpoint refuses before the container sees the request (botocore's model: 1024 ASCII characters
+    for ContentType, Accept and CustomAttributes; TargetModel only on multi-model endpoints)."""
+    if "X-Amzn-SageMaker-Target-Model" in headers:
+        return (f"Endpoint {endpoint} of account {ACCOUNT} is not a multi-model endpoint and does not support "
+                "target model header.")
+    for header, member in (("Content-Type", "contentType"), ("Accept", "accept"),
+                           ("X-Amzn-SageMaker-Custom-Attributes", "customAttributes")):
+        value = headers.get(header)
+        if value is not None and (len(value) > 1024 or not all(32 <= ord(ch) < 127 for ch in value)):
+            return (f"1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must "
+                    "have length less than or equal to 1024 and contain only printable ASCII characters")
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK would add 40 ms
@@ -151,6 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
         if target is None:
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h) is not None}
+        problem = _header_problem(name, headers)
+        if problem is not None:
+            return self._error(400, "ValidationError", problem)
         started = time.monotonic()
         try:
             status, resp_headers, resp_body = self._forward(target, body, headers)
@@ -167,6 +185,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(name, status, started, len(body))
         if status >= 400:
             return self._model_error(name, status, resp_body.decode("utf-8", errors="replace"))
+        if len(resp_body) > MAX_PAYLOAD:
+            return self._model_error(name, status, f"Response body is {len(resp_body)} bytes; the maximum is "
+                                                   f"{MAX_PAYLOAD} bytes.")
         out = {"Content-Type": resp_headers.get("content-type", "application/octet-stream"),
                "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
         attrs = resp_headers.get("x-amzn-sagemaker-custom-attributes")

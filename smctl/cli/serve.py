@@ -18,7 +18,8 @@ def local_serve(
     ctx: typer.Context,
     image: Annotated[str | None, typer.Option("--image", help="Image to serve (default: smctl.toml).")] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", help="Model folder, model.tar.gz or s3:// URI, at /opt/ml/model (a folder is mounted as is).")
+        "--model", help="Model folder, model.tar.gz or s3:// URI, at /opt/ml/model (a folder is mounted as is: "
+        "writes reach it).")
     ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Host port for the container's 8080 (0: any free one).")
                     ] = None,

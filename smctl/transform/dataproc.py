@@ -83,6 +83,10 @@ def plan_processing(*, content_type: str | None, accept: str | None, input_filte
                          "SageMaker filters and joins only CSV, JSON and JSON Lines: set --content-type text/csv "
                          "(or application/json, application/jsonlines)")
     out_fmt = media_type(accept) or fmt
+    if (join or paths["--output-filter"] is not None) and out_fmt not in SUPPORTED:
+        raise UsageError(f"{what} needs --accept {', '.join(SUPPORTED)}, got {accept}",
+                         "SageMaker joins and filters answers only in CSV, JSON and JSON Lines: set --accept to "
+                         "one of them (or leave it out to use the content type)")
     if split_type not in ("None", "Line"):
         raise UsageError(f"{what} works on text records, not --split-type {split_type}",
                          "use --split-type Line (or None) with filters and joins")

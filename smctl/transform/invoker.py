@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from smctl.invoke import ContainerConnection
+
 if TYPE_CHECKING:
     from smctl.transform.runner import RunSettings
 
@@ -91,7 +93,7 @@ class Invoker:
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.settings.timeout)
+            conn = ContainerConnection(self.host, self.port, timeout=self.settings.timeout)
             self._local.conn, self._local.used = conn, False
             with self._lock:
                 self._all.append(conn)

@@ -128,9 +128,13 @@ def run_transform(plan: TransformPlan, on_event: Event, stop: threading.Event | 
     name = job.job_name or new_job_name()
     if job.endpoint:
         target = endpoint.running_endpoint_target(job.endpoint)
-        if any(v is not None for v in (job.limits.max_payload_mb, job.limits.strategy, job.limits.max_concurrent)):
-            on_event("warning", {"message": f"endpoint {job.endpoint} was started without SAGEMAKER_BATCH and the "
-                                            "batch variables: the container cannot see the values you set"})
+        set_here = any(v is not None for v in (job.limits.max_payload_mb, job.limits.strategy,
+                                               job.limits.max_concurrent))
+        on_event("warning", {"message": f"endpoint {job.endpoint} runs without SAGEMAKER_BATCH=true"
+                                        + (" and the batch variables you set" if set_here else "")
+                                        + ": a container that answers batch jobs differently (AWS's XGBoost image "
+                                        "does) answers as for real-time requests; leave out --endpoint to run the "
+                                        "job in its own container, as SageMaker does"})
         return _run(plan, target, name, on_event, stop)
     env = {**job.environment, **batch_environment(job.limits)}
     assert job.image is not None

@@ -1,4 +1,4 @@
-"""SageMaker's JSONPath subset for InputFilter / OutputFilter: $, .name, *, ['a','b'], [i,j] and [s:e].
+"""SageMaker's JSONPath subset for InputFilter / OutputFilter: $, .name, *, ['a','b'], [i,j], [s:e] and [i,s:e].
 
 A small parser rather than a library: jsonpath-ng and its kin follow Python/JavaScript slices (end EXCLUSIVE),
 while SageMaker's `$[1:4]` is the second through fifth element (end INCLUSIVE). Anything outside the subset is
@@ -21,15 +21,16 @@ class JsonPathError(ValueError):
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # name | names | index | indexes | slice | wildcard
+    kind: str  # name | names | index | indexes | slice | union | wildcard
     names: tuple[str, ...] = ()
     indexes: tuple[int, ...] = ()
     start: int | None = None
     end: int | None = None
+    parts: tuple[Step, ...] = ()  # union: index and slice steps, their picks concatenated in order ($[0,5:])
 
     @property
     def multi(self) -> bool:
-        return self.kind in ("names", "indexes", "slice", "wildcard")
+        return self.kind in ("names", "indexes", "slice", "union", "wildcard")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class JsonPath:
     @property
     def index_only(self) -> bool:
         """True when every step addresses array positions (what a CSV row, an array, accepts)."""
-        return all(s.kind in ("index", "indexes", "slice", "wildcard") for s in self.steps)
+        return all(s.kind in ("index", "indexes", "slice", "union", "wildcard") for s in self.steps)
 
     def apply(self, doc: Any) -> Any:
         """The selected part of `doc`; Raises: JsonPathError naming the missing key or index."""
@@ -96,6 +97,9 @@ def _bracket(text: str, inner: str, pos: int) -> Step:
                 raise JsonPathError(f"{text!r}: {part!r} at position {pos} is not a quoted name")
             names.append(part[1:-1])
         return Step("name", names=(names[0],)) if len(names) == 1 else Step("names", names=tuple(names))
+    items = _split_list(inner)
+    if ":" in inner and len(items) > 1:  # $[0,5:]: indexes and slices together, as in AWS's own example
+        return Step("union", parts=tuple(_bracket(text, item, pos) for item in items))
     if ":" in inner:
         parts = inner.split(":")
         if len(parts) != 2 or not all(p.strip() == "" or _INT.fullmatch(p.strip()) for p in parts):
@@ -103,7 +107,6 @@ def _bracket(text: str, inner: str, pos: int) -> Step:
                                 "(steps are not supported)")
         start, end = (int(p) if p.strip() else None for p in parts)
         return Step("slice", start=start, end=end)
-    items = _split_list(inner)
     if not items or not all(_INT.fullmatch(i) for i in items):
         raise JsonPathError(f"{text!r}: [{inner}] at position {pos} is not supported; use [0], [1,3], [1:4], "
                             "['name'] or [*] (filters like [?(...)] are not supported by SageMaker)")
@@ -146,6 +149,12 @@ def _select(step: Step, doc: Any, text: str) -> Any:
         return doc[step.names[0]] if step.kind == "name" else {k: doc[k] for k in step.names}
     if not isinstance(doc, list):
         raise JsonPathError(f"{text}: needs an array (or CSV row) to index, got {_kind(doc)}")
+    if step.kind == "union":
+        picked: list[Any] = []
+        for part in step.parts:
+            got = _select(part, doc, text)
+            picked.extend(got if part.kind != "index" else [got])
+        return picked
     if step.kind == "slice":
         size = len(doc)
         start = 0 if step.start is None else (step.start + size if step.start < 0 else step.start)

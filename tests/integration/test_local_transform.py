@@ -304,6 +304,7 @@ def test_endpoint_option_uses_a_running_local_endpoint(work):
         assert res.exit_code == 0, res.stdout
         assert work.out("a.csv") == b"VIA ENDPOINT\n"
         assert res.json["result"]["container"] == name
+        assert any(f"endpoint {name} runs without SAGEMAKER_BATCH=true" in w for w in res.json["warnings"])
     finally:
         work.smctl("local-stop", name, cwd=work.root)
 

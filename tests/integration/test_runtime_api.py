@@ -120,3 +120,37 @@ def test_foreground_local_serve_with_runtime_port(serve_images, endpoint_name, t
     fg.proc.send_signal(signal.SIGINT)
     assert fg.finish() == 130, fg.output()
     assert endpoint_containers(docker_client, name) == []
+
+
+def test_response_over_6_mb_is_a_model_error(running, runtime_url):
+    client = sagemaker_runtime(runtime_url)
+    with pytest.raises(client.exceptions.ModelError) as caught:
+        client.invoke_endpoint(EndpointName=running["ok"], Body=f"__big__:{MAX_PAYLOAD + 1}".encode())
+    assert caught.value.response["OriginalStatusCode"] == 200
+    assert f"Response body is {MAX_PAYLOAD + 1} bytes; the maximum is {MAX_PAYLOAD} bytes." in \
+        caught.value.response["OriginalMessage"]
+    at_limit = client.invoke_endpoint(EndpointName=running["ok"], Body=f"__big__:{MAX_PAYLOAD}".encode())
+    assert len(at_limit["Body"].read()) == MAX_PAYLOAD
+
+
+@pytest.mark.parametrize(("kwargs", "member"), [
+    ({"CustomAttributes": "a" * 1025}, "customAttributes"),
+    ({"CustomAttributes": "caf\u00e9"}, "customAttributes"),
+    ({"ContentType": "text/" + "x" * 1020}, "contentType"),
+    ({"Accept": "application/" + "y" * 1020}, "accept"),
+])
+def test_headers_over_invoke_endpoints_limits_are_validation_errors(running, runtime_url, kwargs, member):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        sagemaker_runtime(runtime_url).invoke_endpoint(EndpointName=running["ok"], Body=b"x", **kwargs)
+    err = caught.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("ValidationError", 400)
+    assert f"Value at '{member}' failed to satisfy constraint" in err["Error"]["Message"]
+
+
+def test_target_model_on_a_single_model_endpoint_is_refused(running, runtime_url):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        sagemaker_runtime(runtime_url).invoke_endpoint(EndpointName=running["ok"], Body=b"x",
+                                                       TargetModel="model-a.tar.gz")
+    err = caught.value.response
+    assert err["Error"]["Code"] == "ValidationError"
+    assert "is not a multi-model endpoint and does not support target model header" in err["Error"]["Message"]

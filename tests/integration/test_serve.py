@@ -141,6 +141,19 @@ def test_container_error_on_invoke_is_a_model_error_exit_5(smctl, serve_images, 
     assert f"Hint: fix the error shown in the container's logs: smctl logs {name}" in res.stderr
 
 
+def test_invoke_sends_the_container_only_sagemakers_headers(smctl, serve_images, endpoint_name, tmp_path):
+    name = endpoint_name("hdrs")
+    assert _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0").exit_code == 0
+    try:
+        res = smctl("invoke", name, "--data", "__headers__", "--content-type", "application/json", "--accept",
+                    "application/json")
+        assert res.exit_code == 0, res.stderr
+        seen = json.loads(res.stdout)
+        assert set(seen) == {"host", "content-length", "content-type", "accept"}  # no Accept-Encoding
+    finally:
+        smctl("local-stop", name)
+
+
 def test_port_held_by_a_process_names_it_and_the_fix(smctl, serve_images, endpoint_name, tmp_path, docker_client):
     name = endpoint_name("pproc")
     with socket.socket() as holder:

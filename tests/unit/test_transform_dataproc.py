@@ -113,3 +113,11 @@ def test_media_type_ignores_parameters_and_folds_jsonlines_spellings():
 
 def test_line_count_counts_an_unterminated_last_line():
     assert [line_count(b""), line_count(b"a\nb"), line_count(b"a\nb\n"), line_count(b"\n")] == [0, 2, 2, 1]
+
+
+@pytest.mark.parametrize("kw", [{"join": "Input"}, {"output_filter": "$[0,-1]"}])
+def test_a_join_or_output_filter_needs_an_accept_sagemaker_can_process(kw):
+    with pytest.raises(UsageError) as err:
+        _plan(accept="application/x-npy", **kw)
+    assert "needs --accept text/csv" in err.value.message and "got application/x-npy" in err.value.message
+    assert _plan(accept=None, **kw) is not None  # no Accept: the content type's format is used

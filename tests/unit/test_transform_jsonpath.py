@@ -23,6 +23,8 @@ DOC = {"id": 7, "features": {"x": 1, "y": 2}, "tags": ["p", "q", "r"], "SageMake
     ("$[1:-2]", ["a", "b", "c", "d"]),
     ("$[4:10]", ["d", "e"]),
     ("$[*]", ROW),
+    ("$[0,4:]", ["id", "d", "e"]),  # AWS's DataProcessing example $[0,5:]: an index and a slice together
+    ("$[0,2:3,-1]", ["id", "b", "c", "e"]),
 ])
 def test_index_paths_on_a_csv_row(path, expected):
     assert compile_path(path).apply(ROW) == expected
@@ -48,7 +50,8 @@ def test_steps_after_a_multi_selector_apply_to_each_element():
     assert compile_path("$.items[*].v").apply(doc) == [1, 2]
 
 
-@pytest.mark.parametrize("path", ["features", "$..x", "$[?(@.x)]", "$[1:2:3]", "$.", "$[1", "$[a]", "$@"])
+@pytest.mark.parametrize("path", ["features", "$..x", "$[?(@.x)]", "$[1:2:3]", "$.", "$[1", "$[a]", "$@",
+                                  "$[0,a:]", "$[0,1:2:3]"])
 def test_expressions_outside_the_subset_are_refused(path):
     with pytest.raises(JsonPathError):
         compile_path(path)
@@ -56,6 +59,7 @@ def test_expressions_outside_the_subset_are_refused(path):
 
 def test_index_only_tells_csv_compatible_paths():
     assert compile_path("$[1:]").index_only
+    assert compile_path("$[0,5:]").index_only
     assert not compile_path("$.id").index_only
     assert compile_path("$").is_root
 
