@@ -8,19 +8,17 @@ import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smctl.archive_gzip import CountingReader, gzip_errors, open_gzip_reader, sniff_format
-from smctl.archive_pack import umask
+from smctl.archive_pack import COPY_BUFSIZE, Progress, umask
 from smctl.errors import ArchiveError, UnsafeArchiveError, UsageError
 
-COPY_BUFSIZE = 1 << 20
 HUGE_FILE = 1 << 30
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ REGION_HINT = ("pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or run `a
 
 
 DOWNLOAD_WORKERS = 8  # objects fetched at once for an s3:// channel
+S3_CACHE = Path(".smctl") / "cache" / "s3"  # under the project: s3:// channels and models, mirrored
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:

@@ -37,9 +37,8 @@ class ContainerConnection(http.client.HTTPConnection):
         super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=True)
 
 
-class ContainerHTTPSConnection(http.client.HTTPSConnection):
-    def putrequest(self, method: str, url: str, skip_host: bool = False, skip_accept_encoding: bool = False) -> None:
-        super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=True)
+class ContainerHTTPSConnection(ContainerConnection, http.client.HTTPSConnection):
+    """The same over TLS (an `invoke --url https://...`)."""
 
 
 CONTENT_TYPES = {

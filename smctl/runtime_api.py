@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from smctl.errors import SmctlError
-from smctl.invoke import FORWARDED_HEADERS, MAX_PAYLOAD, TIMEOUT
+from smctl.invoke import FORWARDED_HEADERS, MAX_PAYLOAD, TIMEOUT, ContainerConnection
 
 Event = Callable[[str, dict[str, Any]], None]
 DEFAULT_PORT = 8090
@@ -205,13 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
             conn = pool.get(target)
             reused = conn is not None
             if conn is None:
-                conn = pool[target] = http.client.HTTPConnection(*target, timeout=self.server.invoke_timeout)
+                conn = pool[target] = ContainerConnection(*target, timeout=self.server.invoke_timeout)
             try:
-                conn.putrequest("POST", "/invocations", skip_accept_encoding=True)  # only SageMaker's headers
-                for key, value in headers.items():
-                    conn.putheader(key, value)
-                conn.putheader("Content-Length", str(len(body)))
-                conn.endheaders(body)
+                conn.request("POST", "/invocations", body=body, headers=headers)  # only SageMaker's headers
                 resp = conn.getresponse()
                 data = resp.read()
                 if resp.will_close:

@@ -165,10 +165,10 @@ def prepare_model(plan: EndpointPlan, on_event: Event) -> None:
     if plan.model_kind == "none":
         return
     if plan.model_kind == "s3":
-        from smctl.aws import download_prefix
+        from smctl.aws import S3_CACHE, download_prefix
 
-        on_event("download", {"message": f"downloading {source} (cached in .smctl/cache/s3)"})
-        cache = plan.config.project_root / ".smctl" / "cache" / "s3"
+        on_event("download", {"message": f"downloading {source} (cached in {S3_CACHE})"})
+        cache = plan.config.project_root / S3_CACHE
         downloaded = download_prefix(str(source), cache, region=plan.config.region)
         if downloaded.is_dir():  # uncompressed model data (ModelDataSource, CompressionType None): lands as it is
             shutil.copytree(downloaded, plan.model_dir, dirs_exist_ok=True)

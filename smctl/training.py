@@ -34,7 +34,6 @@ from smctl.instances import InstanceType, lookup_instance_type
 from smctl.layout import ChannelConfig
 
 Event = Callable[[str, dict[str, Any]], None]
-S3_CACHE = Path(".smctl") / "cache" / "s3"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 SHM_BYTES = 1 << 30
@@ -283,6 +282,8 @@ def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | Non
 def _local_source(channel: ChannelInput, project_root: Path) -> Path:
     """Where the channel's files are on this machine; for s3:// the cache folder resolve_channels downloads into."""
     if channel.source.startswith("s3://"):
+        from smctl.aws import S3_CACHE
+
         bucket, _, key = channel.source[len("s3://"):].partition("/")
         return project_root / S3_CACHE / bucket / key.strip("/")
     return Path(channel.source).expanduser().resolve()
@@ -300,7 +301,7 @@ def resolve_channels(job: TrainingJob, on_event: Event, progress: Any = None) ->
     for ch in job.channels:
         source = ch.source
         if source.startswith("s3://"):
-            from smctl.aws import download_prefix
+            from smctl.aws import S3_CACHE, download_prefix
 
             cache = job.project_root / S3_CACHE
             on_event("download", {"channel": ch.config.name, "uri": source})

@@ -48,7 +48,6 @@ __all__ = [
     "engine_error", "has_login", "inspect_image", "push_reference", "run_build", "save_login", "split_reference",
     "tag_image", "untag_image",
 ]
-assert sorted(__all__) == sorted([*_MODULE_OF, "engine", "engine_error"])
 
 
 def __getattr__(name: str) -> Any:
