@@ -73,9 +73,13 @@ class HostPlan:
     root: Path  # the host's /opt/ml on this machine
     container: ContainerSpec
     config_files: dict[str, str]
-    pipes: dict[str, list[Path]]  # channel -> files fed through its FIFOs in epoch 0
     pipe_options: dict[str, ChannelConfig]
-    pipe_order: dict[str, Callable[[int], list[Path]]] = field(default_factory=dict)  # epoch -> files
+    pipe_order: dict[str, Callable[[int], list[Path]]]  # Pipe channel -> (epoch -> the files fed through its FIFO)
+
+    @property
+    def pipes(self) -> dict[str, list[Path]]:
+        """Each Pipe channel's files in epoch 0."""
+        return {ch: order(0) for ch, order in self.pipe_order.items()}
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,6 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
         ]
         if job.checkpoint_dir:
             mounts.append(Mount(root / "checkpoints", str(layout.CHECKPOINTS)))
-        pipes: dict[str, list[Path]] = {}
         pipe_options: dict[str, ChannelConfig] = {}
         pipe_order: dict[str, Callable[[int], list[Path]]] = {}
         for ch in job.channels:
@@ -212,7 +215,6 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             if cfg.input_mode == "Pipe":
                 order = functools.partial(epoch_order, list_channel_files(src) if src.exists() else [],
                                           cfg.shuffle_seed, index, len(hosts), cfg.distribution == "ShardedByS3Key")
-                pipes[cfg.name] = order(0)
                 pipe_order[cfg.name] = order
                 pipe_options[cfg.name] = cfg
                 continue
@@ -249,7 +251,7 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             nano_cpus=cpu_limit(instance),
             shm_size=SHM_BYTES,
         )
-        host_plans.append(HostPlan(host, root, spec, config_files, pipes, pipe_options, pipe_order))
+        host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
                    latest_dir)
 
@@ -433,10 +435,10 @@ def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: 
         if plan.network:
             stack.enter_context(job_network(client, plan.network, {LABEL_JOB: plan.job_name}))
         for host in plan.hosts:
-            for ch, files in host.pipes.items():
+            for ch, order in host.pipe_order.items():
                 opts = host.pipe_options[ch]
-                feeder = PipeFeeder(host.root / "input" / "data", ch, files, record_wrapper=opts.record_wrapper,
-                                    compression=opts.compression, order=host.pipe_order.get(ch)).start()
+                feeder = PipeFeeder(host.root / "input" / "data", ch, order(0), record_wrapper=opts.record_wrapper,
+                                    compression=opts.compression, order=order).start()
                 stack.callback(feeder.stop)
         containers = []
         pumps = []
