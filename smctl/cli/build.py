@@ -40,8 +40,8 @@ def build(
     profile: Annotated[str | None, typer.Option(
         "--profile", help="AWS profile for logging in to ECR base images (AWS Deep Learning Containers).")] = None,
 ) -> None:
-    from smctl import imaging
-    from smctl.spec import load_project
+    from smctl.image import build as imaging
+    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)

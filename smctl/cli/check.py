@@ -30,8 +30,8 @@ def check(
         "--train-timeout", metavar="SECONDS", help="Seconds `train` may take on the --sample.")] = 600.0,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
-    from smctl.docker_runtime import engine
     from smctl.doctor.image_checks import CheckOptions, run_image_checks, validate
+    from smctl.engine.client import engine
 
     out: Output = ctx.obj.out
     opts = CheckOptions(image=image, model=model, sample=sample, startup_timeout=startup_timeout,

@@ -23,7 +23,7 @@ def deps_cmd(
     requirements: Annotated[Path | None, typer.Option(
         "--requirements", "-r", help="Requirements file (default: DIR/requirements.txt).")] = None,
 ) -> None:
-    from smctl import deps
+    from smctl.project import deps
 
     out: Output = ctx.obj.out
     if write and check:

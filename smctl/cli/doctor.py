@@ -101,8 +101,8 @@ def _table(console: Console, rows: list[Any]) -> None:
 
 
 def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
-    from smctl.docker_runtime import engine
     from smctl.doctor import data_root
+    from smctl.engine.client import engine
 
     target = parse_fix(fixes)
     client = engine(timeout=120)
@@ -135,7 +135,7 @@ def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
 
 
 def _engine_info() -> dict:
-    from smctl.docker_runtime import engine
+    from smctl.engine.client import engine
 
     client = engine(timeout=120)
     try:

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl import presets
 from smctl.cli.output import Output
 from smctl.errors import UsageError
+from smctl.project import presets
 
 HELP = "Create a SageMaker-ready container project (Dockerfile, train, serve, sample data, smctl.toml)."
 PRESET_HELP = "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
@@ -40,7 +40,7 @@ def init_cmd(
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Ask for the options (a TTY only).")]
     = False,
 ) -> None:
-    from smctl import render
+    from smctl.project import render
 
     out: Output = ctx.obj.out
     if interactive:
@@ -70,7 +70,7 @@ def _ask(out: Output, directory: Path, preset: str, name: str | None, python: st
         raise UsageError("--interactive needs a terminal (stdin is not a TTY, or --json is on)",
                          "drop --interactive and pass --preset/--name/--python instead")
     preset = typer.prompt(f"Preset ({', '.join(presets.PRESETS)})", default=preset, err=True)
-    from smctl.render import project_name
+    from smctl.project.render import project_name
 
     name = typer.prompt("Project name", default=name or project_name(directory, None), err=True)
     python = typer.prompt("Python version (empty: the preset's default)", default=python or "", err=True,
@@ -80,7 +80,7 @@ def _ask(out: Output, directory: Path, preset: str, name: str | None, python: st
 
 def _capture(folder: Path, plan: Any) -> tuple[Any, Any]:
     """Pin the imports of the folder's existing code and of the generated code into the planned requirements.txt."""
-    from smctl import deps
+    from smctl.project import deps
 
     sources = deps.read_sources(folder) if folder.is_dir() else {}
     for f in plan.files:

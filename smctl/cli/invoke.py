@@ -29,7 +29,7 @@ def invoke(
     timeout: Annotated[float | None, typer.Option(
         "--timeout", help="Seconds to wait (SageMaker's: 60, which it does not let you change).")] = None,
 ) -> None:
-    from smctl import invoke as core
+    from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
     url, name = _resolve(target)
@@ -55,12 +55,12 @@ def invoke(
 
 def _resolve(target: str | None) -> tuple[str, str | None]:
     """(invocations URL, endpoint name or None) for a name, a URL, or nothing (the only running endpoint)."""
-    from smctl.invoke import invocations_url
+    from smctl.serving.invoke import invocations_url
 
     if target and "://" in target:
         return invocations_url(target), None
-    from smctl.containers import docker_client
-    from smctl.endpoints import get_endpoint, list_endpoints
+    from smctl.engine.containers import docker_client
+    from smctl.serving.registry import get_endpoint, list_endpoints
 
     client = docker_client()
     if target is None:

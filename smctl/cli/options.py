@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from smctl.contract.layout import ChannelConfig
 from smctl.errors import UsageError
-from smctl.layout import ChannelConfig
 
 CHANNEL_KEYS = {
     "content_type": "content_type",

@@ -36,7 +36,8 @@ def pack(
     profile: Annotated[str | None, typer.Option("--profile", help="AWS profile for --upload.")] = None,
 ) -> None:
     """Pack DIR into a reproducible model.tar.gz, SageMaker's layout: DIR's contents at the root."""
-    from smctl import archive, aws
+    from smctl import archive
+    from smctl.aws import s3 as aws
 
     out: Output = ctx.obj.out
     if upload is not None:  # a bad URI, missing bucket or missing credentials fail before anything is written

@@ -35,10 +35,10 @@ def push(
     login_config: Annotated[bool, typer.Option(
         "--login-config", help="Also store the registry login in ~/.docker/config.json (off: memory only).")] = False,
 ) -> None:
-    from smctl import publishing
-    from smctl.docker_runtime import split_reference
-    from smctl.ecr import parse_image_uri
-    from smctl.spec import load_project
+    from smctl.aws.ecr import parse_image_uri
+    from smctl.engine.images import split_reference
+    from smctl.image import push as publishing
+    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)

@@ -17,7 +17,7 @@ def runtime(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     from smctl.cli.serve import endpoint_events
-    from smctl.runtime_api import start_runtime
+    from smctl.serving.runtime_api import start_runtime
 
     out: Output = ctx.obj.out
     server = start_runtime(host, port, on_event=endpoint_events(out))

@@ -40,8 +40,8 @@ def local_serve(
     runtime_port: Annotated[int | None, typer.Option(
         "--runtime-port", help="Also serve the SageMaker Runtime API (boto3 invoke_endpoint) on this port.")] = None,
 ) -> None:
-    from smctl import serving
-    from smctl.spec import load_project
+    from smctl.project.spec import load_project
+    from smctl.serving import endpoint as serving
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
@@ -59,7 +59,7 @@ def local_serve(
 
         raise UsageError("--runtime-port serves only while local-serve runs in the foreground",
                          "drop --detach, or serve the runtime API for detached endpoints: smctl runtime --port PORT")
-    from smctl.containers import docker_client
+    from smctl.engine.containers import docker_client
 
     client = docker_client()
     cpus, has_gpus = serving.engine_facts(client) if serving.needs_engine_facts(config) else (None, None)
@@ -77,7 +77,7 @@ def local_serve(
             return
         runtime = None
         if runtime_port is not None:
-            from smctl.runtime_api import start_runtime
+            from smctl.serving.runtime_api import start_runtime
 
             runtime = start_runtime(port=runtime_port, on_event=on_event).start()
             out.info(f"SageMaker Runtime API at {runtime.url} (boto3: endpoint_url='{runtime.url}')")
@@ -91,8 +91,8 @@ def local_serve(
 
 def endpoints(ctx: typer.Context) -> None:
     """List the local endpoints: name, image, URL, status, model."""
-    from smctl.containers import docker_client
-    from smctl.endpoints import list_endpoints, ping
+    from smctl.engine.containers import docker_client
+    from smctl.serving.registry import list_endpoints, ping
 
     out: Output = ctx.obj.out
     found = list_endpoints(docker_client())
@@ -117,9 +117,9 @@ def local_stop(
     all_: Annotated[bool, typer.Option("--all", help="Stop every local endpoint.")] = False,
 ) -> None:
     """Stop and remove local endpoints (SIGTERM, then SIGKILL after 30 s, as SageMaker)."""
-    from smctl.containers import docker_client
-    from smctl.endpoints import get_endpoint, list_endpoints, stop_endpoint
+    from smctl.engine.containers import docker_client
     from smctl.errors import UsageError
+    from smctl.serving.registry import get_endpoint, list_endpoints, stop_endpoint
 
     out: Output = ctx.obj.out
     if not names and not all_:
@@ -143,8 +143,8 @@ def logs(
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
 ) -> None:
     """Print an endpoint's container logs (stdout and stderr)."""
-    from smctl.containers import docker_client
-    from smctl.endpoints import get_endpoint
+    from smctl.engine.containers import docker_client
+    from smctl.serving.registry import get_endpoint
 
     out: Output = ctx.obj.out
     client = docker_client()

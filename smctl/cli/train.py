@@ -48,7 +48,7 @@ def local_train(
     read_only_channels: Annotated[bool, typer.Option(
         "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
 ) -> None:
-    from smctl import training
+    from smctl.training import run as training
 
     out: Output = ctx.obj.out
     job = _job_from_options(ctx, locals())
@@ -71,8 +71,8 @@ def local_train(
 
 
 def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
-    from smctl import training
-    from smctl.spec import load_project
+    from smctl.project.spec import load_project
+    from smctl.training import run as training
 
     spec = load_project(ctx.obj.config)
     require_image(spec, o["image"], "local-train")
@@ -119,8 +119,8 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
 
 def _engine_has_gpus(job: Any) -> bool | None:
     """Only `--gpus auto` on a GPU instance type needs to ask the engine."""
-    from smctl.containers import docker_client
-    from smctl.instances import lookup_instance_type
+    from smctl.contract.instances import lookup_instance_type
+    from smctl.engine.containers import docker_client
 
     if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
         return None

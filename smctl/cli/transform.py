@@ -58,7 +58,7 @@ def local_transform(
 
 def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     from smctl.errors import UsageError
-    from smctl.spec import load_project, override
+    from smctl.project.spec import load_project, override
     from smctl.transform.job import TransformJob, new_job_name
     from smctl.transform.params import check_user_limits
 

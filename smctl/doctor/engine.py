@@ -1,4 +1,4 @@
-"""What doctor wants to know about the engine the docker CLI would talk to (found by docker_runtime.engine)."""
+"""What doctor wants to know about the engine the docker CLI would talk to (found by engine.client)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smctl.docker_runtime.engine import Endpoint, failure_message, open_client, reach, resolve_endpoint
+from smctl.engine.client import Endpoint, failure_message, open_client, reach, resolve_endpoint
 
 
 @dataclass(frozen=True)

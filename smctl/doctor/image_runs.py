@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl import layout
-from smctl.containers import LABEL_KIND, ContainerSpec, Mount, run_container
+from smctl.contract import layout
+from smctl.engine.containers import LABEL_KIND, ContainerSpec, Mount, run_container
 from smctl.errors import SmctlError, UsageError
-from smctl.ports import listening_sockets
+from smctl.serving.ports import listening_sockets
 
 SERVE_PORT = 8080
 PING_TIMEOUT = 2.0
@@ -140,7 +140,7 @@ def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, l
 def _remove_tree(client: Any, image: str, path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     if path.exists():  # files a root container wrote into a non-root user's folder
-        from smctl.containers import chown_tree
+        from smctl.engine.containers import chown_tree
 
         with contextlib.suppress(Exception):
             chown_tree(client, image, path, os.getuid(), os.getgid())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from smctl.docker_runtime.engine import remedy_for
 from smctl.doctor.aws_checks import AwsFacts
 from smctl.doctor.data_root import MovePlan
 from smctl.doctor.disk import FsFacts, Reclaimable
@@ -11,6 +10,7 @@ from smctl.doctor.gpu import GpuFacts, version_tuple
 from smctl.doctor.model import CheckResult, Status, fail, ok, warn
 from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
+from smctl.engine.client import remedy_for
 from smctl.units import human_size
 
 GiB = 1024**3

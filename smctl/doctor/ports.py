@@ -1,4 +1,4 @@
-"""Is a TCP port free on this host, and if not, which processes and containers hold it (found by smctl.ports)."""
+"""Is a TCP port free on this host, and if not, which processes and containers hold it (found by smctl.serving.ports)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.ports import PROC, ContainerHolder, ProcessHolder, bind_error, containers_publishing, listeners
+from smctl.serving.ports import PROC, ContainerHolder, ProcessHolder, bind_error, containers_publishing, listeners
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The project in this folder: smctl.toml (through smctl.spec), its Dockerfile, its images, its port and GPUs."""
+"""The project in this folder: smctl.toml (through smctl.project.spec), its Dockerfile, its images, its port and GPUs."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ class ProjectFacts:
 
 
 def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> ProjectFacts:
-    """Load smctl.toml through smctl.spec and look for its Dockerfile and images; never raises for a bad file."""
-    from smctl import spec as spec_module
+    """Load smctl.toml through smctl.project.spec and look for its Dockerfile and images; never raises for a bad file."""
     from smctl.errors import SmctlError
+    from smctl.project import spec as spec_module
 
     try:
         config = spec_module.find_config(cwd, explicit)
@@ -56,7 +56,7 @@ def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> Proje
 
 
 def _gpu_reason(spec: Any) -> str | None:
-    from smctl.instances import INSTANCE_TYPES
+    from smctl.contract.instances import INSTANCE_TYPES
 
     for section in ("train", "serve"):
         part = getattr(spec, section)

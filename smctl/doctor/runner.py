@@ -27,8 +27,8 @@ class DoctorOptions:
 
 def run_doctor(opts: DoctorOptions, on_event: Event = lambda msg: None) -> Report:
     """Probe and judge the engine, ports, disks, GPU, AWS and the project; returns every result in order."""
-    from smctl.docker_runtime.engine import open_client
     from smctl.doctor.engine import EngineFacts
+    from smctl.engine.client import open_client
 
     results: list[CheckResult] = []
     on_event("Docker engine")

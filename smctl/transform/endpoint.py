@@ -1,4 +1,4 @@
-"""The container a transform talks to: started for the job through smctl.serving (the one place to swap), or a
+"""The container a transform talks to: started for the job through smctl.serving.endpoint (the one place to swap), or a
 running local endpoint found by its labels; plus GET /execution-parameters."""
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Path 
     Ctrl-C included. The container is labelled smctl.kind=transform and smctl.job=JOB_NAME.
 
     Raises:
-        SmctlError / ContainerFailedError: from smctl.serving (missing image, crash, never healthy).
+        SmctlError / ContainerFailedError: from smctl.serving.endpoint (missing image, crash, never healthy).
     """
-    from smctl import serving
-    from smctl.containers import LABEL_JOB, LABEL_KIND
+    from smctl.engine.containers import LABEL_JOB, LABEL_KIND
+    from smctl.serving import endpoint as serving
 
     config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,
                                  host="127.0.0.1", environment=dict(environment), instance_type=instance_type,
@@ -53,8 +53,8 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Path 
 
 def running_endpoint_target(name: str) -> Target:
     """A running local endpoint (smctl local-serve), found by its labels; Raises: EndpointNotFoundError."""
-    from smctl.containers import docker_client
-    from smctl.endpoints import get_endpoint
+    from smctl.engine.containers import docker_client
+    from smctl.serving.registry import get_endpoint
 
     endpoint = get_endpoint(docker_client(), name)
     host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
@@ -82,6 +82,6 @@ def get_execution_parameters(host: str, port: int) -> bytes | None:
 
 def answers_ping(host: str, port: int) -> bool:
     """True when GET /ping answers 200 within 2 s (asked after a failure: is the container still there?)."""
-    from smctl.readiness import ping_once
+    from smctl.serving.readiness import ping_once
 
     return ping_once(host, port, PING_TIMEOUT)[0] == 200

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from smctl.invoke import ContainerConnection
+from smctl.serving.invoke import ContainerConnection
 
 if TYPE_CHECKING:
     from smctl.transform.runner import RunSettings

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from smctl.aws import aws_errors
+from smctl.aws.s3 import aws_errors
 from smctl.errors import UsageError
 
 OUT_SUFFIX = ".out"
@@ -187,6 +187,6 @@ def check_not_nested(input_: str | Path, output: str | Path) -> None:
 
 
 def s3_client(region: str | None, profile: str | None) -> Any:
-    from smctl.aws import client
+    from smctl.aws.s3 import client
 
     return client("s3", region, profile)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from smctl.channels import RECORDIO_MAGIC
+from smctl.training.channels import RECORDIO_MAGIC
 
 SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 _RECORDIO_LENGTH = (1 << 29) - 1

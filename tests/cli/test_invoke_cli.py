@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from smctl.invoke import MAX_PAYLOAD
+from smctl.serving.invoke import MAX_PAYLOAD
 
 
 class _Model(BaseHTTPRequestHandler):

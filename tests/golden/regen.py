@@ -6,7 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from smctl.render import ScaffoldOptions, plan_scaffold
+from smctl.project.render import ScaffoldOptions, plan_scaffold
 
 GOLDEN = Path(__file__).resolve().parent
 VARIANTS: dict[str, ScaffoldOptions] = {

@@ -12,7 +12,7 @@ import pytest
 
 from smctl import __version__
 from smctl.errors import ExitCode
-from smctl.spec_schema import sanitise_name
+from smctl.project.schema import sanitise_name
 from tests.helpers import TEST_LABELS
 
 pytestmark = pytest.mark.docker
@@ -214,8 +214,9 @@ def test_smctl_toml_supplies_tag_dockerfile_and_build_args(smctl, docker_client,
 
 
 def test_registry_logins_for_a_build_stay_in_memory(docker_client, image_tags, tmp_path, monkeypatch):
-    from smctl import docker_runtime as rt
-    from smctl import imaging
+    from smctl.engine.build import BuildOptions, add_registry_auths, run_build
+    from smctl.engine.client import engine
+    from smctl.image import build as imaging
 
     home = tmp_path / "home"
     (home / "docker-config").mkdir(parents=True)
@@ -225,12 +226,12 @@ def test_registry_logins_for_a_build_stay_in_memory(docker_client, image_tags, t
     context.mkdir()
     (context / "Dockerfile").write_text("FROM python:3.11-slim\n")
     host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-    client = rt.engine()
+    client = engine()
     try:
-        rt.add_registry_auths(client, {host: {"username": "AWS", "password": "pw", "serveraddress": host}})
+        add_registry_auths(client, {host: {"username": "AWS", "password": "pw", "serveraddress": host}})
         assert host in client.api._auth_configs.get_all_credentials()  # sent with the build as X-Registry-Config
         with imaging.context_archive(context, context / "Dockerfile") as (archive, name):
-            built = rt.run_build(client, archive, rt.BuildOptions(tag=new_tag(image_tags), dockerfile=name,
+            built = run_build(client, archive, BuildOptions(tag=new_tag(image_tags), dockerfile=name,
                                                                   labels=TEST_LABELS), lambda kind, data: None)
     finally:
         client.close()

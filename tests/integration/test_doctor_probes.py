@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from smctl.docker_runtime.engine import Endpoint, reach
 from smctl.doctor import judges
 from smctl.doctor.data_root import DataRootFixError, merge_daemon_json, plan_move, validate_fix
 from smctl.doctor.disk import other_filesystems, probe_filesystem, probe_reclaimable
 from smctl.doctor.engine import probe_engine
 from smctl.doctor.model import Status
 from smctl.doctor.ports import probe_port
+from smctl.engine.client import Endpoint, reach
 from smctl.errors import UsageError
 from tests.conftest import IN_CI, WORKER, WORKER_LABEL, free_port
 from tests.helpers import TEST_LABELS

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from smctl.docker_runtime.engine import Endpoint, engine, open_client, pinged_api_version, resolve_endpoint
+from smctl.engine.client import Endpoint, engine, open_client, pinged_api_version, resolve_endpoint
 
 pytestmark = pytest.mark.docker
 
@@ -45,7 +45,7 @@ def test_no_version_from_something_that_is_not_the_engine(tmp_path):
 
 
 def test_a_socket_that_accepts_but_never_answers_is_told_as_a_hung_engine(tmp_path, monkeypatch):
-    from smctl.docker_runtime.engine import CONNECT_TIMEOUT
+    from smctl.engine.client import CONNECT_TIMEOUT
     from smctl.errors import DockerError
 
     path = tmp_path / "hung.sock"

@@ -120,7 +120,7 @@ def test_pipe_mode_two_epochs(smctl, probe_image, project):
 def test_pipe_mode_shuffle_seed_reorders_each_epoch(smctl, probe_image, project):
     import hashlib
 
-    from smctl.channels import epoch_order, list_channel_files
+    from smctl.training.channels import epoch_order, list_channel_files
 
     data = project / "shuffled"
     data.mkdir()
@@ -206,7 +206,7 @@ def test_writing_into_a_read_only_channel_gets_a_hint(smctl, probe_image, projec
 
 
 def test_an_overlay_the_engine_cannot_mount_is_told_apart(docker_client, probe_image, tmp_path, docker_reaper):
-    from smctl.containers import ContainerSpec, Mount, OverlayUnavailableError, create_container, start_container
+    from smctl.engine.containers import ContainerSpec, Mount, OverlayUnavailableError, create_container, start_container
     from tests.helpers import TEST_LABELS
 
     spec = ContainerSpec(image=probe_image, name=f"smctl-test-overlay-{os.getpid()}", command=["true"],
@@ -300,7 +300,7 @@ def test_gpu_request_reaches_the_engine_and_fails_clearly_without_runtime(smctl,
 
 
 def test_gpu_device_requests_in_created_container(docker_client, probe_image, docker_reaper):
-    from smctl.containers import ContainerSpec, GpuRequest, create_container, remove_container
+    from smctl.engine.containers import ContainerSpec, GpuRequest, create_container, remove_container
 
     for gpus, expected in ((GpuRequest(count=-1), {"Count": -1, "DeviceIDs": []}),
                            (GpuRequest(count=2), {"Count": 2, "DeviceIDs": []}),

@@ -1,4 +1,4 @@
-"""`smctl package pack --upload` and smctl.aws against moto's real S3 server (through AWS_ENDPOINT_URL)."""
+"""`smctl package pack --upload` and smctl.aws.s3 against moto's real S3 server (through AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smctl import aws
+from smctl.aws import s3 as aws
 from smctl.errors import AwsError, ExitCode, UsageError
 
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from smctl.containers import ContainerSpec, Mount, published_port, run_container
+from smctl.engine.containers import ContainerSpec, Mount, published_port, run_container
 from tests.helpers import TEST_LABELS
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -9,8 +9,8 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from smctl.invoke import MAX_PAYLOAD
-from smctl.runtime_api import start_runtime
+from smctl.serving.invoke import MAX_PAYLOAD
+from smctl.serving.runtime_api import start_runtime
 from tests.helpers import WORKER, run_cli
 from tests.integration import serving_fixtures
 from tests.integration.serving_fixtures import Foreground, endpoint_containers, free_port

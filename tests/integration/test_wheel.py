@@ -29,7 +29,7 @@ def test_wheel_installs_into_a_fresh_venv_and_reads_templates_from_itself(tmp_pa
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    where = subprocess.run([str(py), "-c", "import smctl.render as r; print(r.templates_dir())"], cwd=outside,
+    where = subprocess.run([str(py), "-c", "import smctl.project.render as r; print(r.templates_dir())"], cwd=outside,
                            env=clean_env, check=True, capture_output=True, text=True).stdout.strip()
     assert Path(where).is_relative_to(env_dir), where
     assert (Path(where) / "common").is_dir()

@@ -8,8 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from smctl.channels import epoch_order, list_channel_files, read_recordio, recordio_frames, shard
-from smctl.pipe_feeder import PipeFeeder
+from smctl.training.channels import epoch_order, list_channel_files, read_recordio, recordio_frames, shard
+from smctl.training.pipe_feeder import PipeFeeder
 
 
 def test_sharded_by_key_gives_disjoint_shares_covering_everything(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smctl import deps
 from smctl.errors import UsageError
+from smctl.project import deps
 
 PSUTIL = f"psutil=={metadata.version('psutil')}"
 PYYAML = f"PyYAML=={metadata.version('PyYAML')}"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from smctl.docker_runtime.engine import Endpoint, resolve_endpoint
 from smctl.doctor import image_judges as ij
 from smctl.doctor import judges
 from smctl.doctor.aws_checks import AwsFacts
@@ -20,7 +19,8 @@ from smctl.doctor.image_runs import ServeRun, TrainRun
 from smctl.doctor.model import Status
 from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
-from smctl.ports import ContainerHolder, ProcessHolder, decode_address, listening_sockets
+from smctl.engine.client import Endpoint, resolve_endpoint
+from smctl.serving.ports import ContainerHolder, ProcessHolder, decode_address, listening_sockets
 
 GiB = 1024**3
 DEFAULT = Endpoint("unix:///var/run/docker.sock", "default")

@@ -6,8 +6,9 @@ import base64
 
 import pytest
 
-from smctl import ecr, registry
+from smctl.aws import ecr
 from smctl.errors import AwsError, UsageError
+from smctl.image import registry
 
 
 @pytest.mark.parametrize("name", ["ab", "my-model", "team/my-model", "a.b_c-d/e", "x" * 256, "a1/b2/c3"])

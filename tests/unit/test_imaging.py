@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from smctl import imaging
-from smctl.docker_runtime import BuildFailedError, BuildProgress, PushFailedError, PushProgress
+from smctl.engine.build import BuildFailedError, BuildProgress
+from smctl.engine.push import PushFailedError, PushProgress
 from smctl.errors import UsageError
+from smctl.image import build as imaging
 
 DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3.0-cpu-py311"
 
@@ -149,7 +150,7 @@ def test_push_progress_reads_digest_and_layer_states():
 
 
 def test_save_login_writes_atomically_and_keeps_other_entries(tmp_path: Path):
-    from smctl.docker_runtime import save_login
+    from smctl.engine.login import save_login
 
     config = tmp_path / "config.json"
     config.write_text('{"auths": {"other.example": {"auth": "eA=="}}, "proxies": {}}')

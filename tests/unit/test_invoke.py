@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smctl.errors import ExitCode, UsageError
-from smctl.invoke import (
+from smctl.serving.invoke import (
     MAX_PAYLOAD,
     PayloadTooLargeError,
     check_custom_attributes,

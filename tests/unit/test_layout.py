@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smctl import layout
+from smctl.contract import layout
+from smctl.contract.instances import lookup_instance_type
+from smctl.contract.layout import ChannelConfig
 from smctl.errors import UsageError
-from smctl.instances import lookup_instance_type
-from smctl.layout import ChannelConfig
 
 
 def test_resource_config_one_host_has_every_key_real_jobs_write():

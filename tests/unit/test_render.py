@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from smctl import presets
 from smctl.errors import ExitCode, UsageError
-from smctl.render import (
+from smctl.project import presets
+from smctl.project.render import (
     EXECUTABLES,
     ScaffoldOptions,
     dockerfile_quote,
@@ -185,7 +185,7 @@ def test_base_image_option_replaces_the_from_line():
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_generated_smctl_toml_loads_with_the_spec(variant, tmp_path):
-    from smctl.spec import load_spec
+    from smctl.project.spec import load_spec
 
     (tmp_path / "smctl.toml").write_bytes(rendered(variant)["smctl.toml"])
     spec = load_spec(tmp_path / "smctl.toml")

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from smctl import layout
-from smctl.layout import ChannelConfig
-from smctl.render import ScaffoldOptions, plan_scaffold, write_scaffold
+from smctl.contract import layout
+from smctl.contract.layout import ChannelConfig
+from smctl.project.render import ScaffoldOptions, plan_scaffold, write_scaffold
 
 IRIS_MEANS = [5.843, 3.057, 3.758, 1.199]  # of the 150 rows, to 3 places
 

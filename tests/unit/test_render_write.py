@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smctl.errors import UsageError
-from smctl.render import ScaffoldOptions, ScaffoldPlan, plan_scaffold, write_scaffold
+from smctl.project.render import ScaffoldOptions, ScaffoldPlan, plan_scaffold, write_scaffold
 
 
 def _plan(folder: Path) -> ScaffoldPlan:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from smctl.errors import UsageError
-from smctl.ports import PortHolder, check_port, find_port_holder, port_is_free, process_listening
-from smctl.readiness import judge_listeners, parse_proc_net_tcp
-from smctl.serving import ServeConfig, needs_engine_facts, plan_endpoint
+from smctl.serving.endpoint import ServeConfig, needs_engine_facts, plan_endpoint
+from smctl.serving.ports import PortHolder, check_port, find_port_holder, port_is_free, process_listening
+from smctl.serving.readiness import judge_listeners, parse_proc_net_tcp
 
 # /proc/net/tcp and tcp6 of a container running `python -m http.server 8080 --bind 127.0.0.1` plus a socket on
 # [::]:5000 and an established connection (state 01).

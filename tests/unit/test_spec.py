@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from smctl.contract.layout import ChannelConfig
 from smctl.errors import ConfigError, ExitCode, UsageError
-from smctl.layout import ChannelConfig
-from smctl.spec import (
+from smctl.project.spec import (
     ChannelSpec,
     ProjectSpec,
     TrainSection,
@@ -420,8 +420,8 @@ def test_schema_rules(tmp_path: Path, toml: str, fragment: str):
 
 
 def test_gpus_and_images_in_their_accepted_forms(tmp_path: Path):
-    from smctl.containers import parse_gpus
-    from smctl.instances import lookup_instance_type
+    from smctl.contract.instances import lookup_instance_type
+    from smctl.engine.containers import parse_gpus
 
     spec = load_spec(write(tmp_path, '[train]\ngpus = [0, 2]\nimage = "localhost:5000/a/b@sha256:' + "a" * 64
                            + '"\n[serve]\ngpus = 0\n[transform]\ngpus = "ALL"\n'))
@@ -440,8 +440,8 @@ def test_separate_serve_image_defaults_from_the_project_image(tmp_path: Path):
 
 
 def test_every_schema_key_is_a_spec_field():
-    from smctl import spec as spec_module
-    from smctl import spec_schema
+    from smctl.project import schema as spec_schema
+    from smctl.project import spec as spec_module
 
     sections = {f.name: getattr(spec_module, str(f.type)) for f in dataclasses.fields(ProjectSpec)
                 if f.name not in ("root", "source")}

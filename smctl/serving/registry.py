@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.containers import LABEL_KIND, LABEL_MANAGED
+from smctl.engine.containers import LABEL_KIND, LABEL_MANAGED
 from smctl.errors import SmctlError, UsageError
 
 LABEL_ENDPOINT = "smctl.endpoint"
@@ -108,7 +108,7 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
     if endpoint.port is None or endpoint.state != "running":
         return False
-    from smctl.readiness import ping_once
+    from smctl.serving.readiness import ping_once
 
     host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
     return ping_once(host, endpoint.port, timeout)[0] == 200
@@ -116,7 +116,7 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
 
 def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
-    from smctl.containers import remove_container
+    from smctl.engine.containers import remove_container
 
     try:
         container = client.containers.get(endpoint.container_id)

@@ -227,7 +227,9 @@ def build_image(req: BuildRequest, on_event: OnEvent) -> BuildResult:
 
     Raises: UsageError (inputs), AwsError (ECR base login), DockerError (engine), BuildFailedError (Dockerfile).
     """
-    from smctl import docker_runtime as rt
+    from smctl.engine.build import BuildOptions, add_registry_auths, run_build
+    from smctl.engine.client import engine
+    from smctl.engine.images import inspect_image, tag_image
 
     check_request(req)
     started = time.monotonic()
@@ -239,22 +241,22 @@ def build_image(req: BuildRequest, on_event: OnEvent) -> BuildResult:
         on_event("warning", {"message": f"{req.dockerfile.name}'s final stage copies the whole context, so "
                              f"{CA_MEMBER} will be in the image; copy only what the image needs"})
     auths = ecr_base_logins(text, req.build_args, req.aws_profile, on_event)
-    client = rt.engine()
+    client = engine()
     try:
         if auths:
-            rt.add_registry_auths(client, auths)
+            add_registry_auths(client, auths)
         labels = image_labels(req.project, req.context, req.labels)
         with context_archive(req.context, req.dockerfile, ca_pem) as (archive, df_name):
             size = archive.seek(0, 2)
             archive.seek(0)
             on_event("context", {"bytes": size, "context": str(req.context)})
-            options = rt.BuildOptions(tag=req.tags[0], dockerfile=df_name, platform=req.platform,
+            options = BuildOptions(tag=req.tags[0], dockerfile=df_name, platform=req.platform,
                                       build_args=req.build_args, labels=labels, no_cache=req.no_cache,
                                       pull=req.pull)
-            built = rt.run_build(client, archive, options, on_event)
+            built = run_build(client, archive, options, on_event)
         for tag in req.tags[1:]:
-            rt.tag_image(client, built.image_id, tag)
-        info = rt.inspect_image(client, built.image_id)
+            tag_image(client, built.image_id, tag)
+        info = inspect_image(client, built.image_id)
     finally:
         client.close()
     return BuildResult(
@@ -271,7 +273,7 @@ def ecr_base_logins(text: str, build_args: Mapping[str, str], profile: str | Non
 
     Raises: AwsError naming the base image when the login fails.
     """
-    from smctl import ecr
+    from smctl.aws import ecr
 
     auths: dict[str, dict[str, str]] = {}
     for image in base_images(text, build_args):
@@ -282,7 +284,7 @@ def ecr_base_logins(text: str, build_args: Mapping[str, str], profile: str | Non
         try:
             auth = ecr.login_registry(registry, profile)
         except AwsError as err:
-            from smctl.docker_runtime import has_login
+            from smctl.engine.login import has_login
 
             if has_login(registry.host):  # `docker login` or the ecr-login helper already covers it
                 on_event("warning", {"message": f"no ECR login for {registry.host} ({err.message}); using the "

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from smctl.endpoints import CONTAINER_PORT
 from smctl.errors import ContainerFailedError
+from smctl.serving.registry import CONTAINER_PORT
 
 Event = Callable[[str, dict[str, Any]], None]
 PING_TIMEOUT = 2.0  # SageMaker: each /ping must answer within 2 s
@@ -104,7 +104,7 @@ def published_address(container: Any, on_exit: Callable[[Any], Exception] | None
 
     A container that already exited has no published port: that is on_exit's error, not a missing port.
     """
-    from smctl.containers import published_port
+    from smctl.engine.containers import published_port
 
     found = published_port(container, CONTAINER_PORT)  # reloads the container's state
     for _ in range(10):  # an exiting container loses its ports a moment before its state says "exited"
@@ -132,7 +132,7 @@ def container_listeners(container: Any) -> list[tuple[str, int]]:
 
 def parse_proc_net_tcp(text: str) -> list[tuple[str, int]]:
     """Listening (state 0A) sockets of /proc/net/tcp and tcp6 as (address, port)."""
-    from smctl.ports import listen_table
+    from smctl.serving.ports import listen_table
 
     return [(addr, port) for addr, port, _ in listen_table(text)]
 

@@ -122,7 +122,7 @@ def process_listening(port: int) -> PortHolder | None:
 
 def containers_publishing(client: Any, port: int) -> list[ContainerHolder]:
     """Running containers that publish `port` on the host (the engine API, not guesses from processes)."""
-    from smctl.endpoints import LABEL_ENDPOINT
+    from smctl.serving.registry import LABEL_ENDPOINT
 
     try:
         running = client.containers.list(sparse=True)

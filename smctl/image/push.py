@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from smctl import ecr
+from smctl.aws import ecr
 from smctl.errors import AwsError, SmctlError
 
 OnEvent = Callable[[str, dict[str, Any]], None]
@@ -76,24 +76,26 @@ def _ecr_session(req: PushRequest, on_event: OnEvent) -> Any:
 
 def _push_plain(req: PushRequest, on_event: OnEvent, started: float) -> PushResult:
     """Push to a registry that is not ECR with the engine's own credentials (`docker login`), then verify."""
-    from smctl import docker_runtime as rt
-    from smctl import registry
+    from smctl.engine.client import engine
+    from smctl.engine.images import inspect_image, tag_image, untag_image
+    from smctl.engine.push import push_reference
+    from smctl.image import registry
 
     assert req.registry is not None
     host = req.registry
     target = f"{host}/{req.repository}"
-    client = rt.engine()
+    client = engine()
     try:
-        info = rt.inspect_image(client, req.image)
+        info = inspect_image(client, req.image)
         _require_sagemaker_platform(req.image, info.platform)
         tag_was_there = f"{target}:{req.tag}" in info.tags
-        rt.tag_image(client, info.id, f"{target}:{req.tag}")
+        tag_image(client, info.id, f"{target}:{req.tag}")
         on_event("pushing", {"image": f"{target}:{req.tag}", "registry": host})
         try:
-            pushed = rt.push_reference(client, target, req.tag, host, None, on_event)
+            pushed = push_reference(client, target, req.tag, host, None, on_event)
         except BaseException:
             if not tag_was_there:
-                rt.untag_image(client, f"{target}:{req.tag}")
+                untag_image(client, f"{target}:{req.tag}")
             raise
         try:
             manifest = registry.read_manifest(host, req.repository, req.tag)
@@ -132,17 +134,20 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
     Raises: UsageError, AwsError, ImageNotFoundError, WrongPlatformError, PushFailedError, RegistryReadError,
     NotSingleImageError, DockerError.
     """
-    from smctl import docker_runtime as rt
-    from smctl import registry
+    from smctl.engine.client import engine
+    from smctl.engine.images import inspect_image, tag_image, untag_image
+    from smctl.engine.login import save_login
+    from smctl.engine.push import PushFailedError, push_reference
+    from smctl.image import registry
 
     check_request(req)
     started = time.monotonic()
     sess = _ecr_session(req, on_event)  # region and credentials are checked before anything else
     if sess is None:
         return _push_plain(req, on_event, started)
-    client = rt.engine()
+    client = engine()
     try:
-        info = rt.inspect_image(client, req.image)
+        info = inspect_image(client, req.image)
         _require_sagemaker_platform(req.image, info.platform)
         api = ecr.client(sess)
         repo = ecr.ensure_repository(api, req.repository, immutable_tags=req.immutable_tags)
@@ -154,22 +159,22 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
         host = req.registry or auth.host
         target = f"{host}/{repo.name}"
         tag_was_there = f"{target}:{req.tag}" in info.tags
-        rt.tag_image(client, info.id, f"{target}:{req.tag}")
+        tag_image(client, info.id, f"{target}:{req.tag}")
         on_event("pushing", {"image": f"{target}:{req.tag}", "registry": host})
         retried = False
         try:
             try:
-                pushed = rt.push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
-            except rt.PushFailedError as err:
+                pushed = push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
+            except PushFailedError as err:
                 if err.reason != "auth":
                     raise
                 # ECR tokens last 12 hours; a refused login gets one fresh token and one more try, no more
                 on_event("retry", {"message": f"{host} refused the login; retrying once with a new ECR token"})
                 auth, retried = ecr.authorization(api), True
-                pushed = rt.push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
+                pushed = push_reference(client, target, req.tag, host, auth.docker_auth(host), on_event)
         except BaseException:
             if not tag_was_there:  # a failed push leaves no stray HOST/REPO:TAG behind
-                rt.untag_image(client, f"{target}:{req.tag}")
+                untag_image(client, f"{target}:{req.tag}")
             raise
         manifest = registry.read_manifest(host, repo.name, req.tag, auth.username, auth.password)
         registry.check_single_image(manifest, f"{target}:{req.tag}")
@@ -178,7 +183,7 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
                                  f" but the push ended with {pushed.digest}: another push may have raced this one"})
         saved = None
         if req.login_config:
-            path = rt.save_login(host, auth.username, auth.password)
+            path = save_login(host, auth.username, auth.password)
             if path is None:
                 on_event("warning", {"message": f"a docker credential helper handles {host}: the login was not "
                                      "stored; run `aws ecr get-login-password | docker login --username AWS "

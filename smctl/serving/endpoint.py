@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smctl import layout
-from smctl.containers import LABEL_KIND, ContainerSpec, GpuRequest, Mount
-from smctl.endpoints import (
+from smctl.contract import layout
+from smctl.contract.instances import InstanceType, lookup_instance_type
+from smctl.engine.containers import LABEL_KIND, ContainerSpec, GpuRequest, Mount
+from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.serving.ports import check_port
+from smctl.serving.registry import (
     CONTAINER_PORT,
     KIND_SERVE,
     LABEL_ENDPOINT,
@@ -23,9 +26,6 @@ from smctl.endpoints import (
     container_name,
     remove_run_dir,
 )
-from smctl.errors import ContainerFailedError, SmctlError, UsageError
-from smctl.instances import InstanceType, lookup_instance_type
-from smctl.ports import check_port
 
 Event = Callable[[str, dict[str, Any]], None]
 MAX_ENV_VALUE = 1024  # CreateModel's limit for a container environment value
@@ -89,7 +89,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
     Raises:
         UsageError: a bad name, port, timeout, instance type, GPU request, environment or model path.
     """
-    from smctl.containers import parse_gpus
+    from smctl.engine.containers import parse_gpus
 
     check_name(config.name)
     check_port(config.port)
@@ -165,7 +165,7 @@ def prepare_model(plan: EndpointPlan, on_event: Event) -> None:
     if plan.model_kind == "none":
         return
     if plan.model_kind == "s3":
-        from smctl.aws import S3_CACHE, download_prefix
+        from smctl.aws.s3 import S3_CACHE, download_prefix
 
         on_event("download", {"message": f"downloading {source} (cached in {S3_CACHE})"})
         cache = plan.config.project_root / S3_CACHE
@@ -195,11 +195,11 @@ def running_endpoint(plan: EndpointPlan, on_event: Event, *, detach: bool = Fals
         SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
         ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
     """
-    from smctl.containers import _no_interrupts, remove_container
+    from smctl.engine.containers import _no_interrupts, remove_container
 
     client = client or _client()
     if plan.config.port:
-        from smctl.ports import ensure_port_free
+        from smctl.serving.ports import ensure_port_free
 
         ensure_port_free(plan.config.port, plan.config.host, client)
     container = None
@@ -235,7 +235,7 @@ def _create(client: Any, plan: EndpointPlan) -> Any:
     Raises:
         SmctlError: the image is not in the engine (Hint: smctl build). UsageError: the name is taken.
     """
-    from smctl.containers import create_container
+    from smctl.engine.containers import create_container
 
     try:
         return create_container(client, plan.container)
@@ -247,8 +247,8 @@ def _create(client: Any, plan: EndpointPlan) -> Any:
 
 def _start(client: Any, container: Any, plan: EndpointPlan) -> None:
     """Start; a port taken between our check and the engine's bind still names its holder."""
-    from smctl.containers import start_container
-    from smctl.ports import find_port_holder, port_in_use
+    from smctl.engine.containers import start_container
+    from smctl.serving.ports import find_port_holder, port_in_use
 
     try:
         start_container(container, plan.container)
@@ -261,7 +261,7 @@ def _start(client: Any, container: Any, plan: EndpointPlan) -> None:
 
 
 def _client() -> Any:
-    from smctl.containers import docker_client
+    from smctl.engine.containers import docker_client
 
     return docker_client()
 
@@ -286,8 +286,8 @@ def wait_until_ready(container: Any, plan: EndpointPlan, on_event: Event, *, sta
     Raises:
         ContainerFailedError: exited while starting, bound to the wrong address, or not healthy in time.
     """
-    from smctl.containers import stream_logs
-    from smctl.readiness import published_address, wait_for_ping
+    from smctl.engine.containers import stream_logs
+    from smctl.serving.readiness import published_address, wait_for_ping
 
     muted = [False]
 
@@ -308,7 +308,7 @@ def wait_until_ready(container: Any, plan: EndpointPlan, on_event: Event, *, sta
 
 
 def _exited(container: Any, plan: EndpointPlan) -> ContainerFailedError:
-    from smctl.readiness import log_tail
+    from smctl.serving.readiness import log_tail
 
     state = container.attrs.get("State", {})
     code = int(state.get("ExitCode", -1))
@@ -330,7 +330,7 @@ def wait_for_exit(ready: ReadyEndpoint, on_event: Event, *, poll: float = 0.5) -
     Raises:
         ContainerFailedError: the container exited on its own.
     """
-    from smctl.readiness import log_tail, reload_or_fail
+    from smctl.serving.readiness import log_tail, reload_or_fail
 
     client = _client()
     container = client.containers.get(ready.container_id)

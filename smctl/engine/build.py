@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from smctl.docker_runtime.engine import engine_error
+from smctl.engine.client import engine_error
 from smctl.errors import DockerError, SmctlError
 
 OnEvent = Callable[[str, dict[str, Any]], None]

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from smctl.errors import SmctlError
-from smctl.invoke import FORWARDED_HEADERS, MAX_PAYLOAD, TIMEOUT, ContainerConnection
+from smctl.serving.invoke import FORWARDED_HEADERS, MAX_PAYLOAD, TIMEOUT, ContainerConnection
 
 Event = Callable[[str, dict[str, Any]], None]
 DEFAULT_PORT = 8090
@@ -46,7 +46,7 @@ class EndpointDirectory:
             return self._table.get(name)
 
     def _refresh(self) -> None:
-        from smctl.endpoints import list_endpoints
+        from smctl.serving.registry import list_endpoints
 
         table = {}
         for e in list_endpoints(self._client):
@@ -101,8 +101,8 @@ def start_runtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT, on_event: E
     Raises:
         RuntimeServerError: the port is taken, naming who holds it.
     """
-    from smctl.containers import docker_client
-    from smctl.ports import check_port, find_port_holder, port_in_use
+    from smctl.engine.containers import docker_client
+    from smctl.serving.ports import check_port, find_port_holder, port_in_use
 
     check_port(port)
     client = client or docker_client()

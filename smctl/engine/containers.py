@@ -1,6 +1,6 @@
 """Running containers for smctl's jobs: created, labelled, streamed, and always removed (Ctrl-C included).
 
-With docker_runtime.py (engine, images, build, push) this is the only docker-py user.
+Part of engine/, the only docker-py user.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from smctl.errors import DockerError, SmctlError, UsageError
 
 if TYPE_CHECKING:
-    from smctl.instances import InstanceType
+    from smctl.contract.instances import InstanceType
 
 LABEL_MANAGED = "smctl.managed"
 LABEL_JOB = "smctl.job"
@@ -156,7 +156,7 @@ def extra_labels() -> dict[str, str]:
 
 def docker_client() -> Any:
     """Connect to the engine; Raises: DockerError with the fix when it is unreachable."""
-    from smctl.docker_runtime.engine import engine
+    from smctl.engine.client import engine
 
     return engine()
 

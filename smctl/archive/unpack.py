@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.archive_gzip import CountingReader, gzip_errors, open_gzip_reader, sniff_format
-from smctl.archive_pack import COPY_BUFSIZE, Progress, umask
+from smctl.archive.gzip_streams import CountingReader, gzip_errors, open_gzip_reader, sniff_format
+from smctl.archive.pack import COPY_BUFSIZE, Progress, umask
 from smctl.errors import ArchiveError, UnsafeArchiveError, UsageError
 
 HUGE_FILE = 1 << 30

@@ -13,9 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import smctl
-from smctl import presets
 from smctl.errors import SmctlError, UsageError
-from smctl.presets import CudaVariant, Preset
+from smctl.project import presets
+from smctl.project.presets import CudaVariant, Preset
 
 Event = Callable[[str, dict[str, Any]], None]
 # A valid image, ECR repository (2 characters at least) and job-name prefix.
@@ -123,7 +123,7 @@ def project_name(folder: Path, name: str | None) -> str:
                              "hyphens (it names the image, the ECR repository and SageMaker jobs)",
                              "pass e.g. --name my-model")
         return name
-    from smctl.spec_schema import sanitise_name
+    from smctl.project.schema import sanitise_name
 
     return sanitise_name(folder.resolve().name)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from smctl.archive_gzip import HashingSink, ParallelGzipWriter
+from smctl.archive.gzip_streams import HashingSink, ParallelGzipWriter
 from smctl.errors import ArchiveError, UsageError
 
 # Level 1 (ISA-L) is the default: it meets the benchmark targets (BENCHMARKS.md), and ISA-L's level 1 already

@@ -5,8 +5,8 @@ The work is split in archive_pack.py, archive_unpack.py and archive_gzip.py; thi
 
 from __future__ import annotations
 
-from smctl.archive_pack import DEFAULT_LEVEL, PackPlan, PackResult, pack_model, pack_trees, plan_pack, write_pack
-from smctl.archive_unpack import Finding, Inspection, Member, UnpackResult, inspect_archive, unpack_archive
+from smctl.archive.pack import DEFAULT_LEVEL, PackPlan, PackResult, pack_model, pack_trees, plan_pack, write_pack
+from smctl.archive.unpack import Finding, Inspection, Member, UnpackResult, inspect_archive, unpack_archive
 
 __all__ = [
     "DEFAULT_LEVEL",

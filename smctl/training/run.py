@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smctl import layout
-from smctl.channels import epoch_order, has_files, list_channel_files
-from smctl.containers import (
+from smctl.contract import layout
+from smctl.contract.instances import InstanceType, lookup_instance_type
+from smctl.contract.layout import ChannelConfig
+from smctl.engine.containers import (
     LABEL_HOST,
     LABEL_JOB,
     LABEL_KIND,
@@ -30,8 +31,7 @@ from smctl.containers import (
     stop_containers,
 )
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
-from smctl.instances import InstanceType, lookup_instance_type
-from smctl.layout import ChannelConfig
+from smctl.training.channels import epoch_order, has_files, list_channel_files
 
 Event = Callable[[str, dict[str, Any]], None]
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -284,7 +284,7 @@ def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | Non
 def _local_source(channel: ChannelInput, project_root: Path) -> Path:
     """Where the channel's files are on this machine; for s3:// the cache folder resolve_channels downloads into."""
     if channel.source.startswith("s3://"):
-        from smctl.aws import S3_CACHE
+        from smctl.aws.s3 import S3_CACHE
 
         bucket, _, key = channel.source[len("s3://"):].partition("/")
         return project_root / S3_CACHE / bucket / key.strip("/")
@@ -303,7 +303,7 @@ def resolve_channels(job: TrainingJob, on_event: Event, progress: Any = None) ->
     for ch in job.channels:
         source = ch.source
         if source.startswith("s3://"):
-            from smctl.aws import S3_CACHE, download_prefix
+            from smctl.aws.s3 import S3_CACHE, download_prefix
 
             cache = job.project_root / S3_CACHE
             on_event("download", {"channel": ch.config.name, "uri": source})
@@ -366,7 +366,7 @@ def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None)
 def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
             resume: bool = False) -> TrainResult:
     """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels."""
-    from smctl.containers import OverlayUnavailableError
+    from smctl.engine.containers import OverlayUnavailableError
 
     try:
         return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
@@ -396,8 +396,8 @@ def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: 
     Raises:
         SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
-    from smctl.containers import docker_client, ensure_image, job_network, run_container, stream_logs
-    from smctl.pipe_feeder import PipeFeeder
+    from smctl.engine.containers import docker_client, ensure_image, job_network, run_container, stream_logs
+    from smctl.training.pipe_feeder import PipeFeeder
 
     client = docker_client()
     ensure_image(client, plan.job.image)
@@ -541,7 +541,7 @@ def _remove(client: Any, plan: JobPlan, path: Path) -> None:
     try:
         rm()
     except PermissionError:  # root-owned files of a run that was killed before it could hand them back
-        from smctl.containers import chown_tree
+        from smctl.engine.containers import chown_tree
 
         try:
             chown_tree(client, plan.job.image, path, os.getuid(), os.getgid())
@@ -705,7 +705,7 @@ def _link_latest(link: Path, target: Path, on_event: Event) -> None:
 
 def _fix_ownership(client: Any, plan: JobPlan) -> None:
     """Files the container wrote as root become the invoking user's (sudo's caller when run through sudo)."""
-    from smctl.containers import chown_tree
+    from smctl.engine.containers import chown_tree
 
     uid = int(os.environ.get("SUDO_UID", os.getuid()))
     gid = int(os.environ.get("SUDO_GID", os.getgid()))

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from smctl import layout
-from smctl import spec_schema as schema
+from smctl.contract import layout
+from smctl.contract.layout import ChannelConfig
 from smctl.errors import ConfigError, UsageError
-from smctl.layout import ChannelConfig
-from smctl.spec_schema import Bad, Ctx, Problem
+from smctl.project import schema
+from smctl.project.schema import Bad, Ctx, Problem
 
 CONFIG_NAME = "smctl.toml"
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from smctl import layout
+from smctl.contract import layout
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The only boto3 users: sessions and errors, S3, ECR."""

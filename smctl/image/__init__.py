@@ -1,0 +1,1 @@
+"""`smctl build` and `smctl push`: orchestration over engine/ and aws/."""

@@ -1,0 +1,1 @@
+"""The user's project: smctl.toml (spec and schema), init scaffolding, presets, dependency capture."""

@@ -1,0 +1,1 @@
+"""`local-serve` and `invoke`: endpoints, readiness, ports, invocations, the local SageMaker Runtime API."""

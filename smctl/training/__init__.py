@@ -1,0 +1,1 @@
+"""`local-train`: plan (pure), inputs, run folder, run, artifacts, Pipe feeder."""
