@@ -63,3 +63,128 @@ class UnsafeArchiveError(ArchiveError):
     """An archive member would escape the target folder or is a device, FIFO or unsafe link."""
 
     exit_code = ExitCode.CHECKS_FAILED
+
+
+# Engine (engine/)
+
+
+class GpuUnavailableError(DockerError):
+    """The engine has no GPU runtime for a container that asked for GPUs."""
+
+
+class OverlayUnavailableError(DockerError):
+    """The engine could not mount an overlay volume (rootless engine, a file system overlayfs refuses...)."""
+
+
+class ImageNotFoundError(SmctlError):
+    """An image smctl needs is not in the local engine."""
+
+
+class BuildFailedError(SmctlError):
+    """The user's Dockerfile failed to build (a RUN step exited non-zero, a COPY source is missing, ...)."""
+
+
+class PushFailedError(SmctlError):
+    """The engine could not push: `reason` is auth, unreachable or other."""
+
+    def __init__(self, message: str, hint: str | None = None, *, reason: str = "other",
+                 details: dict | None = None) -> None:
+        super().__init__(message, hint, details=details)
+        self.reason = reason
+
+
+# Images and registries (image/)
+
+
+class WrongPlatformError(SmctlError):
+    """The local image is not linux/amd64: SageMaker would not run it."""
+
+
+class RegistryReadError(SmctlError):
+    """The registry did not answer the manifest request."""
+
+
+class NotSingleImageError(SmctlError):
+    """The registry holds an index / manifest list where SageMaker needs one image manifest."""
+
+
+# Serving (serving/)
+
+
+class PortInUseError(SmctlError):
+    """The host port an endpoint should publish on is taken."""
+
+
+class EndpointNotFoundError(SmctlError):
+    """No local endpoint has the name asked for."""
+
+
+class PayloadTooLargeError(UsageError):
+    """A request body over the payload limit."""
+
+
+class ModelError(ContainerFailedError):
+    """The container answered 4xx/5xx: SageMaker's ModelError (HTTP 424) carrying the original status."""
+
+
+class InvocationTimeoutError(ContainerFailedError):
+    """The container did not answer within the timeout."""
+
+
+class RuntimeServerError(SmctlError):
+    """The local runtime API could not start."""
+
+
+# Batch transform (transform/)
+
+
+class TransformDataError(UsageError):
+    """Input objects (or responses) that do not fit the split type, the content type or the filters."""
+
+
+# Doctor (doctor/)
+
+
+class DataRootFixError(SmctlError):
+    """--fix data-root cannot be applied safely right now."""
+
+
+# Internal to batch transform: raised while reading records and answers, turned into TransformDataError or a
+# per-record failure by transform/job.py; a user never sees them bare.
+
+
+class InvocationError(Exception):
+    """One POST /invocations did not succeed (status, timeout or connection)."""
+
+
+class DataError(ValueError):
+    """A record (1-based within its file) or a response does not fit the content type or the filters."""
+
+    def __init__(self, message: str, record: int | None = None) -> None:
+        super().__init__(f"record {record}: {message}" if record else message)
+        self.record = record
+
+
+class RecordTooLargeError(ValueError):
+    """One record alone is over the payload limit; `record` is 1-based."""
+
+    def __init__(self, record: int, size: int, limit: int) -> None:
+        super().__init__(f"record {record} is {size:,} bytes, over the payload limit of {limit:,} bytes "
+                         f"({limit / (1 << 20):g} MB)")
+        self.record = record
+        self.size = size
+        self.limit = limit
+
+
+class JsonPathError(ValueError):
+    """The expression is outside SageMaker's subset (parse time) or does not match a record (apply time)."""
+
+
+class SplitError(ValueError):
+    """The bytes are not framed as the split type says; `record` is 1-based, `offset` the byte where it starts."""
+
+    def __init__(self, reason: str, record: int, offset: int) -> None:
+        super().__init__(f"record {record} (byte {offset}): {reason}")
+        self.reason = reason
+        self.record = record
+        self.offset = offset

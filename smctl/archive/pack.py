@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from smctl.archive.gzip_streams import HashingSink, ParallelGzipWriter
 from smctl.errors import ArchiveError, UsageError
+from smctl.events import Advance
 
 # Level 1 (ISA-L) is the default: it meets the benchmark targets (BENCHMARKS.md), and ISA-L's level 1 already
 # compresses text better than zlib's level 1. Levels 4-9 (zlib-ng) trade speed for size as gzip -4..-9 do.
@@ -25,7 +26,6 @@ DEFAULT_LEVEL = 1
 COPY_BUFSIZE = 1 << 20
 PROGRESS_STEP = 8 << 20
 
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def pack_trees(roots: Sequence[Path], output: Path, *, level: int = DEFAULT_LEVE
 # ---- writing: temp file next to the output, threaded gzip, sha256 while writing, rename at the end ------------
 
 def write_pack(plan: PackPlan, *, level: int = DEFAULT_LEVEL, threads: int | None = None,
-               on_progress: Progress | None = None) -> PackResult:
+               on_progress: Advance | None = None) -> PackResult:
     """Write the planned archive atomically: any failure (Ctrl-C and ENOSPC included) leaves no file behind.
 
     Raises:
@@ -273,13 +273,13 @@ def write_pack(plan: PackPlan, *, level: int = DEFAULT_LEVEL, threads: int | Non
 
 def pack_model(source: Path, output: Path, *, code: Path | None = None, level: int = DEFAULT_LEVEL,
                force: bool = False, dereference: bool = False, threads: int | None = None,
-               on_progress: Progress | None = None) -> PackResult:
+               on_progress: Advance | None = None) -> PackResult:
     """plan_pack + write_pack in one call."""
     plan = plan_pack(source, output, code=code, dereference=dereference, force=force)
     return write_pack(plan, level=level, threads=threads, on_progress=on_progress)
 
 
-def _write_tar(plan: PackPlan, sink: HashingSink, level: int, threads: int, on_progress: Progress) -> None:
+def _write_tar(plan: PackPlan, sink: HashingSink, level: int, threads: int, on_progress: Advance) -> None:
     gz = ParallelGzipWriter(sink, level, threads)
     try:
         mtime = _source_date_epoch()
@@ -322,7 +322,7 @@ def _open_source(path: Path) -> Iterator[BinaryIO]:
 class _ProgressReader:
     """Reports bytes read to the progress callback every few MiB; turns a file that shrank into a clear error."""
 
-    def __init__(self, f: BinaryIO, path: Path, on_progress: Progress) -> None:
+    def __init__(self, f: BinaryIO, path: Path, on_progress: Advance) -> None:
         self._f, self._path, self._on_progress, self._pending = f, path, on_progress, 0
 
     def read(self, n: int = -1) -> bytes:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from smctl.archive.gzip_streams import CountingReader, gzip_errors, open_gzip_reader, sniff_format
-from smctl.archive.pack import COPY_BUFSIZE, Progress, umask
+from smctl.archive.pack import COPY_BUFSIZE, umask
 from smctl.errors import ArchiveError, UnsafeArchiveError, UsageError
+from smctl.events import Advance
 
 HUGE_FILE = 1 << 30
 
@@ -191,7 +192,7 @@ def _require_archive(path: Path) -> None:
 class _TarStream:
     """A gzip'd tar read front to back once; `report()` passes the compressed bytes consumed to the progress bar."""
 
-    def __init__(self, tar: tarfile.TarFile, raw: CountingReader, gz: Any, on_read: Progress | None) -> None:
+    def __init__(self, tar: tarfile.TarFile, raw: CountingReader, gz: Any, on_read: Advance | None) -> None:
         self.tar, self._raw, self._gz, self._on_read = tar, raw, gz, on_read
         self._reported = 0
 
@@ -211,7 +212,7 @@ class _TarStream:
 
 
 @contextmanager
-def _open_tar(path: Path, on_read: Progress | None = None) -> Iterator[_TarStream]:
+def _open_tar(path: Path, on_read: Advance | None = None) -> Iterator[_TarStream]:
     """Stream a gzip'd tar; corrupt or truncated data becomes an ArchiveError naming the last good member."""
     damaged: tuple[type[BaseException], ...] = (tarfile.TarError, *gzip_errors())
     with open(path, "rb") as f:
@@ -311,7 +312,7 @@ def _layout_findings(members: list[Member]) -> list[Finding]:
 
 # ---- unpack ------------------------------------------------------------------------------------------------
 
-def unpack_archive(archive: Path, dest: Path, *, on_progress: Progress | None = None) -> UnpackResult:
+def unpack_archive(archive: Path, dest: Path, *, on_progress: Advance | None = None) -> UnpackResult:
     """Extract into a temp folder next to DEST, renamed into place at the end: on any failure nothing remains.
 
     Raises:
@@ -351,7 +352,7 @@ def unpack_archive(archive: Path, dest: Path, *, on_progress: Progress | None = 
     return UnpackResult(dest, entries, nbytes, time.perf_counter() - started)
 
 
-def _extract_all(archive: Path, root: Path, on_progress: Progress | None) -> tuple[int, int]:
+def _extract_all(archive: Path, root: Path, on_progress: Advance | None) -> tuple[int, int]:
     guard = MemberGuard()
     real_root = os.path.realpath(root)
     dirs: list[tuple[str, tarfile.TarInfo]] = []

@@ -7,11 +7,12 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from smctl.errors import AwsError, SmctlError, UsageError
+from smctl.events import ByteProgress
 
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 PART_SIZE = 16 << 20
@@ -157,11 +158,10 @@ def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | No
     return uri
 
 
-Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]  # (description, total) -> advance
 
 
 def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
-                    progress: Progress | None = None) -> Path:
+                    progress: ByteProgress | None = None) -> Path:
     """Download one object, or every object under a prefix, into cache_dir/BUCKET/KEY; return the local path.
 
     Files already there with the object's size and last-modified time are kept, so a second run downloads nothing;
@@ -199,7 +199,7 @@ def _cache_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _mirror(s3: Any, s3_uri: str, bucket: str, key: str, dest: Path, progress: Progress | None) -> None:
+def _mirror(s3: Any, s3_uri: str, bucket: str, key: str, dest: Path, progress: ByteProgress | None) -> None:
     """Make dest the image of the object, or of every object under the prefix."""
     head = _object_head(s3, bucket, key) if key and not key.endswith("/") else None
     if head is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from smctl.errors import ExitCode, SmctlError
+from smctl.events import OnEvent
 
 
 class Output:
@@ -135,7 +136,6 @@ class Output:
         sys.stdout.flush()
 
 
-OnEvent = Callable[[str, dict[str, Any]], None]
 
 
 def event_printer(out: Output, **handlers: Callable[[dict[str, Any]], None]) -> OnEvent:

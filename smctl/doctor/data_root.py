@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from smctl.doctor.disk import FsFacts
-from smctl.errors import SmctlError, UsageError
+from smctl.errors import DataRootFixError, UsageError
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 GiB = 1024**3
 ROOM_FACTOR = 4  # "far more room": at least this many times the free space of the data-root's filesystem
-
-
-class DataRootFixError(SmctlError):
-    """--fix data-root cannot be applied safely right now."""
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def run_image_checks(client: Any, opts: CheckOptions, on_event: Event = lambda m
 def _static(client: Any, opts: CheckOptions, img: Any) -> tuple[Any, Any]:
     """The train lookup and the filesystem listing, both from one created (never started) container."""
     from smctl.doctor.image_probes import list_filesystem, lookup_train
-    from smctl.engine.containers import LABEL_KIND, ContainerSpec, create_container, remove_container
+    from smctl.engine.containers import ContainerSpec, create_container, remove_container
+    from smctl.engine.labels import LABEL_KIND
 
     spec = ContainerSpec(image=opts.image, name=f"smctl-check-static-{uuid.uuid4().hex[:10]}", command=["train"],
                          labels={LABEL_KIND: "check", **opts.labels})

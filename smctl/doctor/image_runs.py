@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
-from smctl.engine.containers import LABEL_KIND, ContainerSpec, Mount, run_container
+from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
+from smctl.engine.containers import ContainerSpec, Mount, run_container
+from smctl.engine.labels import LABEL_KIND
 from smctl.errors import SmctlError, UsageError
 from smctl.serving.ports import listening_sockets
 
-SERVE_PORT = 8080
-PING_TIMEOUT = 2.0
 INVOKE_TIMEOUT = 60.0
 POLL = 0.5
 LOOPBACK_POLLS = 4  # consecutive polls that see only a loopback listener before we call it
@@ -175,7 +175,7 @@ def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: f
     try:
         mounts = (Mount(prepare_model(model, work), str(layout.MODEL), read_only=True),) if model else ()
         spec = ContainerSpec(image=image, name=_name("serve"), command=["serve"], mounts=mounts,
-                             ports={f"{SERVE_PORT}/tcp": ("127.0.0.1", None)},
+                             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)},
                              labels={LABEL_KIND: "check", **labels})
         on_event(f"running `{image} serve` (startup window {startup_timeout:g} s)")
         try:
@@ -190,7 +190,7 @@ def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: f
 def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_event: Callable[[str], None]) -> ServeRun:
     container.reload()
     facts: dict[str, Any] = {"startup_timeout": startup_timeout, "stop_grace": stop_grace}
-    bindings = (container.ports or {}).get(f"{SERVE_PORT}/tcp") or []
+    bindings = (container.ports or {}).get(f"{CONTAINER_PORT}/tcp") or []
     if not bindings:  # it exited already: a stopped container publishes nothing
         return ServeRun(**facts, exit_code=_wait(container, 5), logs_tail=_tail(container))
     host_port = int(bindings[0]["HostPort"])
@@ -201,7 +201,7 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
         if container.status not in ("running", "created"):
             facts["exit_code"] = _wait(container, 5)
             break
-        listeners = container_listeners(container, SERVE_PORT)
+        listeners = container_listeners(container, CONTAINER_PORT)
         if listeners is not None:
             facts.update(listeners=tuple(listeners), listeners_known=True)
         tries += 1
@@ -209,7 +209,7 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
         facts.update(ping_status=status, ping_error=error)
         if status == 200:
             facts["ping_ok_after"] = round(time.monotonic() - t0, 2)
-            again = container_listeners(container, SERVE_PORT)  # the first read may predate the bind
+            again = container_listeners(container, CONTAINER_PORT)  # the first read may predate the bind
             if again is not None:
                 facts["listeners"] = tuple(again)
             break

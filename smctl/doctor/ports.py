@@ -1,4 +1,4 @@
-"""Is a TCP port free on this host, and if not, which processes and containers hold it (found by smctl.serving.ports)."""
+"""Is a TCP port free on this host, and if not, which processes and containers hold it."""
 
 from __future__ import annotations
 

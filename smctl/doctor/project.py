@@ -1,4 +1,4 @@
-"""The project in this folder: smctl.toml (through smctl.project.spec), its Dockerfile, its images, its port and GPUs."""
+"""The project in this folder: smctl.toml, its Dockerfile, its images, its port and GPUs."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class ProjectFacts:
 
 
 def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> ProjectFacts:
-    """Load smctl.toml through smctl.project.spec and look for its Dockerfile and images; never raises for a bad file."""
+    """Load smctl.toml and look for its Dockerfile and images; never raises for a bad file."""
     from smctl.errors import SmctlError
     from smctl.project import spec as spec_module
 

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from smctl.engine.client import engine_error
-from smctl.errors import DockerError, SmctlError
+from smctl.errors import BuildFailedError, DockerError
+from smctl.events import OnEvent
 
-OnEvent = Callable[[str, dict[str, Any]], None]
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 CHATTER = re.compile(r"^(?: ---> |Removing intermediate container |Successfully (?:built|tagged) |"
                      r"Sending build context )")
 TAIL_LINES = 20
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the engine paints a RUN's stderr red
-
-
-class BuildFailedError(SmctlError):
-    """The user's Dockerfile failed to build (a RUN step exited non-zero, a COPY source is missing, ...)."""
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smctl.errors import DockerError, SmctlError, UsageError
+from smctl.contract.serving import CONTAINER_PORT
+from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, extra_labels
+from smctl.errors import DockerError, GpuUnavailableError, OverlayUnavailableError, SmctlError, UsageError
 
 if TYPE_CHECKING:
     from smctl.contract.instances import InstanceType
 
-LABEL_MANAGED = "smctl.managed"
-LABEL_JOB = "smctl.job"
-LABEL_KIND = "smctl.kind"
-LABEL_HOST = "smctl.host"
-
-
-class GpuUnavailableError(DockerError):
-    """The engine has no GPU runtime for a container that asked for GPUs."""
-
-
-class OverlayUnavailableError(DockerError):
-    """The engine could not mount an overlay volume (rootless engine, a file system overlayfs refuses...)."""
 
 
 @dataclass(frozen=True)
@@ -146,14 +136,6 @@ class ContainerSpec:
         }
 
 
-def extra_labels() -> dict[str, str]:
-    """SMCTL_LABELS="k=v,k2=v2": labels added to every container and network smctl creates (CI bookkeeping)."""
-    import os
-
-    pairs = (item.partition("=") for item in os.environ.get("SMCTL_LABELS", "").split(",") if item.strip())
-    return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
-
-
 def docker_client() -> Any:
     """Connect to the engine; Raises: DockerError with the fix when it is unreachable."""
     from smctl.engine.client import engine
@@ -161,7 +143,7 @@ def docker_client() -> Any:
     return engine()
 
 
-def published_port(container: Any, container_port: int = 8080) -> tuple[str, int] | None:
+def published_port(container: Any, container_port: int = CONTAINER_PORT) -> tuple[str, int] | None:
     """(host address, host port) where `container_port`/tcp is published (IPv4 preferred); None if it is not."""
     container.reload()
     bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{container_port}/tcp") or []

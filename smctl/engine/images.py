@@ -6,11 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from smctl.errors import DockerError, SmctlError
-
-
-class ImageNotFoundError(SmctlError):
-    """An image smctl needs is not in the local engine."""
+from smctl.errors import DockerError, ImageNotFoundError
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from smctl.engine.client import engine_error
-from smctl.errors import DockerError, SmctlError
+from smctl.errors import DockerError, PushFailedError
+from smctl.events import OnEvent
 
-OnEvent = Callable[[str, dict[str, Any]], None]
 AUTH_FAILURE = re.compile(r"denied|unauthori[sz]ed|authentication required|authorization token has expired|"
                           r"no basic auth credentials|status: 401|\b403\b", re.I)
 UNREACHABLE = re.compile(r"connection refused|no such host|i/o timeout|dial tcp|network is unreachable|"
                          r"server gave http response to https client|x509|tls: ", re.I)
 DIGEST_LINE = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: (\d+)")
-
-
-class PushFailedError(SmctlError):
-    """The engine could not push: `reason` is auth, unreachable or other."""
-
-    def __init__(self, message: str, hint: str | None = None, *, reason: str = "other",
-                 details: dict | None = None) -> None:
-        super().__init__(message, hint, details=details)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

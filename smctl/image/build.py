@@ -9,7 +9,7 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from smctl import __version__
 from smctl.errors import AwsError, UsageError
+from smctl.events import OnEvent
 
-OnEvent = Callable[[str, dict[str, Any]], None]
 SAGEMAKER_PLATFORM = "linux/amd64"
 CA_MEMBER = "smctl-ca.crt"  # at the context root; Dockerfiles `COPY requirements.txt smctl-ca.crt* /tmp/build/`
 # Docker's reference grammar for a build tag: [HOST[:PORT]/]NAME[:TAG]

@@ -8,19 +8,14 @@ the same image is then a no-op for the engine, and `docker images` shows what wa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from smctl.aws import ecr
-from smctl.errors import AwsError, SmctlError
+from smctl.errors import AwsError, WrongPlatformError
+from smctl.events import OnEvent
 
-OnEvent = Callable[[str, dict[str, Any]], None]
 SAGEMAKER_PLATFORM = "linux/amd64"
-
-
-class WrongPlatformError(SmctlError):
-    """The local image is not linux/amd64: SageMaker would not run it."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +132,8 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
     from smctl.engine.client import engine
     from smctl.engine.images import inspect_image, tag_image, untag_image
     from smctl.engine.login import save_login
-    from smctl.engine.push import PushFailedError, push_reference
+    from smctl.engine.push import push_reference
+    from smctl.errors import PushFailedError
     from smctl.image import registry
 
     check_request(req)

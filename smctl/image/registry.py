@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from smctl.errors import SmctlError
+from smctl.errors import NotSingleImageError, RegistryReadError
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -19,14 +19,6 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 SINGLE_IMAGE = (DOCKER_MANIFEST, OCI_MANIFEST)
 ACCEPT = ", ".join((DOCKER_MANIFEST, OCI_MANIFEST, DOCKER_LIST, OCI_INDEX))
-
-
-class RegistryReadError(SmctlError):
-    """The registry did not answer the manifest request."""
-
-
-class NotSingleImageError(SmctlError):
-    """The registry holds an index / manifest list where SageMaker needs one image manifest."""
 
 
 @dataclass(frozen=True)

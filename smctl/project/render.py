@@ -7,17 +7,16 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import smctl
 from smctl.errors import SmctlError, UsageError
+from smctl.events import OnEvent
 from smctl.project import presets
 from smctl.project.presets import CudaVariant, Preset
 
-Event = Callable[[str, dict[str, Any]], None]
 # A valid image, ECR repository (2 characters at least) and job-name prefix.
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 EXECUTABLES = frozenset({"program/train", "program/serve"})
@@ -358,7 +357,7 @@ def _some(names: list[str], limit: int = 5) -> str:
 
 
 def write_scaffold(folder: Path, plan: ScaffoldPlan, *, force: bool = False,
-                   on_event: Event | None = None) -> ScaffoldResult:
+                   on_event: OnEvent | None = None) -> ScaffoldResult:
     """Write every planned file (temp file + rename); on any failure, Ctrl-C included, undo exactly this run.
 
     Raises: UsageError when the folder is not empty (without force) or a path is in the way.

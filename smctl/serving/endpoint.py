@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,23 +12,18 @@ from typing import Any
 
 from smctl.contract import layout
 from smctl.contract.instances import InstanceType, lookup_instance_type
-from smctl.engine.containers import LABEL_KIND, ContainerSpec, GpuRequest, Mount
+from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE, SERVE_STOP_GRACE
+from smctl.engine.containers import ContainerSpec, GpuRequest, Mount
+from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.events import OnEvent
 from smctl.serving.ports import check_port
 from smctl.serving.registry import (
-    CONTAINER_PORT,
-    KIND_SERVE,
-    LABEL_ENDPOINT,
-    LABEL_MODEL,
-    LABEL_RUN_DIR,
-    SERVE_STOP_GRACE,
     check_name,
     container_name,
     remove_run_dir,
 )
 
-Event = Callable[[str, dict[str, Any]], None]
-MAX_ENV_VALUE = 1024  # CreateModel's limit for a container environment value
 FAILED_STOP_GRACE = 3  # a container that never became ready gets no 30 s grace
 
 
@@ -150,7 +145,7 @@ def _model_source(model: str | Path | None, run_dir: Path) -> tuple[Path, str]:
                      "pass --model with a folder, a model.tar.gz or an s3:// URI (or leave it out for no model)")
 
 
-def prepare_model(plan: EndpointPlan, on_event: Event) -> None:
+def prepare_model(plan: EndpointPlan, on_event: OnEvent) -> None:
     """Fill the model folder: extract model.tar.gz safely, or download s3:// model data; a folder is used as is.
 
     Raises:
@@ -186,7 +181,7 @@ def unpack_model(archive: Path, dest: Path) -> None:
 
 
 @contextmanager
-def running_endpoint(plan: EndpointPlan, on_event: Event, *, detach: bool = False,
+def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = False,
                      client: Any = None) -> Iterator[ReadyEndpoint]:
     """Start the endpoint and wait until /ping answers 200; the container is removed when the block ends,
     whatever happens (Ctrl-C included), unless `detach` and it became ready.
@@ -278,7 +273,7 @@ def _ensure_name_free(client: Any, name: str) -> None:
                      f"pick another name: --name {name}-2, or stop it first: smctl local-stop {name}")
 
 
-def wait_until_ready(container: Any, plan: EndpointPlan, on_event: Event, *, started: float,
+def wait_until_ready(container: Any, plan: EndpointPlan, on_event: OnEvent, *, started: float,
                      keep_streaming: bool = True) -> ReadyEndpoint:
     """Poll /ping (2 s per try) until 200 while streaming the logs; fail fast when the container exits or binds
     where SageMaker cannot reach it.
@@ -324,7 +319,7 @@ def _exited(container: Any, plan: EndpointPlan) -> ContainerFailedError:
     )
 
 
-def wait_for_exit(ready: ReadyEndpoint, on_event: Event, *, poll: float = 0.5) -> None:
+def wait_for_exit(ready: ReadyEndpoint, on_event: OnEvent, *, poll: float = 0.5) -> None:
     """Block while the endpoint runs (Ctrl-C raises KeyboardInterrupt here).
 
     Raises:

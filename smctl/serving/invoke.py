@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.contract.serving import INVOCATION_TIMEOUT, MAX_CUSTOM_ATTRIBUTES, MAX_PAYLOAD
+from smctl.errors import (
+    InvocationTimeoutError,
+    ModelError,
+    PayloadTooLargeError,
+    SmctlError,
+    UsageError,
+)
 
-MAX_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: SageMaker's limit for request and response bodies
-TIMEOUT = 60.0  # SageMaker: the container must answer /invocations within 60 s
-MAX_CUSTOM_ATTRIBUTES = 1024
+TIMEOUT = INVOCATION_TIMEOUT
 
 # InvokeEndpoint's headers that SageMaker passes to the container (CONTRACT §2); everything else is stripped.
 FORWARDED_HEADERS = (
@@ -63,18 +68,6 @@ CONTENT_TYPES = {
     ".wav": "audio/wav",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-class PayloadTooLargeError(UsageError):
-    """A request body over the payload limit."""
-
-
-class ModelError(ContainerFailedError):
-    """The container answered 4xx/5xx: SageMaker's ModelError (HTTP 424) carrying the original status."""
-
-
-class InvocationTimeoutError(ContainerFailedError):
-    """The container did not answer within the timeout."""
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.errors import SmctlError, UsageError
+from smctl.errors import PortInUseError, UsageError
 
 MAX_PORT = 65535
 LISTEN_STATE = "0A"  # TCP_LISTEN in /proc/net/tcp
 PROC = Path("/proc")
-
-
-class PortInUseError(SmctlError):
-    """The host port an endpoint should publish on is taken."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ def process_listening(port: int) -> PortHolder | None:
 
 def containers_publishing(client: Any, port: int) -> list[ContainerHolder]:
     """Running containers that publish `port` on the host (the engine API, not guesses from processes)."""
-    from smctl.serving.registry import LABEL_ENDPOINT
+    from smctl.engine.labels import LABEL_ENDPOINT
 
     try:
         running = client.containers.list(sparse=True)

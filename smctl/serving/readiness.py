@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
 from smctl.errors import ContainerFailedError
-from smctl.serving.registry import CONTAINER_PORT
+from smctl.events import OnEvent
 
-Event = Callable[[str, dict[str, Any]], None]
-PING_TIMEOUT = 2.0  # SageMaker: each /ping must answer within 2 s
 POLL_FAST, POLL_SLOW, FAST_FOR = 0.005, 0.05, 2.0  # most servers are up within 2 s: notice that at once
 STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs
 LISTENER_CHECK_AFTER = 1.0  # a server usually needs a moment to bind: look inside only after this
@@ -21,7 +20,7 @@ BIND_HINT = "listen on 0.0.0.0:8080 (for example gunicorn --bind 0.0.0.0:8080, u
 
 
 def wait_for_ping(container: Any, name: str, *, host: str, port: int, started: float, timeout: float,
-                  on_event: Event, on_exit: Callable[[Any], Exception]) -> float:
+                  on_event: OnEvent, on_exit: Callable[[Any], Exception]) -> float:
     """Poll GET /ping (2 s per try) until 200 and return the seconds since `started`.
 
     Raises:

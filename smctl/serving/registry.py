@@ -8,20 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smctl.engine.containers import LABEL_KIND, LABEL_MANAGED
-from smctl.errors import SmctlError, UsageError
-
-LABEL_ENDPOINT = "smctl.endpoint"
-LABEL_MODEL = "smctl.model"
-LABEL_RUN_DIR = "smctl.run_dir"  # set only when smctl made the model folder (extracted or downloaded): removed on stop
-KIND_SERVE = "serve"
-CONTAINER_PORT = 8080
-SERVE_STOP_GRACE = 30  # SageMaker: SIGTERM, then SIGKILL after 30 s
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-
-
-class EndpointNotFoundError(SmctlError):
-    """No local endpoint has the name asked for."""
+from smctl.contract.serving import CONTAINER_PORT, ENDPOINT_NAME, SERVE_STOP_GRACE
+from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MANAGED, LABEL_MODEL, LABEL_RUN_DIR
+from smctl.errors import EndpointNotFoundError, UsageError
 
 
 @dataclass(frozen=True)

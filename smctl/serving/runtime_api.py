@@ -11,23 +11,18 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from smctl.errors import SmctlError
+from smctl.errors import RuntimeServerError
+from smctl.events import OnEvent
 from smctl.serving.invoke import FORWARDED_HEADERS, MAX_PAYLOAD, TIMEOUT, ContainerConnection
 
-Event = Callable[[str, dict[str, Any]], None]
 DEFAULT_PORT = 8090
 ACCOUNT = "000000000000"
 INVOKE_PATH = re.compile(r"^/endpoints/([^/?]+)/(invocations|async-invocations|invocations-response-stream)/?$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 CACHE_SECONDS = 1.0
-
-
-class RuntimeServerError(SmctlError):
-    """The local runtime API could not start."""
 
 
 class EndpointDirectory:
@@ -59,7 +54,7 @@ class RuntimeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, directory: EndpointDirectory, on_event: Event,
+    def __init__(self, host: str, port: int, directory: EndpointDirectory, on_event: OnEvent,
                  timeout: float = TIMEOUT) -> None:
         super().__init__((host, port), _Handler)
         self.directory = directory
@@ -94,7 +89,7 @@ class RuntimeServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def start_runtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT, on_event: Event | None = None,
+def start_runtime(host: str = "127.0.0.1", port: int = DEFAULT_PORT, on_event: OnEvent | None = None,
                   client: Any = None) -> RuntimeServer:
     """Bind the runtime API (not yet serving: call .start() or .serve_forever()).
 

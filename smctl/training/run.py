@@ -22,18 +22,16 @@ from smctl.contract import layout
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.layout import ChannelConfig
 from smctl.engine.containers import (
-    LABEL_HOST,
-    LABEL_JOB,
-    LABEL_KIND,
     ContainerSpec,
     Mount,
     parse_gpus,
     stop_containers,
 )
+from smctl.engine.labels import LABEL_HOST, LABEL_JOB, LABEL_KIND
 from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.events import OnEvent
 from smctl.training.channels import epoch_order, has_files, list_channel_files
 
-Event = Callable[[str, dict[str, Any]], None]
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 SHM_BYTES = 1 << 30
@@ -291,10 +289,10 @@ def _local_source(channel: ChannelInput, project_root: Path) -> Path:
     return Path(channel.source).expanduser().resolve()
 
 
-def resolve_channels(job: TrainingJob, on_event: Event, progress: Any = None) -> TrainingJob:
+def resolve_channels(job: TrainingJob, on_event: OnEvent, progress: Any = None) -> TrainingJob:
     """Download s3:// channels into the project's cache (a mirror of each prefix); check local ones exist.
 
-    `progress` is an aws.Progress: (description, bytes) -> a context manager yielding advance(n).
+    `progress` is an events.ByteProgress: (description, bytes) -> a context manager yielding advance(n).
 
     Raises:
         UsageError: a channel path is missing or holds no files.
@@ -363,10 +361,10 @@ def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None)
             shutil.copy2(f, target)
 
 
-def run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
+def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
             resume: bool = False) -> TrainResult:
     """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels."""
-    from smctl.engine.containers import OverlayUnavailableError
+    from smctl.errors import OverlayUnavailableError
 
     try:
         return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
@@ -385,7 +383,7 @@ def without_overlays(plan: JobPlan) -> JobPlan:
     return replace(plan, hosts=hosts, job=replace(plan.job, read_only_channels=True))
 
 
-def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: float | None = None,
+def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
              resume: bool = False) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
@@ -489,7 +487,7 @@ def _run_job(plan: JobPlan, on_event: Event, *, keep: bool = False, stop_after: 
     )
 
 
-def clear_run_dir(client: Any, plan: JobPlan, on_event: Event, *, resume: bool = False) -> None:
+def clear_run_dir(client: Any, plan: JobPlan, on_event: OnEvent, *, resume: bool = False) -> None:
     """Remove what an earlier run of this job name left, so no stale model, output or failure file leaks in.
 
     Raises:
@@ -581,7 +579,7 @@ def check_writable(folder: Path, what: str, flag: str) -> None:
                          f"choose a folder you can write to: {flag} PATH") from None
 
 
-def run_with_interruption(plan: JobPlan, on_event: Event, *, after: float, keep: bool = False) -> TrainResult:
+def run_with_interruption(plan: JobPlan, on_event: OnEvent, *, after: float, keep: bool = False) -> TrainResult:
     """Spot rehearsal: stop the job after `after` seconds, then run it again with the checkpoints restored."""
     if plan.checkpoint_dir is None:
         plan = replace(plan, checkpoint_dir=plan.run_dir / "checkpoints")
@@ -634,7 +632,7 @@ class CheckpointSync:
         self.sync()
 
 
-def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: Event) -> list[HostResult]:
+def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: OnEvent) -> list[HostResult]:
     """Wait for every host (one waiter thread each); when one fails, SageMaker stops the others."""
     done: queue.Queue[tuple[HostPlan, Any]] = queue.Queue()
 
@@ -672,7 +670,7 @@ def _host_result(host: HostPlan, container: Any) -> HostResult:
     return HostResult(host.host, int(state.get("ExitCode", 1)), failure, bool(state.get("OOMKilled")))
 
 
-def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
+def collect_artifacts(plan: JobPlan, on_event: OnEvent) -> tuple[Path, Path]:
     """model/ -> model.tar.gz and output/data/ -> output.tar.gz, every host's files merged (algo-1's kept)."""
     from smctl.archive import pack_trees
 
@@ -690,7 +688,7 @@ def collect_artifacts(plan: JobPlan, on_event: Event) -> tuple[Path, Path]:
     return artifacts[0], artifacts[1]
 
 
-def _link_latest(link: Path, target: Path, on_event: Event) -> None:
+def _link_latest(link: Path, target: Path, on_event: OnEvent) -> None:
     """Point `link` at `target` (relative, swapped in atomically) so the latest job's artifact has a fixed path."""
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     try:

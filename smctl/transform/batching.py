@@ -5,19 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from smctl.errors import RecordTooLargeError
+
 MB = 1024 * 1024
 STRATEGIES = ("SingleRecord", "MultiRecord")
-
-
-class RecordTooLargeError(ValueError):
-    """One record alone is over the payload limit; `record` is 1-based."""
-
-    def __init__(self, record: int, size: int, limit: int) -> None:
-        super().__init__(f"record {record} is {size:,} bytes, over the payload limit of {limit:,} bytes "
-                         f"({limit / MB:g} MB)")
-        self.record = record
-        self.size = size
-        self.limit = limit
 
 
 @dataclass(frozen=True)

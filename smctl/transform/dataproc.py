@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smctl.errors import UsageError
-from smctl.transform.jsonpath import JsonPath, JsonPathError, compile_path
+from smctl.errors import DataError, JsonPathError, UsageError
+from smctl.transform.jsonpath import JsonPath, compile_path
 from smctl.transform.splitters import strip_line_ending
 
 CSV = "text/csv"
@@ -23,14 +23,6 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 _ALIASES = {"application/x-jsonlines": JSONLINES, "application/jsonl": JSONLINES, "application/x-ndjson": JSONLINES}
 SUPPORTED = (CSV, JSON, JSONLINES)
-
-
-class DataError(ValueError):
-    """A record (1-based within its file) or a response does not fit the content type or the filters."""
-
-    def __init__(self, message: str, record: int | None = None) -> None:
-        super().__init__(f"record {record}: {message}" if record else message)
-        self.record = record
 
 
 def media_type(content_type: str | None) -> str | None:

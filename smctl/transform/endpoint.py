@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-Event = Callable[[str, dict[str, Any]], None]
+from smctl.contract.serving import PING_TIMEOUT
+from smctl.events import OnEvent
+
 KIND_TRANSFORM = "transform"
-PING_TIMEOUT = 2.0  # SageMaker: each /ping must answer within 2 s
 EXECUTION_PARAMETERS_TIMEOUT = 2.0  # like a /ping: no answer in time means "no parameters"
 
 
@@ -28,14 +28,14 @@ class Target:
 @contextmanager
 def job_container(*, image: str, job_name: str, project_root: Path, model: Path | str | None,
                   environment: Mapping[str, str], instance_type: str, gpus: str, region: str | None,
-                  on_event: Event) -> Iterator[Target]:
+                  on_event: OnEvent) -> Iterator[Target]:
     """Run `IMAGE serve` for this job on a free loopback port and wait for /ping; removed when the block ends,
     Ctrl-C included. The container is labelled smctl.kind=transform and smctl.job=JOB_NAME.
 
     Raises:
         SmctlError / ContainerFailedError: from smctl.serving.endpoint (missing image, crash, never healthy).
     """
-    from smctl.engine.containers import LABEL_JOB, LABEL_KIND
+    from smctl.engine.labels import LABEL_JOB, LABEL_KIND
     from smctl.serving import endpoint as serving
 
     config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,

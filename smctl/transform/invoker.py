@@ -8,17 +8,14 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from smctl.errors import InvocationError
 from smctl.serving.invoke import ContainerConnection
 
 if TYPE_CHECKING:
-    from smctl.transform.runner import RunSettings
+    from smctl.transform.params import RunSettings
 
 CHUNK = 1 << 20  # Transfer-Encoding: chunked piece size when MaxPayloadInMB is 0
 BACKOFF = (0.2, 0.5, 1.0)  # seconds before retry 1, 2, 3
-
-
-class InvocationError(Exception):
-    """One POST /invocations did not succeed (status, timeout or connection)."""
 
 
 class Stopped(Exception):

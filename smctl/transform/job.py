@@ -6,24 +6,27 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.errors import ContainerFailedError, SmctlError, TransformDataError, UsageError
+from smctl.events import OnEvent
 from smctl.transform.dataproc import DataProcessing, plan_processing
 from smctl.transform.io import InputObject, Sink, Source, open_locations
-from smctl.transform.params import Resolved, UserLimits, batch_environment, parse_execution_parameters, resolve
-from smctl.transform.runner import Runner, RunSettings, RunStats
+from smctl.transform.params import (
+    Resolved,
+    RunSettings,
+    UserLimits,
+    batch_environment,
+    parse_execution_parameters,
+    resolve,
+)
+from smctl.transform.runner import Runner, RunStats
 from smctl.transform.splitters import SPLIT_TYPES
 
-Event = Callable[[str, dict[str, Any]], None]
 MAX_LISTED_FAILURES = 20
-
-
-class TransformDataError(UsageError):
-    """Input objects (or responses) that do not fit the split type, the content type or the filters."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def plan_transform(job: TransformJob) -> TransformPlan:
     return TransformPlan(job, source, sink, objects, processing)
 
 
-def run_transform(plan: TransformPlan, on_event: Event, stop: threading.Event | None = None) -> TransformResult:
+def run_transform(plan: TransformPlan, on_event: OnEvent, stop: threading.Event | None = None) -> TransformResult:
     """Start the container (or reach the endpoint), settle the parameters, transform every object.
 
     Raises:
@@ -144,7 +147,7 @@ def run_transform(plan: TransformPlan, on_event: Event, stop: threading.Event | 
         return _run(plan, target, name, on_event, stop)
 
 
-def _run(plan: TransformPlan, target: Any, name: str, on_event: Event,
+def _run(plan: TransformPlan, target: Any, name: str, on_event: OnEvent,
          stop: threading.Event | None) -> TransformResult:
     from smctl.transform.endpoint import answers_ping, get_execution_parameters
 

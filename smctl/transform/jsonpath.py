@@ -11,12 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from smctl.errors import JsonPathError
+
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 _INT = re.compile(r"-?\d+")
-
-
-class JsonPathError(ValueError):
-    """The expression is outside SageMaker's subset (parse time) or does not match a record (apply time)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from smctl.errors import UsageError
 from smctl.transform.batching import MB
+from smctl.transform.dataproc import DataProcessing
 
 DEFAULT_MAX_CONCURRENT = 1
 DEFAULT_STRATEGY = "MultiRecord"
@@ -152,3 +153,19 @@ def batch_environment(user: UserLimits) -> dict[str, str]:
     if user.max_concurrent is not None:
         env[ENV_NAMES["max_concurrent"]] = str(user.max_concurrent)
     return env
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    split_type: str = "None"
+    strategy: str = "MultiRecord"
+    payload_limit: int | None = 6 * MB  # bytes; None: no limit, requests are streamed chunked
+    max_concurrent: int = 1
+    content_type: str | None = None
+    accept: str | None = None
+    assemble_with: str = "None"
+    compression: str = "None"
+    timeout: float = 600
+    retries: int = 3
+    resume: bool = False
+    processing: DataProcessing | None = None

@@ -12,36 +12,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from smctl.transform.batching import MB, Batch, RecordTooLargeError, plan_batches
+from smctl.errors import DataError, InvocationError, RecordTooLargeError, SplitError
+from smctl.events import OnEvent
+from smctl.transform.batching import MB, Batch, plan_batches
 from smctl.transform.dataproc import (
-    DataError,
-    DataProcessing,
     filter_input,
     line_count,
     parse_records,
     process_response,
 )
-from smctl.transform.invoker import InvocationError, Invoker, Stopped
+from smctl.transform.invoker import Invoker, Stopped
 from smctl.transform.io import InputObject, Sink, Source
-from smctl.transform.splitters import SplitError, split_records
-
-Event = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    split_type: str = "None"
-    strategy: str = "MultiRecord"
-    payload_limit: int | None = 6 * MB  # bytes; None: no limit, requests are streamed chunked
-    max_concurrent: int = 1
-    content_type: str | None = None
-    accept: str | None = None
-    assemble_with: str = "None"
-    compression: str = "None"
-    timeout: float = 600
-    retries: int = 3
-    resume: bool = False
-    processing: DataProcessing | None = None
+from smctl.transform.params import RunSettings
+from smctl.transform.splitters import split_records
 
 
 @dataclass(frozen=True)
@@ -153,7 +136,7 @@ class Runner:
     fails in the container, `healthy()` is asked (a /ping); when it says no, the files left are not attempted."""
 
     def __init__(self, source: Source, sink: Sink, settings: RunSettings, host: str, port: int,
-                 on_event: Event, stop: threading.Event | None = None,
+                 on_event: OnEvent, stop: threading.Event | None = None,
                  healthy: Callable[[], bool] | None = None) -> None:
         self.source, self.sink, self.s, self.on_event = source, sink, settings, on_event
         self.stop = stop or threading.Event()

@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import struct
 
-from smctl.training.channels import RECORDIO_MAGIC
+from smctl.contract.recordio import RECORDIO_MAGIC
+from smctl.errors import SplitError
 
 SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 _RECORDIO_LENGTH = (1 << 29) - 1
 _TFRECORD_MASK_DELTA = 0xA282EAD8
-
-
-class SplitError(ValueError):
-    """The bytes are not framed as the split type says; `record` is 1-based, `offset` the byte where it starts."""
-
-    def __init__(self, reason: str, record: int, offset: int) -> None:
-        super().__init__(f"record {record} (byte {offset}): {reason}")
-        self.reason = reason
-        self.record = record
-        self.offset = offset
 
 
 def split_records(data: bytes, split_type: str, *, framed: bool) -> list[bytes]:

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from smctl.doctor import judges
-from smctl.doctor.data_root import DataRootFixError, merge_daemon_json, plan_move, validate_fix
+from smctl.doctor.data_root import merge_daemon_json, plan_move, validate_fix
 from smctl.doctor.disk import other_filesystems, probe_filesystem, probe_reclaimable
 from smctl.doctor.engine import probe_engine
 from smctl.doctor.model import Status
 from smctl.doctor.ports import probe_port
 from smctl.engine.client import Endpoint, reach
-from smctl.errors import UsageError
+from smctl.errors import DataRootFixError, UsageError
 from tests.conftest import IN_CI, WORKER, WORKER_LABEL, free_port
 from tests.helpers import TEST_LABELS
 

@@ -206,7 +206,8 @@ def test_writing_into_a_read_only_channel_gets_a_hint(smctl, probe_image, projec
 
 
 def test_an_overlay_the_engine_cannot_mount_is_told_apart(docker_client, probe_image, tmp_path, docker_reaper):
-    from smctl.engine.containers import ContainerSpec, Mount, OverlayUnavailableError, create_container, start_container
+    from smctl.engine.containers import ContainerSpec, Mount, create_container, start_container
+    from smctl.errors import OverlayUnavailableError
     from tests.helpers import TEST_LABELS
 
     spec = ContainerSpec(image=probe_image, name=f"smctl-test-overlay-{os.getpid()}", command=["true"],

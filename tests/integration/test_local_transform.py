@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from smctl.training.channels import recordio_frames
+from smctl.contract.recordio import recordio_frames
 from smctl.transform.splitters import tfrecord_frame
 from tests.helpers import TEST_LABELS, smctl_exe
 

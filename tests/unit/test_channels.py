@@ -8,7 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from smctl.training.channels import epoch_order, list_channel_files, read_recordio, recordio_frames, shard
+from smctl.contract.recordio import read_recordio, recordio_frames
+from smctl.training.channels import epoch_order, list_channel_files, shard
 from smctl.training.pipe_feeder import PipeFeeder
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from smctl.engine.build import BuildFailedError, BuildProgress
-from smctl.engine.push import PushFailedError, PushProgress
-from smctl.errors import UsageError
+from smctl.engine.build import BuildProgress
+from smctl.engine.push import PushProgress
+from smctl.errors import BuildFailedError, PushFailedError, UsageError
 from smctl.image import build as imaging
 
 DLC = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3.0-cpu-py311"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smctl.transform.batching import MB, RecordTooLargeError, plan_batches
+from smctl.errors import RecordTooLargeError
+from smctl.transform.batching import MB, plan_batches
 
 
 def _spans(batches):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smctl.transform.jsonpath import JsonPathError, compile_path
+from smctl.errors import JsonPathError
+from smctl.transform.jsonpath import compile_path
 
 ROW = ["id", "a", "b", "c", "d", "e"]
 DOC = {"id": 7, "features": {"x": 1, "y": 2}, "tags": ["p", "q", "r"], "SageMakerOutput": {"label": 1}}

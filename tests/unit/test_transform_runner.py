@@ -15,7 +15,8 @@ import pytest
 from smctl.transform.batching import MB
 from smctl.transform.dataproc import plan_processing
 from smctl.transform.io import LocalSink, LocalSource
-from smctl.transform.runner import Runner, RunSettings
+from smctl.transform.params import RunSettings
+from smctl.transform.runner import Runner
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from smctl.training.channels import recordio_frames
+from smctl.contract.recordio import recordio_frames
 from smctl.transform.splitters import (
     SplitError,
     masked_crc32c,

@@ -1,0 +1,20 @@
+"""The labels smctl puts on every container, network and volume it creates, so it can find and reap them."""
+
+from __future__ import annotations
+
+import os
+
+LABEL_MANAGED = "smctl.managed"
+LABEL_JOB = "smctl.job"
+LABEL_KIND = "smctl.kind"
+LABEL_HOST = "smctl.host"
+LABEL_ENDPOINT = "smctl.endpoint"
+LABEL_MODEL = "smctl.model"
+LABEL_RUN_DIR = "smctl.run_dir"  # set only when smctl made the model folder (extracted or downloaded): removed on stop
+KIND_SERVE = "serve"
+
+
+def extra_labels() -> dict[str, str]:
+    """SMCTL_LABELS="k=v,k2=v2": labels added to every container and network smctl creates (CI bookkeeping)."""
+    pairs = (item.partition("=") for item in os.environ.get("SMCTL_LABELS", "").split(",") if item.strip())
+    return {k.strip(): v.strip() for k, _, v in pairs if k.strip()}
