@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 
@@ -113,6 +114,27 @@ def held_port() -> Iterator[tuple[int, int]]:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: object) -> Iterator[object]:
+    """mount(options) -> a fresh tmpfs folder; unmounted after the test."""
+    mounted: list = []
+
+    from pathlib import Path
+
+    def mount(options: str) -> Path:
+        point = Path(str(tmp_path)) / f"fs{len(mounted)}"
+        point.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 @pytest.fixture(scope="session")

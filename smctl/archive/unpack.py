@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smctl.archive.guard import MemberGuard, data_filter, parts_of, shown
 from smctl.archive.gzip_streams import CountingReader, gzip_errors, open_gzip_reader, sniff_format
 from smctl.archive.pack import COPY_BUFSIZE, umask
 from smctl.errors import ArchiveError, UnsafeArchiveError, UsageError
 from smctl.events import Advance
+from smctl.units import human_size
 
 HUGE_FILE = 1 << 30
+BOMB_MIN_BYTES = 1 << 30  # expansion below this is never worth a warning
+BOMB_RATIO = 100  # real weights compress 1.1-3x, sparse or zero-filled tensors up to ~20x
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,13 @@ class Inspection:
     def fatal(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "fatal")
 
-    def totals(self) -> dict[str, int]:
+    def totals(self) -> dict[str, Any]:
         count = {t: sum(1 for m in self.members if m.type == t) for t in ("file", "dir", "symlink", "hardlink")}
+        nbytes = sum(m.size for m in self.members if m.type == "file")
         return {"entries": len(self.members), "files": count["file"], "dirs": count["dir"],
-                "symlinks": count["symlink"], "hardlinks": count["hardlink"],
-                "bytes": sum(m.size for m in self.members if m.type == "file"),
-                "compressed_bytes": self.compressed_bytes}
+                "symlinks": count["symlink"], "hardlinks": count["hardlink"], "bytes": nbytes,
+                "compressed_bytes": self.compressed_bytes,
+                "expansion_ratio": round(nbytes / self.compressed_bytes, 1) if self.compressed_bytes else 0.0}
 
     def as_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "totals": self.totals(), "entries": [m.as_dict() for m in self.members],
@@ -81,81 +86,6 @@ class UnpackResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"dir": str(self.dir), "entries": self.entries, "bytes": self.bytes, "seconds": round(self.seconds, 3)}
-
-
-# ---- the safety rules, shared by inspect and unpack --------------------------------------------------------
-
-def _parts(name: str) -> list[str]:
-    return [p for p in name.split("/") if p not in ("", ".")]
-
-
-class MemberGuard:
-    """Judges each member in archive order; remembers earlier links and files, which later members may abuse."""
-
-    def __init__(self) -> None:
-        self.symlinks: set[str] = set()
-        self.files: set[str] = set()
-
-    def problem(self, m: tarfile.TarInfo) -> str | None:
-        """Why extracting `m` would be unsafe, or None; records `m` when it is safe."""
-        if m.name.startswith("/"):
-            return "has an absolute path"
-        parts = _parts(m.name)
-        if ".." in parts:
-            return "has a '..' component: it would be written outside the target folder"
-        if m.ischr() or m.isblk():
-            return "is a device file"
-        if m.isfifo():
-            return "is a FIFO (named pipe)"
-        for i in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:i])
-            if prefix in self.symlinks:
-                return f"would be written through the symlink {prefix!r} that comes before it"
-        name = "/".join(parts)
-        if m.issym():
-            reason = self._symlink_problem(parts, m.linkname)
-            if reason:
-                return reason
-            self.symlinks.add(name)
-        elif m.islnk():
-            reason = self._hardlink_problem(m.linkname)
-            if reason:
-                return reason
-            self.files.add(name)
-        elif m.isreg():
-            self.files.add(name)
-        return None
-
-    def _symlink_problem(self, parts: list[str], linkname: str) -> str | None:
-        if linkname.startswith("/"):
-            return f"is a symlink to an absolute path ({linkname})"
-        stack: list[str] = []
-        through_link = False
-        for c in parts[:-1] + linkname.split("/"):
-            if c in ("", "."):
-                continue
-            if c == "..":
-                if not stack:
-                    return f"is a symlink that points outside the target folder ({linkname})"
-                if through_link:
-                    return f"is a symlink whose target climbs out of another symlink ({linkname})"
-                stack.pop()
-            else:
-                stack.append(c)
-                through_link = through_link or "/".join(stack) in self.symlinks
-        return None
-
-    def _hardlink_problem(self, linkname: str) -> str | None:
-        if linkname.startswith("/"):
-            return f"is a hard link to an absolute path ({linkname})"
-        lparts = _parts(linkname)
-        if ".." in lparts:
-            return f"is a hard link that points outside the target folder ({linkname})"
-        if any("/".join(lparts[:i]) in self.symlinks for i in range(1, len(lparts) + 1)):
-            return f"is a hard link through a symlink ({linkname})"
-        if "/".join(lparts) not in self.files:
-            return f"is a hard link to {linkname}, which is not an earlier file of the archive"
-        return None
 
 
 def _member(m: tarfile.TarInfo) -> Member:
@@ -269,16 +199,29 @@ def inspect_archive(path: Path) -> Inspection:
             members.append(_member(m))
             reason = guard.problem(m)
             if reason:
-                findings.append(Finding("fatal", "unsafe-member", f"{m.name!r} {reason}",
+                findings.append(Finding("fatal", "unsafe-member", f"{shown(m.name)} {reason}",
                                         "SageMaker and `smctl package unpack` refuse it: repack the model folder "
                                         "with `smctl package pack`", m.name))
     findings.extend(_layout_findings(members))
-    return Inspection(path, path.stat().st_size, tuple(members), tuple(findings))
+    compressed = path.stat().st_size
+    findings.extend(_expansion_findings(members, compressed))
+    return Inspection(path, compressed, tuple(members), tuple(findings))
+
+
+def _expansion_findings(members: list[Member], compressed: int) -> list[Finding]:
+    """A gzip bomb (10 MB that expands to 10 GiB) is legal, but it should not surprise anyone."""
+    nbytes = sum(m.size for m in members if m.type == "file")
+    if nbytes < BOMB_MIN_BYTES or nbytes < BOMB_RATIO * max(compressed, 1):
+        return []
+    return [Finding("warning", "high-expansion",
+                    f"{human_size(compressed)} expands to {human_size(nbytes)} ({nbytes / max(compressed, 1):,.0f}x): "
+                    "model weights rarely compress this well",
+                    "check where the archive came from; `smctl package unpack` checks free space before it writes")]
 
 
 def _layout_findings(members: list[Member]) -> list[Finding]:
     out: list[Finding] = []
-    names = ["/".join(_parts(m.path)) for m in members]
+    names = ["/".join(parts_of(m.path)) for m in members]
     names = [n for n in names if n]
     if not names:
         return [Finding("warning", "empty", "the archive is empty", "pack your model folder: smctl package pack DIR")]
@@ -338,7 +281,7 @@ def unpack_archive(archive: Path, dest: Path, *, on_progress: Advance | None = N
     except OSError as exc:
         raise _extract_error(exc, archive, dest) from exc
     try:
-        entries, nbytes = _extract_all(archive, tmp, on_progress)
+        entries, nbytes = _extract_all(archive, tmp, dest, on_progress)
         os.chmod(tmp, mode)
         if dest.exists():
             dest.rmdir()
@@ -352,8 +295,9 @@ def unpack_archive(archive: Path, dest: Path, *, on_progress: Advance | None = N
     return UnpackResult(dest, entries, nbytes, time.perf_counter() - started)
 
 
-def _extract_all(archive: Path, root: Path, on_progress: Advance | None) -> tuple[int, int]:
+def _extract_all(archive: Path, root: Path, dest: Path, on_progress: Advance | None) -> tuple[int, int]:
     guard = MemberGuard()
+    free = shutil.disk_usage(root).free  # each file's size is checked against it before a byte of it is written
     real_root = os.path.realpath(root)
     dirs: list[tuple[str, tarfile.TarInfo]] = []
     entries = nbytes = 0
@@ -362,20 +306,21 @@ def _extract_all(archive: Path, root: Path, on_progress: Advance | None) -> tupl
             reason = guard.problem(m)
             if reason is None:
                 try:
-                    m = tarfile.data_filter(m, real_root)
-                except tarfile.FilterError as exc:
+                    m = data_filter(m, real_root)
+                except tarfile.TarError as exc:  # FilterError, where this Python has it, is a TarError
                     reason = f"is refused by tarfile's data filter ({exc})"
             if reason:
-                raise UnsafeArchiveError(f"unsafe member {m.name!r} in {archive}: it {reason}; nothing was extracted",
+                raise UnsafeArchiveError(f"unsafe member {shown(m.name)} in {archive}: it {reason}; "
+                                         "nothing was extracted",
                                          f"inspect it with `smctl package inspect {archive}`, and repack the model "
                                          "folder with `smctl package pack`", details={"member": m.name})
-            name = "/".join(_parts(m.name))
+            name = "/".join(parts_of(m.name))
             if not name:
                 continue  # the archive's own root ("./")
             target = os.path.join(real_root, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             if os.path.commonpath([os.path.realpath(os.path.dirname(target)), real_root]) != real_root:
-                raise UnsafeArchiveError(f"unsafe member {m.name!r} in {archive}: its folder leads outside the "
+                raise UnsafeArchiveError(f"unsafe member {shown(m.name)} in {archive}: its folder leads outside the "
                                          "target; nothing was extracted",
                                          f"inspect it: smctl package inspect {archive}")
             entries += 1
@@ -387,8 +332,15 @@ def _extract_all(archive: Path, root: Path, on_progress: Advance | None) -> tupl
                 os.symlink(m.linkname, target)
             elif m.islnk():
                 _remove_file(target)
-                os.link(os.path.join(real_root, *_parts(m.linkname)), target, follow_symlinks=False)
+                os.link(os.path.join(real_root, *parts_of(m.linkname)), target, follow_symlinks=False)
             else:
+                if nbytes + m.size > free:
+                    raise ArchiveError(
+                        f"no space left on device for {dest}: the files of {archive} hold at least "
+                        f"{human_size(nbytes + m.size)} ({shown(m.name)} alone is {human_size(m.size)}) and its "
+                        f"file system has {human_size(free)} free; nothing was extracted",
+                        "free some space there, or unpack elsewhere (`smctl package inspect` lists the sizes first)",
+                        details={"needed_bytes_at_least": nbytes + m.size, "free_bytes": free, "member": m.name})
                 nbytes += _write_file(stream, m, target)
     for target, m in reversed(dirs):  # deepest first, after their contents, as tar does
         if m.mode is not None:

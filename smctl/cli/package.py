@@ -118,4 +118,4 @@ def _render_inspection(c: Console, report: Inspection) -> None:
     t = report.totals()
     c.print(f"{t['entries']} entries: {t['files']} files, {t['dirs']} folders, {t['symlinks']} symlinks, "
             f"{t['hardlinks']} hard links; {human_size(t['bytes'])} in files, "
-            f"{human_size(t['compressed_bytes'])} compressed", markup=False)
+            f"{human_size(t['compressed_bytes'])} compressed ({t['expansion_ratio']:g}x)", markup=False)

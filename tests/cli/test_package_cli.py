@@ -9,7 +9,6 @@ import resource
 import subprocess
 import tarfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,25 +48,6 @@ def assert_error(res, code: ExitCode, *words: str) -> None:
     for w in words:
         assert w in res.stderr, f"{w!r} not in {res.stderr!r}"
     assert "Hint:" in res.stderr
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[object]:
-    """mount(options) -> a fresh tmpfs folder; unmounted after the test."""
-    mounted: list[Path] = []
-
-    def mount(options: str) -> Path:
-        point = tmp_path / f"fs{len(mounted)}"
-        point.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
-        if proc.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 # ---- pack ------------------------------------------------------------------------------------------------

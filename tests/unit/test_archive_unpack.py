@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from smctl.archive import Member, inspect_archive, pack_model, unpack_archive
-from smctl.archive.unpack import MemberGuard, _layout_findings
+from smctl.archive.guard import MemberGuard
+from smctl.archive.unpack import _layout_findings
 from smctl.errors import ArchiveError, ExitCode, UnsafeArchiveError, UsageError
 
 
