@@ -233,7 +233,12 @@ def _layout_findings(members: list[Member]) -> list[Finding]:
             f"everything is inside the folder {top}/: SageMaker extracts the archive into /opt/ml/model, so your "
             f"files land in /opt/ml/model/{top}/ and model_fn(model_dir) will not find them",
             f"pack the folder's contents, not the folder: smctl package pack {top} -o model.tar.gz"))
-    if any(n.startswith("code/") for n in names) and "code/inference.py" not in names:
+    code_files = [m for m in members if m.type != "dir" and "/".join(parts_of(m.path)).startswith("code/")]
+    if "code" in names and not code_files:
+        out.append(Finding("warning", "empty-code",
+                           "code/ is empty: SageMaker's inference toolkit looks there for inference.py",
+                           "pack your code too: smctl package pack MODEL_DIR --code CODE_DIR -o model.tar.gz"))
+    elif any(n.startswith("code/") for n in names) and "code/inference.py" not in names:
         out.append(Finding("warning", "no-inference-py",
                            "code/ has no inference.py: SageMaker's inference toolkit loads code/inference.py",
                            "add code/inference.py (model_fn, input_fn, predict_fn, output_fn), or set "

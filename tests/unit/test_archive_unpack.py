@@ -239,3 +239,11 @@ def test_gzip_that_is_not_a_tar_is_named(tmp_path):
     p.write_bytes(gzip.compress(b"just some text, no tar header here" * 40))
     with pytest.raises(ArchiveError, match="does not hold a tar archive"):
         inspect_archive(p)
+
+
+def test_an_empty_code_folder_is_flagged():
+    assert codes([Member("model.pth", "file", 1), Member("code", "dir", 0)]) == {"empty-code"}
+    assert codes([Member("model.pth", "file", 1), Member("./code/", "dir", 0), Member("code/sub", "dir", 0)]) == {
+        "empty-code"}
+    assert "empty-code" not in codes([Member("model.pth", "file", 1), Member("code", "dir", 0),
+                                      Member("code/inference.py", "file", 1)])
