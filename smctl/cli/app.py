@@ -7,6 +7,7 @@ import copy
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -237,6 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(OSError):  # stdout may be a closed pipe (`smctl ... | head`)
         sys.stdout.flush()
         sys.stderr.flush()
+    if _non_daemon_threads_alive():
+        sys.exit(code)  # the interpreter joins them at exit; os._exit would kill them mid-write
     # Everything smctl started is stopped and removed by now (finally blocks inside run()), so skip the
     # interpreter's teardown: garbage-collecting typer, rich and docker-py costs about 0.1 s on every command.
     os._exit(code)
+
+
+def _non_daemon_threads_alive() -> bool:
+    main_thread = threading.main_thread()
+    return any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
