@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUITES = ["bench_package.py", "bench_build.py", "bench_train.py", "bench_serve.py", "bench_transform.py"]
+SUITES = ["bench_startup.py", "bench_package.py", "bench_build.py", "bench_train.py", "bench_serve.py",
+          "bench_transform.py"]
 
 
 def main() -> int:

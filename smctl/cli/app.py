@@ -7,6 +7,7 @@ import copy
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,24 +103,52 @@ _register()
 coercion.install()
 
 
-def _hoist_global_flags(argv: list[str]) -> list[str]:
-    """Let --json, -v and --no-color stand anywhere before `--` (users type `smctl doctor --json`)."""
-    try:
-        stop = argv.index("--")
-    except ValueError:
-        stop = len(argv)
-    flags = [a for a in argv[:stop] if a in GLOBAL_FLAGS]
-    rest = [a for a in argv[:stop] if a not in GLOBAL_FLAGS]
-    return flags + rest + argv[stop:]
+def _hoist_global_flags(argv: list[str], command: Any) -> tuple[list[str], list[str]]:
+    """Let --json, -v and --no-color stand anywhere before `--` (users type `smctl doctor --json`).
+
+    Returns (hoisted flags, argv with them moved to the front). A token that is an option's value
+    (`--args -v`) stays where it is: `command`'s options say which of them take one.
+    """
+    flags: list[str] = []
+    rest: list[str] = []
+    takes_value = _value_options(command)
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            rest += argv[i:]
+            break
+        if token in GLOBAL_FLAGS:
+            flags.append(token)
+        else:
+            rest.append(token)
+            if token in takes_value:
+                rest += argv[i + 1:i + 1 + takes_value[token]]
+                i += takes_value[token]
+            elif not token.startswith("-") and token in getattr(command, "commands", {}):
+                command = command.commands[token]
+                takes_value = _value_options(command)
+        i += 1
+    return flags, flags + rest
+
+
+def _value_options(command: Any) -> dict[str, int]:
+    """Each option name of `command` that takes values, with how many tokens it takes."""
+    found: dict[str, int] = {}
+    for param in getattr(command, "params", ()):
+        if param.param_type_name == "option" and not param.is_flag and not param.count:
+            for name in (*param.opts, *param.secondary_opts):
+                found[name] = param.nargs
+    return found
 
 
 def run(argv: list[str]) -> int:
     """Run smctl with `argv` and return the exit code; every failure is rendered here, once."""
-    argv = _hoist_global_flags(argv)
-    out = Output(json_mode="--json" in argv, verbose=bool({"-v", "--verbose"} & set(argv)),
-                 color="--no-color" not in argv)
-    state = AppState(out=out)
     command = _command_for(argv)
+    flags, argv = _hoist_global_flags(argv, command)
+    out = Output(json_mode="--json" in flags, verbose=bool({"-v", "--verbose"} & set(flags)),
+                 color="--no-color" not in flags)
+    state = AppState(out=out)
     try:
         rv = command.main(args=argv, prog_name="smctl", standalone_mode=False, obj=state)
         code = rv if isinstance(rv, int) else 0
@@ -209,6 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(OSError):  # stdout may be a closed pipe (`smctl ... | head`)
         sys.stdout.flush()
         sys.stderr.flush()
+    if _non_daemon_threads_alive():
+        sys.exit(code)  # the interpreter joins them at exit; os._exit would kill them mid-write
     # Everything smctl started is stopped and removed by now (finally blocks inside run()), so skip the
     # interpreter's teardown: garbage-collecting typer, rich and docker-py costs about 0.1 s on every command.
     os._exit(code)
+
+
+def _non_daemon_threads_alive() -> bool:
+    main_thread = threading.main_thread()
+    return any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
