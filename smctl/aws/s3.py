@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,10 +10,10 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smctl.errors import AwsError, SmctlError, UsageError
+from smctl.contract.location import Location
+from smctl.errors import AwsError, LocationError, SmctlError, UsageError
 from smctl.events import ByteProgress
 
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 PART_SIZE = 16 << 20
 
 CREDENTIALS_HINT = ("run `aws configure`, set AWS_PROFILE to a configured profile, or export AWS_ACCESS_KEY_ID and "
@@ -103,19 +102,33 @@ def _client_error(exc: Any, action: str, bucket: str | None) -> AwsError:
     return AwsError(f"{action} failed: {code}: {message}", "check the request above; rerun with -v for details")
 
 
-def parse_s3_uri(uri: str, *, default_name: str | None = None, allow_prefix: bool = False) -> tuple[str, str]:
+EXAMPLE = "e.g. s3://my-bucket/models/model.tar.gz"
+
+
+def s3_location(uri: str | Location) -> Location:
+    """The Location of an s3:// URI given as text (a Location passes through); the thin str entry of this module.
+
+    Raises:
+        UsageError: not an s3:// URI, or a bad bucket name.
+    """
+    if isinstance(uri, Location) and uri.is_s3:
+        return uri
+    try:
+        return Location.parse_s3(str(uri))
+    except LocationError as err:
+        raise UsageError(err.message, f"{err.hint}; {EXAMPLE}" if err.hint else EXAMPLE) from None
+
+
+def parse_s3_uri(uri: str | Location, *, default_name: str | None = None,
+                 allow_prefix: bool = False) -> tuple[str, str]:
     """s3://bucket/key -> (bucket, key); a key ending in / gets `default_name` appended.
 
     Raises:
         UsageError: not an s3:// URI, a bad bucket name, or no key.
     """
-    example = "e.g. s3://my-bucket/models/model.tar.gz"
-    if not uri.startswith("s3://"):
-        raise UsageError(f"{uri!r} is not an S3 URI (it must start with s3://)", example)
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    if not BUCKET.match(bucket) or ".." in bucket:
-        raise UsageError(f"{bucket!r} in {uri!r} is not a valid S3 bucket name",
-                         "bucket names are 3-63 characters: lower-case letters, digits, dots and hyphens; " + example)
+    location = s3_location(uri)
+    bucket, key, uri = location.bucket, location.key, str(uri)
+    example = EXAMPLE
     if (not key or key.endswith("/")) and default_name:
         key += default_name
     if not key and not allow_prefix:
@@ -125,7 +138,7 @@ def parse_s3_uri(uri: str, *, default_name: str | None = None, allow_prefix: boo
     return bucket, key
 
 
-def check_bucket(s3_uri: str, *, region: str | None = None, profile: str | None = None) -> None:
+def check_bucket(s3_uri: str | Location, *, region: str | None = None, profile: str | None = None) -> None:
     """Fail early (before minutes of packing) when the bucket is missing or the credentials are.
 
     Raises:
@@ -138,7 +151,7 @@ def check_bucket(s3_uri: str, *, region: str | None = None, profile: str | None 
         s3.head_bucket(Bucket=bucket)
 
 
-def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | None = None, *,
+def upload_file(path: Path, s3_uri: str | Location, on_progress: Callable[[int], None] | None = None, *,
                 region: str | None = None, profile: str | None = None) -> str:
     """Upload with boto3's managed multipart transfer; return the object's s3:// URI.
 
@@ -160,7 +173,7 @@ def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | No
 
 
 
-def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
+def download_prefix(s3_uri: str | Location, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
                     progress: ByteProgress | None = None) -> Path:
     """Download one object, or every object under a prefix, into cache_dir/BUCKET/KEY; return the local path.
 
@@ -173,6 +186,7 @@ def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, 
         AwsError: nothing under the URI, no credentials, missing bucket, access denied.
     """
     bucket, key = parse_s3_uri(s3_uri, allow_prefix=True)
+    s3_uri = str(s3_uri)
     s3 = client("s3", region, profile)
     dest = cache_dir / bucket / PurePosixPath(key.rstrip("/") or ".")
     try:
