@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from smctl.aws.s3 import aws_errors, s3_location
+from smctl.aws.s3 import s3_location
+from smctl.aws.session import aws_errors
 from smctl.contract.location import Location, as_location
 from smctl.errors import UsageError
 
@@ -185,6 +186,6 @@ def check_not_nested(input_: Location | str | Path, output: Location | str | Pat
 
 
 def s3_client(region: str | None, profile: str | None) -> Any:
-    from smctl.aws.s3 import client
+    from smctl.aws.session import client
 
     return client("s3", region, profile)
