@@ -39,6 +39,14 @@ class ConfigError(UsageError):
     """smctl.toml is missing, unreadable or invalid."""
 
 
+class LocationError(UsageError):
+    """A value that is neither a local path nor a well-formed s3:// URI; `expected` says what it must be."""
+
+    def __init__(self, message: str, hint: str | None = None, *, expected: str) -> None:
+        super().__init__(message, hint)
+        self.expected = expected
+
+
 class DockerError(SmctlError):
     exit_code = ExitCode.DOCKER
 

@@ -149,11 +149,11 @@ def missing_permission(operation: str, message: str) -> str:
 # ---- boto3 ------------------------------------------------------------------------------------------------------
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
-    """smctl.aws.s3's session, checked up front: a region and credentials exist.
+    """smctl.aws.session's session, checked up front: a region and credentials exist.
 
     Raises: AwsError naming what is missing (profile, region, credentials), with the fix.
     """
-    from smctl.aws import s3 as aws
+    from smctl.aws import session as aws
 
     sess = aws.session(region, profile)
     if not sess.region_name:

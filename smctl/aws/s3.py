@@ -1,9 +1,8 @@
-"""boto3 for smctl: sessions that honour the usual AWS settings, S3 transfers, and botocore errors as AwsError."""
+"""S3 for smctl: URIs, transfers with boto3's managed multipart, and a mirrored download cache."""
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,111 +10,44 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smctl.errors import AwsError, SmctlError, UsageError
+from smctl.aws.session import aws_errors, client
+from smctl.contract.location import Location
+from smctl.errors import AwsError, LocationError, SmctlError, UsageError
 from smctl.events import ByteProgress
 
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 PART_SIZE = 16 << 20
-
-CREDENTIALS_HINT = ("run `aws configure`, set AWS_PROFILE to a configured profile, or export AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY")
-REGION_HINT = ("pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region REGION`")
-
 
 DOWNLOAD_WORKERS = 8  # objects fetched at once for an s3:// channel
 S3_CACHE = Path(".smctl") / "cache" / "s3"  # under the project: s3:// channels and models, mirrored
 
 
-def session(region: str | None = None, profile: str | None = None) -> Any:
-    """A boto3 session: AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION and AWS_ENDPOINT_URL apply as in the AWS CLI.
+EXAMPLE = "e.g. s3://my-bucket/models/model.tar.gz"
+
+
+def s3_location(uri: str | Location) -> Location:
+    """The Location of an s3:// URI given as text (a Location passes through); the thin str entry of this module.
 
     Raises:
-        AwsError: the profile does not exist.
+        UsageError: not an s3:// URI, or a bad bucket name.
     """
-    import boto3
-
-    region = region or os.environ.get("AWS_REGION") or None  # botocore itself reads only AWS_DEFAULT_REGION
-    with aws_errors("opening an AWS session"):
-        return boto3.session.Session(profile_name=profile, region_name=region)
-
-
-def client(service: str, region: str | None = None, profile: str | None = None) -> Any:
-    """A client for `service`; AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>) redirects it, e.g. to moto.
-
-    Raises:
-        AwsError: no region, unknown profile.
-    """
-    with aws_errors(f"creating the {service} client"):
-        return session(region, profile).client(service)
-
-
-@contextmanager
-def aws_errors(action: str, *, bucket: str | None = None) -> Iterator[None]:
-    """Turn botocore's and boto3's exceptions into AwsError (exit 4) with a hint that fixes them."""
-    from boto3.exceptions import Boto3Error, S3UploadFailedError
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    if isinstance(uri, Location) and uri.is_s3:
+        return uri
     try:
-        yield
-    except S3UploadFailedError as exc:
-        cause = exc.__context__
-        if isinstance(cause, ClientError):
-            raise _client_error(cause, action, bucket) from exc
-        raise AwsError(f"{action} failed: {exc}", "check the bucket, the key and your permissions") from exc
-    except ClientError as exc:
-        raise _client_error(exc, action, bucket) from exc
-    except (BotoCoreError, Boto3Error) as exc:
-        raise _botocore_error(exc, action) from exc
+        return Location.parse_s3(str(uri))
+    except LocationError as err:
+        raise UsageError(err.message, f"{err.hint}; {EXAMPLE}" if err.hint else EXAMPLE) from None
 
 
-def _botocore_error(exc: Exception, action: str) -> AwsError:
-    from botocore import exceptions as bce
-
-    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
-        return AwsError(f"no AWS credentials found while {action}", CREDENTIALS_HINT)
-    if isinstance(exc, bce.NoRegionError):
-        return AwsError(f"no AWS region is configured (needed for {action})", REGION_HINT)
-    if isinstance(exc, bce.ProfileNotFound):
-        return AwsError(f"the AWS profile {exc.kwargs.get('profile')!r} does not exist",
-                        "list your profiles with `aws configure list-profiles`, or fix AWS_PROFILE / --profile")
-    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError | bce.ConnectionClosedError):
-        return AwsError(f"cannot reach the AWS endpoint while {action}: {exc}",
-                        "check your network and the region; if AWS_ENDPOINT_URL is set, check that it is right")
-    return AwsError(f"{action} failed: {exc}", "rerun with -v for details")
-
-
-def _client_error(exc: Any, action: str, bucket: str | None) -> AwsError:
-    err = exc.response.get("Error", {})
-    code = str(err.get("Code", ""))
-    message = err.get("Message") or code
-    if code in ("NoSuchBucket", "404", "NotFound") and bucket:
-        return AwsError(f"the S3 bucket {bucket!r} does not exist (while {action})",
-                        f"create it (aws s3 mb s3://{bucket}) or fix the bucket name in the s3:// URI")
-    if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
-        return AwsError(f"access denied while {action}",
-                        "check the IAM permissions of your credentials (AWS_PROFILE) for this bucket and key")
-    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException",
-                "InvalidClientTokenId", "AuthFailure"):
-        return AwsError(f"AWS rejected your credentials while {action} ({code})", CREDENTIALS_HINT)
-    if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"):
-        return AwsError(f"your AWS credentials have expired ({code})",
-                        "refresh them (`aws sso login`, or new temporary credentials) and try again")
-    return AwsError(f"{action} failed: {code}: {message}", "check the request above; rerun with -v for details")
-
-
-def parse_s3_uri(uri: str, *, default_name: str | None = None, allow_prefix: bool = False) -> tuple[str, str]:
+def parse_s3_uri(uri: str | Location, *, default_name: str | None = None,
+                 allow_prefix: bool = False) -> tuple[str, str]:
     """s3://bucket/key -> (bucket, key); a key ending in / gets `default_name` appended.
 
     Raises:
         UsageError: not an s3:// URI, a bad bucket name, or no key.
     """
-    example = "e.g. s3://my-bucket/models/model.tar.gz"
-    if not uri.startswith("s3://"):
-        raise UsageError(f"{uri!r} is not an S3 URI (it must start with s3://)", example)
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    if not BUCKET.match(bucket) or ".." in bucket:
-        raise UsageError(f"{bucket!r} in {uri!r} is not a valid S3 bucket name",
-                         "bucket names are 3-63 characters: lower-case letters, digits, dots and hyphens; " + example)
+    location = s3_location(uri)
+    bucket, key, uri = location.bucket, location.key, str(uri)
+    example = EXAMPLE
     if (not key or key.endswith("/")) and default_name:
         key += default_name
     if not key and not allow_prefix:
@@ -125,7 +57,7 @@ def parse_s3_uri(uri: str, *, default_name: str | None = None, allow_prefix: boo
     return bucket, key
 
 
-def check_bucket(s3_uri: str, *, region: str | None = None, profile: str | None = None) -> None:
+def check_bucket(s3_uri: str | Location, *, region: str | None = None, profile: str | None = None) -> None:
     """Fail early (before minutes of packing) when the bucket is missing or the credentials are.
 
     Raises:
@@ -138,7 +70,7 @@ def check_bucket(s3_uri: str, *, region: str | None = None, profile: str | None 
         s3.head_bucket(Bucket=bucket)
 
 
-def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | None = None, *,
+def upload_file(path: Path, s3_uri: str | Location, on_progress: Callable[[int], None] | None = None, *,
                 region: str | None = None, profile: str | None = None) -> str:
     """Upload with boto3's managed multipart transfer; return the object's s3:// URI.
 
@@ -160,7 +92,7 @@ def upload_file(path: Path, s3_uri: str, on_progress: Callable[[int], None] | No
 
 
 
-def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
+def download_prefix(s3_uri: str | Location, cache_dir: Path, *, region: str | None = None, profile: str | None = None,
                     progress: ByteProgress | None = None) -> Path:
     """Download one object, or every object under a prefix, into cache_dir/BUCKET/KEY; return the local path.
 
@@ -173,6 +105,7 @@ def download_prefix(s3_uri: str, cache_dir: Path, *, region: str | None = None, 
         AwsError: nothing under the URI, no credentials, missing bucket, access denied.
     """
     bucket, key = parse_s3_uri(s3_uri, allow_prefix=True)
+    s3_uri = str(s3_uri)
     s3 = client("s3", region, profile)
     dest = cache_dir / bucket / PurePosixPath(key.rstrip("/") or ".")
     try:

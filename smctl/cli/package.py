@@ -40,18 +40,19 @@ def pack(
     from smctl.aws import s3 as aws
 
     out: Output = ctx.obj.out
-    if upload is not None:  # a bad URI, missing bucket or missing credentials fail before anything is written
-        aws.parse_s3_uri(upload, default_name=output.name)
-        aws.check_bucket(upload, region=region, profile=profile)
+    target = None if upload is None else aws.s3_location(upload)
+    if target is not None:  # a bad URI, missing bucket or missing credentials fail before anything is written
+        aws.parse_s3_uri(target, default_name=output.name)
+        aws.check_bucket(target, region=region, profile=profile)
     plan = archive.plan_pack(source, output, code=code, dereference=dereference, force=force)
     for warning in plan.warnings:
         out.warn(warning)
     with out.progress("packing", plan.total_bytes) as advance:
         result = archive.write_pack(plan, level=level, on_progress=advance)
     payload: dict[str, Any] = result.as_dict()
-    if upload is not None:
+    if target is not None:
         with out.progress("uploading", result.size) as advance:
-            payload["s3_uri"] = aws.upload_file(result.path, upload, advance, region=region, profile=profile)
+            payload["s3_uri"] = aws.upload_file(result.path, target, advance, region=region, profile=profile)
     out.result(payload, lambda c: _render_fields(c, payload))
 
 

@@ -11,6 +11,8 @@ from types import MappingProxyType
 from typing import Any
 
 from smctl.contract import layout
+from smctl.contract.location import EXPECTED_S3, Location
+from smctl.errors import LocationError
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,18 @@ def gpus(v: Any, ctx: Ctx) -> str:
     raise Bad(GPUS_EXPECTED, 'for example gpus = "all", gpus = 2 or gpus = ["0", "1"]')
 
 
+def local_or_s3(v: Any, ctx: Ctx) -> Location:
+    """A Location: a local path (resolved against the file's folder) or an s3:// URI, parsed here once."""
+    if not isinstance(v, str):
+        raise Bad("a local path or an s3:// URI")
+    try:
+        found = Location.parse(v, ctx.base)
+    except LocationError as err:
+        raise Bad(err.expected, "bucket names are 3-63 lowercase letters, digits, '.' and '-'"
+                  if err.expected == EXPECTED_S3 else None) from None
+    return found if found.is_s3 else Location.from_path(found.path.resolve())
+
+
 # --- names and references --------------------------------------------------------------------------------------
 
 NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"  # also an ECR path component
@@ -340,7 +354,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
     ),
     "serve": (
         Field("image", image_ref),
-        Field("model", location),
+        Field("model", local_or_s3),
         Field("port", integer(0, 65535), 8080),
         Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
         Field("environment", ENVIRONMENT, {}),
@@ -351,9 +365,9 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
     ),
     "transform": (
         Field("image", image_ref),
-        Field("model", location),
-        Field("input", location),
-        Field("output", location, ".smctl/transform-output"),
+        Field("model", local_or_s3),
+        Field("input", local_or_s3),
+        Field("output", local_or_s3, ".smctl/transform-output"),
         Field("content_type", MIME),
         Field("accept", MIME),
         Field("split_type", choice("None", "Line", "RecordIO", "TFRecord"), "None"),

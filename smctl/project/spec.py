@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from smctl.contract import layout
 from smctl.contract.layout import ChannelConfig
+from smctl.contract.location import Location
 from smctl.errors import ConfigError, UsageError
 from smctl.project import schema
 from smctl.project.schema import Bad, Ctx, Problem
@@ -140,7 +141,7 @@ class TrainSection(_Section):
 class ServeSection(_Section):
     _name: ClassVar[str] = "serve"
     image: str
-    model: Path | str | None
+    model: Location | None
     port: int
     instance_type: str
     environment: Mapping[str, str]
@@ -154,9 +155,9 @@ class ServeSection(_Section):
 class TransformSection(_Section):
     _name: ClassVar[str] = "transform"
     image: str
-    model: Path | str | None
-    input: Path | str | None
-    output: Path | str
+    model: Location | None
+    input: Location | None
+    output: Location
     content_type: str | None
     accept: str | None
     split_type: str
@@ -198,7 +199,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return str(value) if isinstance(value, Path) else value
+    return str(value) if isinstance(value, Path | Location) else value
 
 
 def find_config(start: Path | None = None, explicit: Path | None = None) -> Path | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from smctl.contract import layout
 from smctl.contract.instances import InstanceType, lookup_instance_type
+from smctl.contract.location import Location, as_location
 from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE, SERVE_STOP_GRACE
 from smctl.engine.containers import ContainerSpec, GpuRequest, Mount
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
@@ -32,7 +33,7 @@ class ServeConfig:
     image: str
     name: str
     project_root: Path
-    model: str | Path | None = None
+    model: Location | None = None  # a Path or text is parsed into one (the thin entry for library callers)
     port: int = 8080
     host: str = "127.0.0.1"
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -42,6 +43,11 @@ class ServeConfig:
     startup_timeout: float = 240
     read_only_model: bool = False
     region: str | None = None
+
+    def __post_init__(self) -> None:
+        model: Location | Path | str | None = self.model
+        if model is not None and not isinstance(model, Location):
+            object.__setattr__(self, "model", as_location(model, Path()) if str(model) else None)
 
 
 @dataclass(frozen=True)
@@ -131,12 +137,12 @@ def check_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
-def _model_source(model: str | Path | None, run_dir: Path) -> tuple[Path, str]:
-    if model is None or str(model) == "":
+def _model_source(model: Location | None, run_dir: Path) -> tuple[Path, str]:
+    if model is None:
         return run_dir / "model", "none"
-    if str(model).startswith("s3://"):
+    if model.is_s3:
         return run_dir / "model", "s3"
-    path = Path(model).expanduser().resolve()
+    path = model.path.expanduser().resolve()
     if path.is_dir():
         return path, "folder"
     if path.is_file():
@@ -156,21 +162,22 @@ def prepare_model(plan: EndpointPlan, on_event: OnEvent) -> None:
     if plan.model_dir.exists():  # a stale copy from a run that was killed: start afresh
         shutil.rmtree(plan.model_dir)
     plan.model_dir.mkdir(parents=True)
-    source = plan.config.model
-    if plan.model_kind == "none":
+    model = plan.config.model
+    if plan.model_kind == "none" or model is None:
         return
-    if plan.model_kind == "s3":
+    if model.is_s3:
         from smctl.aws.s3 import S3_CACHE, download_prefix
 
-        on_event("download", {"message": f"downloading {source} (cached in {S3_CACHE})"})
+        on_event("download", {"message": f"downloading {model} (cached in {S3_CACHE})"})
         cache = plan.config.project_root / S3_CACHE
-        downloaded = download_prefix(str(source), cache, region=plan.config.region)
-        if downloaded.is_dir():  # uncompressed model data (ModelDataSource, CompressionType None): lands as it is
-            shutil.copytree(downloaded, plan.model_dir, dirs_exist_ok=True)
+        archive = download_prefix(model, cache, region=plan.config.region)
+        if archive.is_dir():  # uncompressed model data (ModelDataSource, CompressionType None): lands as it is
+            shutil.copytree(archive, plan.model_dir, dirs_exist_ok=True)
             return
-        source = downloaded
-    on_event("extract", {"message": f"extracting {source} into {plan.model_dir}"})
-    unpack_model(Path(str(source)), plan.model_dir)
+    else:
+        archive = model.path
+    on_event("extract", {"message": f"extracting {archive} into {plan.model_dir}"})
+    unpack_model(archive, plan.model_dir)
 
 
 def unpack_model(archive: Path, dest: Path) -> None:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from smctl.contract.location import Location
 from smctl.contract.serving import PING_TIMEOUT
 from smctl.events import OnEvent
 
@@ -26,7 +27,7 @@ class Target:
 
 
 @contextmanager
-def job_container(*, image: str, job_name: str, project_root: Path, model: Path | str | None,
+def job_container(*, image: str, job_name: str, project_root: Path, model: Location | None,
                   environment: Mapping[str, str], instance_type: str, gpus: str, region: str | None,
                   on_event: OnEvent) -> Iterator[Target]:
     """Run `IMAGE serve` for this job on a free loopback port and wait for /ping; removed when the block ends,

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from smctl.aws.s3 import aws_errors
+from smctl.aws.s3 import s3_location
+from smctl.aws.session import aws_errors
+from smctl.contract.location import Location, as_location
 from smctl.errors import UsageError
 
 OUT_SUFFIX = ".out"
@@ -37,16 +39,6 @@ class Sink(Protocol):
     def describe(self) -> str: ...
     def exists(self, key: str) -> bool: ...
     def write(self, key: str, chunks: Sequence[bytes]) -> str: ...
-
-
-def is_s3(location: str | Path) -> bool:
-    return str(location).startswith("s3://")
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """s3://bucket/some/prefix -> (bucket, some/prefix)."""
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
-    return bucket, prefix
 
 
 class LocalSource:
@@ -100,9 +92,10 @@ class LocalSink:
 
 
 class S3Source:
-    def __init__(self, uri: str, client: Any) -> None:
-        self.uri = uri
-        self.bucket, self.prefix = split_s3(uri)
+    def __init__(self, location: Location | str, client: Any) -> None:
+        location = s3_location(location)
+        self.uri = str(location)
+        self.bucket, self.prefix = location.bucket, location.key
         self.client = client
 
     def describe(self) -> str:
@@ -127,10 +120,10 @@ class S3Source:
 
 
 class S3Sink:
-    def __init__(self, uri: str, client: Any) -> None:
-        self.uri = uri
-        self.bucket, prefix = split_s3(uri)
-        self.prefix = prefix.rstrip("/")
+    def __init__(self, location: Location | str, client: Any) -> None:
+        location = s3_location(location)
+        self.uri = str(location)
+        self.bucket, self.prefix = location.bucket, location.key.rstrip("/")
         self.client = client
         self._existing: set[str] | None = None
         self._lock = threading.Lock()
@@ -159,25 +152,31 @@ class S3Sink:
         return f"s3://{self.bucket}/{target}"
 
 
-def open_locations(input_: str | Path, output: str | Path, *, region: str | None = None,
+def open_locations(input_: Location | str | Path, output: Location | str | Path, *, region: str | None = None,
                    profile: str | None = None) -> tuple[Source, Sink]:
-    """The source and sink for a job; Raises: UsageError when the output lies inside the input."""
-    check_not_nested(input_, output)
-    client = s3_client(region, profile) if is_s3(input_) or is_s3(output) else None
-    source: Source = S3Source(str(input_), client) if is_s3(input_) else LocalSource(Path(input_))
-    sink: Sink = S3Sink(str(output), client) if is_s3(output) else LocalSink(Path(output))
+    """The source and sink for a job (text or a Path is parsed into a Location first).
+
+    Raises:
+        UsageError: the output lies inside the input, or a malformed location.
+    """
+    src, dst = as_location(input_, Path()), as_location(output, Path())
+    check_not_nested(src, dst)
+    client = s3_client(region, profile) if src.is_s3 or dst.is_s3 else None
+    source: Source = S3Source(src, client) if src.is_s3 else LocalSource(src.path)
+    sink: Sink = S3Sink(dst, client) if dst.is_s3 else LocalSink(dst.path)
     return source, sink
 
 
-def check_not_nested(input_: str | Path, output: str | Path) -> None:
+def check_not_nested(input_: Location | str | Path, output: Location | str | Path) -> None:
     """Raises: UsageError when the output is the input or inside it (later runs would read the .out files)."""
-    if is_s3(input_) and is_s3(output):
-        (ib, ip), (ob, op) = split_s3(str(input_)), split_s3(str(output))
-        ip, op = ip.strip("/"), op.strip("/")
-        nested = ib == ob and (not ip or op == ip or op.startswith(ip + "/"))
-    elif not is_s3(input_) and not is_s3(output):
-        src, dst = Path(input_).resolve(), Path(output).resolve()
-        nested = src.is_dir() and dst.is_relative_to(src)
+    # comparing needs no valid bucket name: the S3 calls that follow report a bad one
+    src, dst = as_location(input_, Path(), check_bucket=False), as_location(output, Path(), check_bucket=False)
+    if src.is_s3 and dst.is_s3:
+        ip, op = src.key.strip("/"), dst.key.strip("/")
+        nested = src.bucket == dst.bucket and (not ip or op == ip or op.startswith(ip + "/"))
+    elif not src.is_s3 and not dst.is_s3:
+        root, target = src.path.resolve(), dst.path.resolve()
+        nested = root.is_dir() and target.is_relative_to(root)
     else:
         nested = False
     if nested:
@@ -187,6 +186,6 @@ def check_not_nested(input_: str | Path, output: str | Path) -> None:
 
 
 def s3_client(region: str | None, profile: str | None) -> Any:
-    from smctl.aws.s3 import client
+    from smctl.aws.session import client
 
     return client("s3", region, profile)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smctl.contract.location import Location
 from smctl.errors import ContainerFailedError, SmctlError, TransformDataError, UsageError
 from smctl.events import OnEvent
 from smctl.transform.dataproc import DataProcessing, plan_processing
@@ -31,11 +32,11 @@ MAX_LISTED_FAILURES = 20
 
 @dataclass(frozen=True)
 class TransformJob:
-    input: Path | str
-    output: Path | str
+    input: Location
+    output: Location
     image: str | None = None
     endpoint: str | None = None  # use this running local endpoint instead of starting the image
-    model: Path | str | None = None
+    model: Location | None = None
     content_type: str | None = None
     accept: str | None = None
     split_type: str = "None"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from smctl.aws import s3 as aws
+from smctl.aws.session import client
 from smctl.errors import AwsError, ExitCode, UsageError
 
 
@@ -93,7 +94,7 @@ def test_parse_s3_uri():
 
 def test_unknown_profile_is_an_aws_error(aws_env, monkeypatch):
     with pytest.raises(AwsError, match="profile 'ghost' does not exist"):
-        aws.client("s3", profile="ghost")
+        client("s3", profile="ghost")
 
 
 def test_download_prefix_mirrors_objects_and_skips_what_it_has(tmp_path, aws_env):
@@ -180,7 +181,7 @@ def test_two_downloads_of_one_prefix_at_once_both_complete(tmp_path, aws_env):
 
 def test_no_region_is_an_aws_error_with_a_hint(no_aws_env):
     with pytest.raises(AwsError) as err:
-        aws.client("sagemaker")
+        client("sagemaker")
     assert "no AWS region" in err.value.message
     assert "--region" in (err.value.hint or "") and "AWS_REGION" in (err.value.hint or "")
 
