@@ -48,49 +48,52 @@ def local_train(
     read_only_channels: Annotated[bool, typer.Option(
         "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
 ) -> None:
+    from smctl.training import artifacts, inputs
+    from smctl.training import plan as planning
     from smctl.training import run as training
 
     out: Output = ctx.obj.out
     job = _job_from_options(ctx, locals())
     if dry_run:
-        plan = training.plan_job(job)
+        plan = planning.plan_job(job)
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
-    training.plan_job(job)  # every input is checked before anything touches the engine or the disk
-    job = training.resolve_channels(job, lambda kind, data: out.info(f"channel {data['channel']}: {data['uri']} "
+    planning.plan_job(job)  # every input is checked before anything touches the engine or the disk
+    job = inputs.resolve_channels(job, lambda kind, data: out.info(f"channel {data['channel']}: {data['uri']} "
                                                                       "(mirrored in .smctl/cache/s3)"), out.progress)
     on_event = event_printer(out)
-    plan = training.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
+    plan = planning.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")
     if simulate_interruption is not None:
         result = training.run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
     else:
         result = training.run_job(plan, on_event, keep=job.keep)
-    training.raise_for_failure(result)
+    artifacts.raise_for_failure(result)
     out.result(result.as_dict(), lambda c: _render_result(c, result))
 
 
 def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     from smctl.project.spec import load_project
-    from smctl.training import run as training
+    from smctl.training.inputs import ChannelInput
+    from smctl.training.plan import TrainingJob
 
     spec = load_project(ctx.obj.config)
     require_image(spec, o["image"], "local-train")
     t = spec.train
     root = spec.root or Path.cwd()
-    channels = [training.ChannelInput(c.config, c.source) for c in t.channel_inputs()]
+    channels = [ChannelInput(c.config, c.source) for c in t.channel_inputs()]
     if o["channel"]:
         mode = t.input_mode
         given = [parse_channel(item, mode) for item in o["channel"]]
         names = {cfg.name for cfg, _ in given}
         channels = [c for c in channels if c.config.name not in names]
-        channels += [training.ChannelInput(cfg, src) for cfg, src in given]
+        channels += [ChannelInput(cfg, src) for cfg, src in given]
     hps = dict(t.hyperparameters)
     hps.update(parse_hyperparameters(o["hp"] or [], o["hyperparameters"]))
     env = dict(t.environment)
     env.update(parse_pairs(o["env"] or [], "--env"))
     image = o["image"] or t.image
-    job = training.TrainingJob(
+    job = TrainingJob(
         image=image,
         project_root=root,
         job_name=o["job_name"] or t.job_name,

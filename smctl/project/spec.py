@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from smctl.contract import layout
+from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.errors import ConfigError, UsageError
 from smctl.project import schema
@@ -133,7 +134,7 @@ class TrainSection(_Section):
         return self.channels
 
     def encoded_hyperparameters(self) -> dict[str, str]:
-        return layout.encode_hyperparameters(self.hyperparameters, self.hyperparameter_encoding)
+        return encode_hyperparameters(self.hyperparameters, self.hyperparameter_encoding)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -369,7 +370,7 @@ def _channels(raw: Any, default_mode: str, ctx: Ctx, problems: list[Problem]) ->
 def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem]) -> None:
     for key, value in t["hyperparameters"].items():
         try:
-            layout.encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
+            encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
         except UsageError as err:
             problems.append(Problem(f"train.hyperparameters.{key}",
                                     f"train.hyperparameters.{schema.toml_key(key)}: {err.message}", err.hint))
