@@ -48,27 +48,26 @@ def local_train(
     read_only_channels: Annotated[bool, typer.Option(
         "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
 ) -> None:
-    from smctl.training import artifacts, inputs
-    from smctl.training import plan as planning
-    from smctl.training import run as training
+    from smctl.training.artifacts import raise_for_failure
+    from smctl.training.plan import plan_job
+    from smctl.training.preflight import prepare
+    from smctl.training.run import run_job, run_with_interruption
 
     out: Output = ctx.obj.out
     job = _job_from_options(ctx, locals())
     if dry_run:
-        plan = planning.plan_job(job)
+        plan = plan_job(job)
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
-    planning.plan_job(job)  # every input is checked before anything touches the engine or the disk
-    job = inputs.resolve_channels(job, lambda kind, data: out.info(f"channel {data['channel']}: {data['uri']} "
-                                                                      "(mirrored in .smctl/cache/s3)"), out.progress)
-    on_event = event_printer(out)
-    plan = planning.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
+    on_event = event_printer(out, download=lambda d: out.info(f"channel {d['channel']}: {d['uri']} "
+                                                                "(mirrored in .smctl/cache/s3)"))
+    plan = prepare(job, on_event, out.progress)
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")
     if simulate_interruption is not None:
-        result = training.run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
+        result = run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
     else:
-        result = training.run_job(plan, on_event, keep=job.keep)
-    artifacts.raise_for_failure(result)
+        result = run_job(plan, on_event, keep=job.keep)
+    raise_for_failure(result)
     out.result(result.as_dict(), lambda c: _render_result(c, result))
 
 
@@ -118,17 +117,6 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     if job.checkpoint_dir is not None:
         job = replace(job, checkpoint_dir=Path(job.checkpoint_dir).expanduser().resolve())
     return job
-
-
-def _engine_has_gpus(job: Any) -> bool | None:
-    """Only `--gpus auto` on a GPU instance type needs to ask the engine."""
-    from smctl.contract.instances import lookup_instance_type
-    from smctl.engine.containers import docker_client
-
-    if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
-        return None
-    info = docker_client().info()
-    return "nvidia" in (info.get("Runtimes") or {})
 
 
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:
