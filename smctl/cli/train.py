@@ -84,9 +84,9 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
     if o["channel"]:
         mode = t.input_mode
         given = [parse_channel(item, mode) for item in o["channel"]]
-        names = {cfg.name for cfg, _ in given}
+        names = {c.name for c in given}
         channels = [c for c in channels if c.config.name not in names]
-        channels += [ChannelInput(cfg, src) for cfg, src in given]
+        channels += [ChannelInput(c.config, c.source) for c in given]
     hps = dict(t.hyperparameters)
     hps.update(parse_hyperparameters(o["hp"] or [], o["hyperparameters"]))
     env = dict(t.environment)

@@ -86,7 +86,11 @@ def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def validate_channel(channel: ChannelConfig) -> None:
-    """Raises: UsageError naming the channel and the allowed values."""
+    """Every rule a channel must meet, whether it came from a flag, smctl.toml or code.
+
+    Raises:
+        UsageError: naming the channel, the value and the allowed ones.
+    """
     if not CHANNEL_NAME.match(channel.name):
         raise UsageError(
             f"channel name {channel.name!r} is not valid",
@@ -103,6 +107,12 @@ def validate_channel(channel: ChannelConfig) -> None:
                 f"channel {channel.name!r}: {label} {value!r} is not valid",
                 f"use one of: {', '.join(allowed)}",
             )
+    if channel.compression == "Gzip" and channel.input_mode != "Pipe":
+        raise UsageError(f"channel {channel.name!r}: compression Gzip needs input_mode = \"Pipe\" (SageMaker uses "
+                         "CompressionType only in Pipe mode)",
+                         f"make it a Pipe channel (--channel {channel.name}=PATH,mode=Pipe,compression=Gzip, or "
+                         f"input_mode = \"Pipe\" under [train.channels.{channel.name}]), or store the data "
+                         "uncompressed")
     if channel.shuffle_seed is not None and not 0 <= channel.shuffle_seed < 2**63:
         raise UsageError(f"channel {channel.name!r}: shuffle seed {channel.shuffle_seed} is not valid",
                          "use a whole number from 0 (ShuffleConfig.Seed): shuffle_seed=42")

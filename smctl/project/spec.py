@@ -344,27 +344,49 @@ def _channels(raw: Any, default_mode: str, ctx: Ctx, problems: list[Problem]) ->
     if len(raw) > layout.MAX_CHANNELS:
         problems.append(Problem("train.channels", f"train.channels has {len(raw)} channels; SageMaker accepts "
                                 f"at most {layout.MAX_CHANNELS}", "merge channels, or drop the ones not used"))
-    channels = []
-    for name, value in raw.items():
-        label = f"train.channels.{schema.toml_key(name)}"
-        if not layout.CHANNEL_NAME.fullmatch(name):
-            problems.append(Problem(label, f"channel name {name!r} is not valid",
-                                    "channel names are 1-64 letters, digits, '.', '-' and '_'"))
-            continue
-        table = {"path": value} if isinstance(value, str) else value
-        if not isinstance(table, dict):
-            problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
-                                    f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
-            continue
-        fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
-        if "path" not in table:
-            problems.append(Problem(f"{label}.path", f"[{label}] needs a path",
-                                    f'add path = "data/{name}" (a local folder or s3://bucket/prefix)'))
-        if fields["path"] is None:
-            continue
-        fields["input_mode"] = fields["input_mode"] or default_mode
-        channels.append(ChannelSpec(name=name, **fields))
-    return tuple(channels)
+    channels = [_channel(name, value, default_mode, ctx, f"train.channels.{schema.toml_key(name)}", problems)
+                for name, value in raw.items()]
+    return tuple(ch for ch in channels if ch is not None)
+
+
+def channel_from_flag(name: str, table: Mapping[str, Any], default_mode: str) -> ChannelSpec:
+    """A --channel flag's channel through the same keys and checks as [train.channels.NAME] (paths from the cwd).
+
+    Raises:
+        UsageError: the first problem, naming the flag, the key and the fix.
+    """
+    problems: list[Problem] = []
+    channel = _channel(name, dict(table), default_mode, Ctx(Path.cwd()), f"--channel {name}", problems)
+    if problems or channel is None:
+        raise UsageError(problems[0].message, problems[0].hint)
+    return channel
+
+
+def _channel(name: str, value: Any, default_mode: str, ctx: Ctx, label: str,
+             problems: list[Problem]) -> ChannelSpec | None:
+    """One channel from its path or table; each problem found is added to `problems`."""
+    if not layout.CHANNEL_NAME.fullmatch(name):
+        problems.append(Problem(label, f"channel name {name!r} is not valid",
+                                "channel names are 1-64 letters, digits, '.', '-' and '_'"))
+        return None
+    table = {"path": value} if isinstance(value, str) else value
+    if not isinstance(table, dict):
+        problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
+                                f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
+        return None
+    fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
+    if "path" not in table:
+        problems.append(Problem(f"{label}.path", f"[{label}] needs a path",
+                                f'add path = "data/{name}" (a local folder or s3://bucket/prefix)'))
+    if fields["path"] is None:
+        return None
+    fields["input_mode"] = fields["input_mode"] or default_mode
+    channel = ChannelSpec(name=name, **fields)
+    try:  # the rules across keys (Gzip needs Pipe) are the domain's: one validator for flags, file and code
+        layout.validate_channel(channel.config)
+    except UsageError as err:
+        problems.append(Problem(label, err.message, err.hint))
+    return channel
 
 
 def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem]) -> None:
@@ -374,12 +396,6 @@ def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem])
         except UsageError as err:
             problems.append(Problem(f"train.hyperparameters.{key}",
                                     f"train.hyperparameters.{schema.toml_key(key)}: {err.message}", err.hint))
-    for ch in t["channels"]:
-        if ch.compression == "Gzip" and ch.input_mode != "Pipe":
-            problems.append(Problem(f"train.channels.{ch.name}.compression",
-                                    f"train.channels.{schema.toml_key(ch.name)}.compression = \"Gzip\" needs "
-                                    f"input_mode = \"Pipe\" (SageMaker uses CompressionType only in Pipe mode)",
-                                    "set input_mode = \"Pipe\" on the channel, or store the data uncompressed"))
     if x["max_concurrent"] and x["max_payload_mb"] and x["max_concurrent"] * x["max_payload_mb"] > 100:
         problems.append(Problem("transform.max_concurrent",
                                 f"transform.max_concurrent * transform.max_payload_mb must be <= 100, got "

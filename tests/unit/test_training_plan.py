@@ -255,6 +255,7 @@ def test_planning_writes_nothing(tmp_path, data):
     ({"channels": (channel("/d", name="bad name"),)}, "channel name 'bad name'"),
     ({"channels": (channel("/d", input_mode="Stream"),)}, "input mode 'Stream'"),
     ({"channels": (channel("/d"), channel("/e"))}, "given twice"),
+    ({"channels": (channel("/d", input_mode="FastFile", compression="Gzip"),)}, "compression Gzip needs"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path, changes, message):
     with pytest.raises(UsageError, match=message):
