@@ -29,9 +29,10 @@ def override(value: T | None, default: T) -> T:
 class _Section:
     _name: ClassVar[str] = ""
 
-    def with_overrides(self, **flags: Any) -> Self:
+    def with_overrides(self, flag_names: Mapping[str, str] | None = None, **flags: Any) -> Self:
         """A copy with the given flags applied; None means "flag not given". Values get the file's checks, and
-        relative paths resolve against the current folder (where the user typed them).
+        relative paths resolve against the current folder (where the user typed them). An error names the flag
+        --KEY, or flag_names[KEY] where the flag is spelled otherwise.
 
         Raises:
             UsageError: a flag value fails the key's check, naming the flag.
@@ -48,7 +49,8 @@ class _Section:
             try:
                 changes[key] = fields[key].check(value, Ctx(Path.cwd()))
             except Bad as bad:
-                problem = schema.problems_for(f"--{key.replace('_', '-')}", value, bad)[0]
+                flag = (flag_names or {}).get(key) or f"--{key.replace('_', '-')}"
+                problem = schema.problems_for(flag, value, bad)[0]
                 raise UsageError(problem.message, problem.hint) from None
         return dataclasses.replace(self, **changes)
 

@@ -56,3 +56,31 @@ def test_a_flag_channel_replaces_the_files_channel_of_that_name(smctl, tmp_path,
     mounts = json.loads(res.stdout)["result"]["hosts"][0]["container"]["mounts"]
     [train] = [m for m in mounts if m["target"] == "/opt/ml/input/data/train"]
     assert (train["source"], train["read_only"]) == (str((tmp_path / "other").resolve()), True)
+
+
+@pytest.mark.parametrize(("flag", "value", "toml", "message"), [
+    ("--hp-encoding", "yaml", 'hyperparameter_encoding = "yaml"', "must be one of json, str, got 'yaml'"),
+    ("--job-name", "bad_name", 'job_name = "bad_name"', "must be 1-63 letters, digits and hyphens"),
+    ("--gpus", "many", 'gpus = "many"', 'must be "auto", "all", "none", a count, or an array of device ids'),
+])
+def test_a_flag_and_its_smctl_toml_key_are_refused_by_the_same_check(smctl, tmp_path, flag, value, toml, message):
+    res = smctl("local-train", "--image", "x", flag, value, "--dry-run", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert f"Error: {flag} {message}" in res.stderr
+    (tmp_path / "smctl.toml").write_text(f'[train]\nimage = "x"\n{toml}\n')
+    res = smctl("local-train", "--dry-run", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert message in res.stderr
+
+
+def test_flags_override_smctl_toml_keys(smctl, tmp_path):
+    (tmp_path / "smctl.toml").write_text('[train]\nimage = "x"\njob_name = "from-file"\narguments = ["a"]\n'
+                                         'hyperparameters = { lr = 0.1, epochs = 2 }\n')
+    res = smctl("--json", "local-train", "--job-name", "from-flag", "--args", "b c", "--hp", "lr=0.5", "--dry-run",
+                cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    plan = json.loads(res.stdout)["result"]
+    host = plan["hosts"][0]
+    assert plan["job_name"] == "from-flag"
+    assert host["container"]["command"] == ["b", "c"]
+    assert json.loads(host["config_files"]["hyperparameters.json"]) == {"lr": "0.5", "epochs": "2"}
