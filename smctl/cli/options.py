@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from smctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from smctl.project.spec import ChannelSpec
+    from smctl.contract.layout import ChannelConfig
 
 CHANNEL_KEYS = {
     "content_type": "content_type",
@@ -52,9 +52,9 @@ def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str,
     return hps
 
 
-def parse_channel(item: str, default_mode: str = "File") -> ChannelSpec:
+def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig, str]:
     """`NAME=PATH[,content_type=...,mode=Pipe,...]`: the flag's spelling of a [train.channels.NAME] table, checked
-    by the same schema and channel rules as smctl.toml.
+    by the same schema and channel rules as smctl.toml; the source comes back as typed (messages show it so).
 
     Raises: UsageError naming the channel and the fix.
     """
@@ -78,7 +78,7 @@ def parse_channel(item: str, default_mode: str = "File") -> ChannelSpec:
             raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
                              f"write it as --channel {name}=PATH,shuffle_seed=42")
         table["shuffle_seed"] = int(seed)
-    return channel_from_flag(name, table, default_mode)
+    return channel_from_flag(name, table, default_mode).config, source
 
 
 def require_image(spec: Any, image: str | None, command: str) -> None:

@@ -96,10 +96,10 @@ def _channels(t: TrainSection, flags: list[str]) -> tuple[ChannelInput, ...]:
     """smctl.toml's channels, each --channel replacing the one of its name (or adding one)."""
     from smctl.training.inputs import ChannelInput
 
-    given = [parse_channel(item, t.input_mode) for item in flags]
-    names = {c.name for c in given}
-    kept = [c for c in t.channel_inputs() if c.name not in names]
-    return tuple(ChannelInput(c.config, c.source) for c in [*kept, *given])
+    given = [ChannelInput(*parse_channel(item, t.input_mode)) for item in flags]
+    names = {c.config.name for c in given}
+    kept = [ChannelInput(c.config, c.source) for c in t.channel_inputs() if c.name not in names]
+    return (*kept, *given)
 
 
 def _words(text: str | None) -> list[str] | None:
