@@ -6,10 +6,12 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smctl.contract.layout import ChannelConfig
 from smctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from smctl.contract.layout import ChannelConfig
 
 CHANNEL_KEYS = {
     "content_type": "content_type",
@@ -51,24 +53,32 @@ def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str,
 
 
 def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig, str]:
-    """`NAME=PATH[,content_type=...,mode=Pipe,distribution=...,record_wrapper=RecordIO,compression=Gzip]`."""
+    """`NAME=PATH[,content_type=...,mode=Pipe,...]`: the flag's spelling of a [train.channels.NAME] table, checked
+    by the same schema and channel rules as smctl.toml; the source comes back as typed (messages show it so).
+
+    Raises: UsageError naming the channel and the fix.
+    """
+    from smctl.project.spec import channel_from_flag
+
     name, sep, rest = item.partition("=")
     if not sep or not name or not rest:
         raise UsageError(f"--channel {item!r} is not NAME=PATH",
                          "write it as --channel training=data/train (options: ,mode=Pipe,content_type=text/csv)")
     source, *options = rest.split(",")
-    fields: dict[str, str] = {"input_mode": default_mode}
+    table: dict[str, Any] = {"path": source}
     for opt in options:
         key, eq, value = opt.partition("=")
         if not eq or key not in CHANNEL_KEYS:
             raise UsageError(f"--channel {name}: option {opt!r} is not known",
                              f"channel options are: {', '.join(sorted(set(CHANNEL_KEYS) - {'input_mode'}))}")
-        fields[CHANNEL_KEYS[key]] = value
-    seed = fields.pop("shuffle_seed", None)
-    if seed is not None and not re.fullmatch(r"[0-9]{1,19}", seed):
-        raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
-                         f"write it as --channel {name}=PATH,shuffle_seed=42")
-    return ChannelConfig(name=name, **fields, shuffle_seed=int(seed) if seed is not None else None), source
+        table[CHANNEL_KEYS[key]] = value
+    seed = table.get("shuffle_seed")
+    if seed is not None:  # the one option that is not text in smctl.toml
+        if not re.fullmatch(r"[0-9]{1,19}", seed):
+            raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
+                             f"write it as --channel {name}=PATH,shuffle_seed=42")
+        table["shuffle_seed"] = int(seed)
+    return channel_from_flag(name, table, default_mode).config, source
 
 
 def require_image(spec: Any, image: str | None, command: str) -> None:

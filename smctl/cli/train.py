@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +12,11 @@ from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs,
 from smctl.cli.output import Output, event_printer
 from smctl.units import human_size
 
+if TYPE_CHECKING:
+    from smctl.project.spec import TrainSection
+    from smctl.training.inputs import ChannelInput
+
+FLAG_NAMES = {"hyperparameter_encoding": "--hp-encoding", "arguments": "--args"}
 HELP = "Run IMAGE train exactly as a SageMaker training job would, on the local Docker engine."
 
 
@@ -48,84 +52,59 @@ def local_train(
     read_only_channels: Annotated[bool, typer.Option(
         "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
 ) -> None:
-    from smctl.training import run as training
+    from smctl.project.spec import load_project, override
+    from smctl.training.artifacts import raise_for_failure
+    from smctl.training.plan import TrainingJob, plan_job
+    from smctl.training.preflight import prepare
+    from smctl.training.run import run_job, run_with_interruption
 
     out: Output = ctx.obj.out
-    job = _job_from_options(ctx, locals())
+    spec = load_project(ctx.obj.config)
+    require_image(spec, image, "local-train")
+    channels = _channels(spec.train, channel or [])  # first: a channel's own rules come before the other flags'
+    t = spec.train.with_overrides(
+        FLAG_NAMES, image=image, instance_type=instance_type, hyperparameter_encoding=hp_encoding,
+        job_name=job_name, gpus=gpus, checkpoint_dir=checkpoint_dir, entrypoint=_words(entrypoint),
+        arguments=_words(args), keep=keep or None, read_only_channels=read_only_channels or None)
+    job = TrainingJob(
+        image=t.image, project_root=spec.root or Path.cwd(), job_name=t.job_name, instance_type=t.instance_type,
+        instance_count=override(instance_count, t.instance_count),
+        hyperparameters={**t.hyperparameters, **parse_hyperparameters(hp or [], hyperparameters)},
+        hyperparameter_encoding=t.hyperparameter_encoding, channels=channels,
+        environment={**t.environment, **parse_pairs(env or [], "--env")},
+        output_dir=output_dir.expanduser().resolve() if output_dir else None,
+        output_root=None if output_dir else t.output_dir, checkpoint_dir=t.checkpoint_dir,
+        entrypoint=t.entrypoint, arguments=t.arguments, gpus=t.gpus, region=override(region, spec.aws.region),
+        keep=t.keep, read_only_channels=t.read_only_channels)
     if dry_run:
-        plan = training.plan_job(job)
+        plan = plan_job(job)
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
-    training.plan_job(job)  # every input is checked before anything touches the engine or the disk
-    job = training.resolve_channels(job, lambda kind, data: out.info(f"channel {data['channel']}: {data['uri']} "
-                                                                      "(mirrored in .smctl/cache/s3)"), out.progress)
-    on_event = event_printer(out)
-    plan = training.plan_job(job, engine_has_gpus=_engine_has_gpus(job))
+    on_event = event_printer(out, download=lambda d: out.info(f"channel {d['channel']}: {d['uri']} "
+                                                                "(mirrored in .smctl/cache/s3)"))
+    plan = prepare(job, on_event, out.progress)
     out.info(f"training job {plan.job_name}: {len(plan.hosts)} host(s) of {plan.instance.name}, image {job.image}")
     if simulate_interruption is not None:
-        result = training.run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
+        result = run_with_interruption(plan, on_event, after=simulate_interruption, keep=job.keep)
     else:
-        result = training.run_job(plan, on_event, keep=job.keep)
-    training.raise_for_failure(result)
+        result = run_job(plan, on_event, keep=job.keep)
+    raise_for_failure(result)
     out.result(result.as_dict(), lambda c: _render_result(c, result))
 
 
-def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
-    from smctl.project.spec import load_project
-    from smctl.training import run as training
+def _channels(t: TrainSection, flags: list[str]) -> tuple[ChannelInput, ...]:
+    """smctl.toml's channels, each --channel replacing the one of its name (or adding one)."""
+    from smctl.training.inputs import ChannelInput
 
-    spec = load_project(ctx.obj.config)
-    require_image(spec, o["image"], "local-train")
-    t = spec.train
-    root = spec.root or Path.cwd()
-    channels = [training.ChannelInput(c.config, c.source) for c in t.channel_inputs()]
-    if o["channel"]:
-        mode = t.input_mode
-        given = [parse_channel(item, mode) for item in o["channel"]]
-        names = {cfg.name for cfg, _ in given}
-        channels = [c for c in channels if c.config.name not in names]
-        channels += [training.ChannelInput(cfg, src) for cfg, src in given]
-    hps = dict(t.hyperparameters)
-    hps.update(parse_hyperparameters(o["hp"] or [], o["hyperparameters"]))
-    env = dict(t.environment)
-    env.update(parse_pairs(o["env"] or [], "--env"))
-    image = o["image"] or t.image
-    job = training.TrainingJob(
-        image=image,
-        project_root=root,
-        job_name=o["job_name"] or t.job_name,
-        instance_type=o["instance_type"] or t.instance_type,
-        instance_count=o["instance_count"] if o["instance_count"] is not None else t.instance_count,
-        hyperparameters=hps,
-        hyperparameter_encoding=o["hp_encoding"] or t.hyperparameter_encoding,
-        channels=tuple(channels),
-        environment=env,
-        output_dir=o["output_dir"],
-        output_root=None if o["output_dir"] else t.output_dir,
-        checkpoint_dir=o["checkpoint_dir"] or t.checkpoint_dir,
-        entrypoint=shlex.split(o["entrypoint"]) if o["entrypoint"] else t.entrypoint,
-        arguments=shlex.split(o["args"]) if o["args"] else t.arguments,
-        gpus=o["gpus"] or str(t.gpus),
-        region=o["region"] or spec.aws.region,
-        keep=o["keep"] or t.keep,
-        read_only_channels=o["read_only_channels"] or t.read_only_channels,
-    )
-    if job.output_dir is not None:
-        job = replace(job, output_dir=Path(job.output_dir).expanduser().resolve())
-    if job.checkpoint_dir is not None:
-        job = replace(job, checkpoint_dir=Path(job.checkpoint_dir).expanduser().resolve())
-    return job
+    given = [ChannelInput(*parse_channel(item, t.input_mode)) for item in flags]
+    names = {c.config.name for c in given}
+    kept = [ChannelInput(c.config, c.source) for c in t.channel_inputs() if c.name not in names]
+    return (*kept, *given)
 
 
-def _engine_has_gpus(job: Any) -> bool | None:
-    """Only `--gpus auto` on a GPU instance type needs to ask the engine."""
-    from smctl.contract.instances import lookup_instance_type
-    from smctl.engine.containers import docker_client
-
-    if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
-        return None
-    info = docker_client().info()
-    return "nvidia" in (info.get("Runtimes") or {})
+def _words(text: str | None) -> list[str] | None:
+    """--entrypoint/--args as the shell would split them; None (smctl.toml decides) when not given or blank."""
+    return shlex.split(text) or None if text else None
 
 
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:

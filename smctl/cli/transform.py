@@ -39,10 +39,35 @@ def local_transform(
     env: Annotated[list[str] | None, Opt("--env", help="Container environment KEY=VALUE (repeatable).")] = None,
     resume: Annotated[bool, Opt("--resume", help="Skip input files whose .out already exists.")] = False,
 ) -> None:
-    from smctl.transform.job import plan_transform, raise_for_failures, run_transform
+    from smctl.errors import UsageError
+    from smctl.project.spec import load_project, override
+    from smctl.transform.job import TransformJob, new_job_name, plan_transform, raise_for_failures, run_transform
+    from smctl.transform.params import check_user_limits
 
     out: Output = ctx.obj.out
-    job = _job_from_options(ctx, locals())
+    spec = load_project(ctx.obj.config)
+    if not endpoint:
+        require_image(spec, image, "local-transform")
+    if image and endpoint:
+        raise UsageError("--image and --endpoint were both given", "use --image to start a container for the job, "
+                         "or --endpoint NAME to use one that runs already (smctl endpoints lists them)")
+    t = spec.transform.with_overrides(
+        image=image, model=model, input=input_, output=output, content_type=content_type, accept=accept,
+        split_type=split_type, assemble_with=assemble_with, input_filter=input_filter, output_filter=output_filter,
+        join_source=join_source, compression=compression, timeout=timeout, retries=retries)
+    if t.input is None:
+        raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
+                                                  "input in smctl.toml")
+    limits = check_user_limits(override(max_payload, t.max_payload_mb), override(strategy, t.strategy),
+                               override(max_concurrent, t.max_concurrent))
+    job = TransformJob(
+        input=t.input, output=t.output, image=None if endpoint else t.image, endpoint=endpoint,
+        model=t.model, content_type=t.content_type, accept=t.accept, split_type=t.split_type,
+        assemble_with=t.assemble_with, compression=t.compression, input_filter=t.input_filter,
+        output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
+        retries=t.retries, environment={**t.environment, **parse_pairs(env or [], "--env")},
+        resume=resume, project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
+        region=spec.aws.region, profile=spec.aws.profile, job_name=new_job_name())
     plan = plan_transform(job)
     out.info(f"{len(plan.objects)} file(s), {human_size(plan.total_bytes)} from {plan.source.describe()} "
              f"-> {plan.sink.describe()}")
@@ -54,38 +79,6 @@ def local_transform(
             stop.set()
     out.result(result.as_dict(), lambda c: _render(c, result))
     raise_for_failures(result)
-
-
-def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
-    from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
-    from smctl.transform.job import TransformJob, new_job_name
-    from smctl.transform.params import check_user_limits
-
-    spec = load_project(ctx.obj.config)
-    if not o["endpoint"]:
-        require_image(spec, o["image"], "local-transform")
-    if o["image"] and o["endpoint"]:
-        raise UsageError("--image and --endpoint were both given", "use --image to start a container for the job, "
-                         "or --endpoint NAME to use one that runs already (smctl endpoints lists them)")
-    t = spec.transform.with_overrides(
-        image=o["image"], model=o["model"], input=o["input_"], output=o["output"], content_type=o["content_type"],
-        accept=o["accept"], split_type=o["split_type"], assemble_with=o["assemble_with"],
-        input_filter=o["input_filter"], output_filter=o["output_filter"], join_source=o["join_source"],
-        compression=o["compression"], timeout=o["timeout"], retries=o["retries"])
-    if t.input is None:
-        raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
-                                                  "input in smctl.toml")
-    limits = check_user_limits(override(o["max_payload"], t.max_payload_mb), override(o["strategy"], t.strategy),
-                               override(o["max_concurrent"], t.max_concurrent))
-    return TransformJob(
-        input=t.input, output=t.output, image=None if o["endpoint"] else t.image, endpoint=o["endpoint"],
-        model=t.model, content_type=t.content_type, accept=t.accept, split_type=t.split_type,
-        assemble_with=t.assemble_with, compression=t.compression, input_filter=t.input_filter,
-        output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
-        retries=t.retries, environment={**t.environment, **parse_pairs(o["env"] or [], "--env")},
-        resume=o["resume"], project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
-        region=spec.aws.region, profile=spec.aws.profile, job_name=new_job_name())
 
 
 def _event_printer(out: Output, advance: Any) -> OnEvent:

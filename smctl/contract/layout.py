@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+# Moved out; re-exported only because doctor/image_runs.py (changed by another engineer this round) reads them here.
+from smctl.contract.failure import FAILURE_REASON_LIMIT as FAILURE_REASON_LIMIT
+from smctl.contract.hyperparameters import encode_hyperparameters as encode_hyperparameters
 from smctl.errors import UsageError
 
 OPT_ML = PurePosixPath("/opt/ml")
@@ -29,12 +32,8 @@ CHECKPOINTCONFIG_JSON = "checkpointconfig.json"
 
 GROUP_NAME = "homogeneousCluster"
 NETWORK_INTERFACE = "eth0"
-FAILURE_REASON_LIMIT = 1024
 
 # SageMaker API limits (CreateTrainingJob).
-MAX_HYPERPARAMETERS = 100
-MAX_HP_KEY = 256
-MAX_HP_VALUE = 2500
 MAX_ENVIRONMENT = 100
 MAX_ENV_VALUE = 512
 MAX_CHANNELS = 20
@@ -45,7 +44,6 @@ INPUT_MODES = ("File", "FastFile", "Pipe")
 DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
 RECORD_WRAPPERS = ("None", "RecordIO")
 COMPRESSIONS = ("None", "Gzip")
-HP_ENCODINGS = ("json", "str")
 
 
 @dataclass(frozen=True)
@@ -64,43 +62,6 @@ class ChannelConfig:
 def host_names(count: int) -> list[str]:
     """SageMaker's host names: algo-1 .. algo-N."""
     return [f"algo-{i}" for i in range(1, count + 1)]
-
-
-def encode_hyperparameters(values: Mapping[str, Any], encoding: str = "json") -> dict[str, str]:
-    """Turn hyperparameters into the string->string map SageMaker writes.
-
-    Non-string values: "json" is what framework (script-mode) estimators send, json.dumps(v), so True -> "true",
-    [1, 2] -> "[1, 2]"; "str" is what the generic Estimator sends, str(v), so True -> "True". A value the user
-    already wrote as a string passes unchanged in both (CONTRACT §1), as the SDK's ModelTrainer does; framework
-    estimators would quote it ("x" -> "\"x\""), which the toolkit's json.loads turns back into the same string.
-
-    Raises:
-        UsageError: more than 100 entries, or a key or value over SageMaker's limits.
-    """
-    if encoding not in HP_ENCODINGS:
-        raise UsageError(f"unknown hyperparameter encoding {encoding!r}", f"use one of: {', '.join(HP_ENCODINGS)}")
-    if len(values) > MAX_HYPERPARAMETERS:
-        raise UsageError(
-            f"{len(values)} hyperparameters given; SageMaker accepts at most {MAX_HYPERPARAMETERS}",
-            "pass the rest in a config file inside a channel instead",
-        )
-    out: dict[str, str] = {}
-    for key, value in values.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= MAX_HP_KEY:
-            raise UsageError(f"hyperparameter name {key!r} must be 1-{MAX_HP_KEY} characters")
-        if isinstance(value, str):
-            text = value
-        elif encoding == "json":
-            text = json.dumps(value)
-        else:
-            text = str(value)
-        if len(text) > MAX_HP_VALUE:
-            raise UsageError(
-                f"hyperparameter {key!r} is {len(text)} characters once encoded; SageMaker allows {MAX_HP_VALUE}",
-                "shorten it, or pass large settings as a file in a channel",
-            )
-        out[key] = text
-    return out
 
 
 def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -125,7 +86,11 @@ def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def validate_channel(channel: ChannelConfig) -> None:
-    """Raises: UsageError naming the channel and the allowed values."""
+    """Every rule a channel must meet, whether it came from a flag, smctl.toml or code.
+
+    Raises:
+        UsageError: naming the channel, the value and the allowed ones.
+    """
     if not CHANNEL_NAME.match(channel.name):
         raise UsageError(
             f"channel name {channel.name!r} is not valid",
@@ -142,6 +107,12 @@ def validate_channel(channel: ChannelConfig) -> None:
                 f"channel {channel.name!r}: {label} {value!r} is not valid",
                 f"use one of: {', '.join(allowed)}",
             )
+    if channel.compression == "Gzip" and channel.input_mode != "Pipe":
+        raise UsageError(f"channel {channel.name!r}: compression Gzip needs input_mode = \"Pipe\" (SageMaker uses "
+                         "CompressionType only in Pipe mode)",
+                         f"make it a Pipe channel (--channel {channel.name}=PATH,mode=Pipe,compression=Gzip, or "
+                         f"input_mode = \"Pipe\" under [train.channels.{channel.name}]), or store the data "
+                         "uncompressed")
     if channel.shuffle_seed is not None and not 0 <= channel.shuffle_seed < 2**63:
         raise UsageError(f"channel {channel.name!r}: shuffle seed {channel.shuffle_seed} is not valid",
                          "use a whole number from 0 (ShuffleConfig.Seed): shuffle_seed=42")
@@ -187,10 +158,3 @@ def checkpoint_config() -> dict[str, str]:
 def dump_config(data: Mapping[str, Any]) -> str:
     """The exact text written to a config file (compact JSON, as SageMaker writes it)."""
     return json.dumps(data)
-
-
-def failure_reason(failure_text: str | None, exit_code: int) -> str:
-    """SageMaker's FailureReason: the first 1024 characters of output/failure, else the exit code."""
-    if failure_text and failure_text.strip():
-        return failure_text[:FAILURE_REASON_LIMIT]
-    return f"AlgorithmError: , exit code: {exit_code}"

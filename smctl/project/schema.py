@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
 from smctl.contract.location import EXPECTED_S3, Location
 from smctl.errors import LocationError
@@ -195,12 +196,12 @@ def hyperparameters(v: Any, ctx: Ctx) -> Mapping[str, Any]:
     if not isinstance(v, dict):
         raise Bad("a table of name = value")
     items: list[tuple[str, str, str | None]] = []
-    if len(v) > layout.MAX_HYPERPARAMETERS:
-        items.append(("", f"has {len(v)} entries; SageMaker accepts at most {layout.MAX_HYPERPARAMETERS}",
+    if len(v) > hps.MAX_HYPERPARAMETERS:
+        items.append(("", f"has {len(v)} entries; SageMaker accepts at most {hps.MAX_HYPERPARAMETERS}",
                       "pass the rest in a config file inside a channel"))
     for key, value in v.items():
-        if not 1 <= len(key) <= layout.MAX_HP_KEY:
-            items.append((key, f"is not a valid name: names are 1-{layout.MAX_HP_KEY} characters", None))
+        if not 1 <= len(key) <= hps.MAX_HP_KEY:
+            items.append((key, f"is not a valid name: names are 1-{hps.MAX_HP_KEY} characters", None))
         elif not isinstance(value, str | int | float | bool):
             items.append((key, f"must be a string, number or boolean, got {show(value)} ({type(value).__name__})",
                           f"write it as a string: {toml_key(key)} = '{value}'" if isinstance(value, list) else None))
@@ -340,7 +341,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("instance_count", integer(1), 1),
         Field("input_mode", choice(*layout.INPUT_MODES), "File"),
         Field("hyperparameters", hyperparameters, {}),
-        Field("hyperparameter_encoding", choice(*layout.HP_ENCODINGS), "json"),
+        Field("hyperparameter_encoding", choice(*hps.HP_ENCODINGS), "json"),
         Field("environment", ENVIRONMENT, {}),
         Field("checkpoint_dir", path),
         Field("output_dir", path, ".smctl/output"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from smctl.contract import layout
+from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.contract.location import Location
 from smctl.errors import ConfigError, UsageError
@@ -29,9 +30,10 @@ def override(value: T | None, default: T) -> T:
 class _Section:
     _name: ClassVar[str] = ""
 
-    def with_overrides(self, **flags: Any) -> Self:
+    def with_overrides(self, flag_names: Mapping[str, str] | None = None, **flags: Any) -> Self:
         """A copy with the given flags applied; None means "flag not given". Values get the file's checks, and
-        relative paths resolve against the current folder (where the user typed them).
+        relative paths resolve against the current folder (where the user typed them). An error names the flag
+        --KEY, or flag_names[KEY] where the flag is spelled otherwise.
 
         Raises:
             UsageError: a flag value fails the key's check, naming the flag.
@@ -48,7 +50,8 @@ class _Section:
             try:
                 changes[key] = fields[key].check(value, Ctx(Path.cwd()))
             except Bad as bad:
-                problem = schema.problems_for(f"--{key.replace('_', '-')}", value, bad)[0]
+                flag = (flag_names or {}).get(key) or f"--{key.replace('_', '-')}"
+                problem = schema.problems_for(flag, value, bad)[0]
                 raise UsageError(problem.message, problem.hint) from None
         return dataclasses.replace(self, **changes)
 
@@ -134,7 +137,7 @@ class TrainSection(_Section):
         return self.channels
 
     def encoded_hyperparameters(self) -> dict[str, str]:
-        return layout.encode_hyperparameters(self.hyperparameters, self.hyperparameter_encoding)
+        return encode_hyperparameters(self.hyperparameters, self.hyperparameter_encoding)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -344,42 +347,58 @@ def _channels(raw: Any, default_mode: str, ctx: Ctx, problems: list[Problem]) ->
     if len(raw) > layout.MAX_CHANNELS:
         problems.append(Problem("train.channels", f"train.channels has {len(raw)} channels; SageMaker accepts "
                                 f"at most {layout.MAX_CHANNELS}", "merge channels, or drop the ones not used"))
-    channels = []
-    for name, value in raw.items():
-        label = f"train.channels.{schema.toml_key(name)}"
-        if not layout.CHANNEL_NAME.fullmatch(name):
-            problems.append(Problem(label, f"channel name {name!r} is not valid",
-                                    "channel names are 1-64 letters, digits, '.', '-' and '_'"))
-            continue
-        table = {"path": value} if isinstance(value, str) else value
-        if not isinstance(table, dict):
-            problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
-                                    f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
-            continue
-        fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
-        if "path" not in table:
-            problems.append(Problem(f"{label}.path", f"[{label}] needs a path",
-                                    f'add path = "data/{name}" (a local folder or s3://bucket/prefix)'))
-        if fields["path"] is None:
-            continue
-        fields["input_mode"] = fields["input_mode"] or default_mode
-        channels.append(ChannelSpec(name=name, **fields))
-    return tuple(channels)
+    channels = [_channel(name, value, default_mode, ctx, f"train.channels.{schema.toml_key(name)}", problems)
+                for name, value in raw.items()]
+    return tuple(ch for ch in channels if ch is not None)
+
+
+def channel_from_flag(name: str, table: Mapping[str, Any], default_mode: str) -> ChannelSpec:
+    """A --channel flag's channel through the same keys and checks as [train.channels.NAME] (paths from the cwd).
+
+    Raises:
+        UsageError: the first problem, naming the flag, the key and the fix.
+    """
+    problems: list[Problem] = []
+    channel = _channel(name, dict(table), default_mode, Ctx(Path.cwd()), f"--channel {name}", problems)
+    if problems or channel is None:
+        raise UsageError(problems[0].message, problems[0].hint)
+    return channel
+
+
+def _channel(name: str, value: Any, default_mode: str, ctx: Ctx, label: str,
+             problems: list[Problem]) -> ChannelSpec | None:
+    """One channel from its path or table; each problem found is added to `problems`."""
+    if not layout.CHANNEL_NAME.fullmatch(name):
+        problems.append(Problem(label, f"channel name {name!r} is not valid",
+                                "channel names are 1-64 letters, digits, '.', '-' and '_'"))
+        return None
+    table = {"path": value} if isinstance(value, str) else value
+    if not isinstance(table, dict):
+        problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
+                                f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
+        return None
+    fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
+    if "path" not in table:
+        problems.append(Problem(f"{label}.path", f"[{label}] needs a path",
+                                f'add path = "data/{name}" (a local folder or s3://bucket/prefix)'))
+    if fields["path"] is None:
+        return None
+    fields["input_mode"] = fields["input_mode"] or default_mode
+    channel = ChannelSpec(name=name, **fields)
+    try:  # the rules across keys (Gzip needs Pipe) are the domain's: one validator for flags, file and code
+        layout.validate_channel(channel.config)
+    except UsageError as err:
+        problems.append(Problem(label, err.message, err.hint))
+    return channel
 
 
 def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem]) -> None:
     for key, value in t["hyperparameters"].items():
         try:
-            layout.encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
+            encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
         except UsageError as err:
             problems.append(Problem(f"train.hyperparameters.{key}",
                                     f"train.hyperparameters.{schema.toml_key(key)}: {err.message}", err.hint))
-    for ch in t["channels"]:
-        if ch.compression == "Gzip" and ch.input_mode != "Pipe":
-            problems.append(Problem(f"train.channels.{ch.name}.compression",
-                                    f"train.channels.{schema.toml_key(ch.name)}.compression = \"Gzip\" needs "
-                                    f"input_mode = \"Pipe\" (SageMaker uses CompressionType only in Pipe mode)",
-                                    "set input_mode = \"Pipe\" on the channel, or store the data uncompressed"))
     if x["max_concurrent"] and x["max_payload_mb"] and x["max_concurrent"] * x["max_payload_mb"] > 100:
         problems.append(Problem("transform.max_concurrent",
                                 f"transform.max_concurrent * transform.max_payload_mb must be <= 100, got "

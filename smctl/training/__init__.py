@@ -1,1 +1,1 @@
-"""`local-train`: plan (pure), inputs, run folder, run, artifacts, Pipe feeder."""
+"""`local-train`: plan (pure), inputs, run folder, preflight (check, fetch, plan), run, artifacts, Pipe feeder."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smctl.contract import layout
+from smctl.contract import failure, hyperparameters, layout
 from smctl.contract.instances import lookup_instance_type
 from smctl.contract.layout import ChannelConfig
 from smctl.errors import UsageError
@@ -44,29 +44,29 @@ def test_input_data_config_mixed_channels_content_type_only_when_given():
 
 def test_no_channels_and_no_hyperparameters_are_empty_objects():
     assert layout.dump_config(layout.input_data_config([])) == "{}"
-    assert layout.dump_config(layout.encode_hyperparameters({})) == "{}"
+    assert layout.dump_config(hyperparameters.encode_hyperparameters({})) == "{}"
 
 
 def test_json_encoding_matches_framework_estimators():
     hps = {"epochs": 10, "lr": 0.1, "flag": True, "name": "x", "none": None, "list": [1, 2]}
-    assert layout.encode_hyperparameters(hps, "json") == {
+    assert hyperparameters.encode_hyperparameters(hps, "json") == {
         "epochs": "10", "lr": "0.1", "flag": "true", "name": "x", "none": "null", "list": "[1, 2]",
     }
 
 
 def test_str_encoding_matches_the_generic_estimator():
     hps = {"epochs": 10, "flag": True, "name": "x"}
-    assert layout.encode_hyperparameters(hps, "str") == {"epochs": "10", "flag": "True", "name": "x"}
+    assert hyperparameters.encode_hyperparameters(hps, "str") == {"epochs": "10", "flag": "True", "name": "x"}
 
 
 def test_more_than_100_hyperparameters_is_refused():
     with pytest.raises(UsageError, match="101 hyperparameters"):
-        layout.encode_hyperparameters({f"k{i}": i for i in range(101)})
+        hyperparameters.encode_hyperparameters({f"k{i}": i for i in range(101)})
 
 
 def test_hyperparameter_value_over_2500_characters_is_refused():
     with pytest.raises(UsageError, match="'big' is 2501 characters"):
-        layout.encode_hyperparameters({"big": "x" * 2501})
+        hyperparameters.encode_hyperparameters({"big": "x" * 2501})
 
 
 @pytest.mark.parametrize("name", ["", "a b", "x" * 65, "café"])
@@ -90,9 +90,9 @@ def test_environment_limits():
 
 
 def test_failure_reason_is_first_1024_characters_or_the_exit_code():
-    assert layout.failure_reason("x" * 2000, 1) == "x" * 1024
-    assert layout.failure_reason(None, 3) == "AlgorithmError: , exit code: 3"
-    assert layout.failure_reason("  \n", 2) == "AlgorithmError: , exit code: 2"
+    assert failure.failure_reason("x" * 2000, 1) == "x" * 1024
+    assert failure.failure_reason(None, 3) == "AlgorithmError: , exit code: 3"
+    assert failure.failure_reason("  \n", 2) == "AlgorithmError: , exit code: 2"
 
 
 def test_instance_types_known_and_close_matches_suggested():

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from smctl.contract import layout
+from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.project.render import ScaffoldOptions, plan_scaffold, write_scaffold
 
@@ -50,7 +51,7 @@ def _opt_ml(root: Path, project: Path, hyperparameters: dict[str, Any], encoding
     config = root / "input" / "config"
     config.mkdir(parents=True)
     (config / layout.HYPERPARAMETERS_JSON).write_text(
-        layout.dump_config(layout.encode_hyperparameters(hyperparameters, encoding)))
+        layout.dump_config(encode_hyperparameters(hyperparameters, encoding)))
     (config / layout.INPUTDATACONFIG_JSON).write_text(layout.dump_config(layout.input_data_config(channels)))
     for channel in channels:
         shutil.copytree(project / "data" / "train", root / "input" / "data" / channel.name)

@@ -1,0 +1,35 @@
+"""Before a run: the job checked, its channels found (s3:// ones mirrored) and planned for this engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smctl.contract.instances import lookup_instance_type
+from smctl.events import OnEvent
+from smctl.training.inputs import resolve_channels
+from smctl.training.plan import JobPlan, TrainingJob, plan_job
+
+
+def prepare(job: TrainingJob, on_event: OnEvent, progress: Any = None) -> JobPlan:
+    """The plan to run: `job` checked, its channels resolved (s3:// downloaded, reported as "download" events).
+
+    `progress` is an events.ByteProgress for the downloads.
+
+    Raises:
+        UsageError: a bad job, or a channel that is missing or holds no files.
+        SmctlError: an s3:// channel cannot be downloaded, or the engine cannot be asked about GPUs.
+    """
+    plan_job(job)  # every input is checked before anything touches S3, the engine or the disk
+    job = resolve_channels(job, on_event, progress)
+    # planned again: Pipe file lists and single-file mounts depend on the resolved sources
+    return plan_job(job, engine_has_gpus=engine_has_gpus(job))
+
+
+def engine_has_gpus(job: TrainingJob) -> bool | None:
+    """Whether the engine has the NVIDIA runtime; None (not asked) unless `--gpus auto` meets a GPU instance type."""
+    from smctl.engine.containers import docker_client
+
+    if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
+        return None
+    info = docker_client().info()
+    return "nvidia" in (info.get("Runtimes") or {})
