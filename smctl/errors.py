@@ -80,6 +80,18 @@ class ImageNotFoundError(SmctlError):
     """An image smctl needs is not in the local engine."""
 
 
+class ContainerNameInUseError(DockerError):
+    """The engine refused a container name another container already has."""
+
+
+class PortAllocatedError(DockerError):
+    """The engine could not publish a port: something else holds it on the host."""
+
+
+class ContainerGoneError(DockerError):
+    """A container smctl was using was removed by something else."""
+
+
 class BuildFailedError(SmctlError):
     """The user's Dockerfile failed to build (a RUN step exited non-zero, a COPY source is missing, ...)."""
 
