@@ -120,12 +120,11 @@ def _job_from_options(ctx: typer.Context, o: dict[str, Any]) -> Any:
 def _engine_has_gpus(job: Any) -> bool | None:
     """Only `--gpus auto` on a GPU instance type needs to ask the engine."""
     from smctl.contract.instances import lookup_instance_type
-    from smctl.engine.containers import docker_client
+    from smctl.engine.containers import docker_client, engine_info
 
     if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
         return None
-    info = docker_client().info()
-    return "nvidia" in (info.get("Runtimes") or {})
+    return engine_info(docker_client())[1]
 
 
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from smctl.contract.layout import ChannelConfig
 from smctl.engine.containers import (
     ContainerSpec,
     Mount,
+    list_containers,
     parse_gpus,
     stop_containers,
 )
@@ -508,7 +509,7 @@ def clear_run_dir(client: Any, plan: JobPlan, on_event: OnEvent, *, resume: bool
     if not stale:
         return
     if not resume:
-        running = client.containers.list(filters={"label": [f"{LABEL_JOB}={plan.job_name}", f"{LABEL_KIND}=train"]})
+        running = list_containers(client, [f"{LABEL_JOB}={plan.job_name}", f"{LABEL_KIND}=train"], all_=False)
         if running:
             raise UsageError(f"a training job named {plan.job_name} is running already ({running[0].name})",
                              "wait for it to end, or give this run another name: --job-name NAME")
