@@ -23,6 +23,8 @@ class SmctlError(Exception):
     """Base of every error a user can cause: a message naming the object, and a hint that fixes it."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    # The engine's own words, set by engine/ on errors it classified: for checks that report them verbatim.
+    engine_message: str | None = None
 
     def __init__(self, message: str, hint: str | None = None, *, details: dict | None = None) -> None:
         super().__init__(message)

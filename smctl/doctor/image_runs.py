@@ -69,8 +69,7 @@ def _name(kind: str) -> str:
 
 
 def _start_error(err: SmctlError) -> str:
-    cause = err.__cause__
-    return str(getattr(cause, "explanation", None) or cause or err.message)
+    return err.engine_message or err.message
 
 
 def _tail(container: Container, n: int = 20) -> tuple[str, ...]:

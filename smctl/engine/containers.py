@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from smctl.engine.container import Container, ContainerSummary, summary
 from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, extra_labels
 from smctl.errors import (
+    ContainerFailedError,
     ContainerGoneError,
     ContainerNameInUseError,
     DockerError,
     GpuUnavailableError,
     OverlayUnavailableError,
     PortAllocatedError,
+    SmctlError,
     UsageError,
 )
 
@@ -246,14 +248,15 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         kwargs["ports"] = spec.ports
     try:
         return Container(client.containers.create(spec.image, **kwargs))
-    except docker.errors.ImageNotFound:
-        ensure_image(client, spec.image)
-        raise
+    except docker.errors.ImageNotFound as exc:
+        ensure_image(client, spec.image)  # names the image, Hint: smctl build
+        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}") from exc
     except docker.errors.APIError as exc:
-        text = f"could not create container {spec.name}: {exc.explanation or exc}"
-        if exc.status_code == 409 and "already in use" in str(exc.explanation or exc):
-            raise ContainerNameInUseError(text) from exc
-        raise DockerError(text) from exc
+        text = str(exc.explanation or exc)
+        kind = ContainerNameInUseError if exc.status_code == 409 and "already in use" in text else DockerError
+        err: SmctlError = kind(f"could not create container {spec.name}: {text}")
+        err.engine_message = text
+        raise err from exc
 
 
 def start_container(container: Container, spec: ContainerSpec) -> None:
@@ -265,30 +268,32 @@ def start_container(container: Container, spec: ContainerSpec) -> None:
         container.start()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
-            raise OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
-                                          "use read-only channels: --read-only-channels") from exc
-        if "could not select device driver" in text or "nvidia" in text.lower():
-            raise GpuUnavailableError(
-                f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",
-                "install the NVIDIA Container Toolkit and restart Docker, or run without GPUs: --gpus none",
-            ) from exc
-        if "executable file not found" in text or "no such file or directory" in text:
-            raise_exec_error(spec, text, exc)
-        if "address already in use" in text or "already allocated" in text:
-            raise PortAllocatedError(f"could not start container {spec.name}: {text}") from exc
-        raise DockerError(f"could not start container {spec.name}: {text}") from exc
+        err = start_failure(spec, text)
+        err.engine_message = text
+        raise err from exc
 
 
-def raise_exec_error(spec: ContainerSpec, text: str, exc: Exception) -> None:
-    from smctl.errors import ContainerFailedError
-
-    what = (spec.entrypoint or spec.command or ["?"])[0]
-    raise ContainerFailedError(
-        f"image {spec.image} cannot run {what!r}: {text}",
-        f"SageMaker runs `docker run IMAGE {' '.join(spec.command or [])}`: put an executable `{what}` on PATH "
-        "(with a #! line, LF line endings and the run bit: chmod +x), or use an exec-form ENTRYPOINT that takes it",
-    ) from exc
+def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
+    """The typed error for the engine's refusal to start `spec`, told apart by the engine's text (here only)."""
+    if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
+        return OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
+                                       "use read-only channels: --read-only-channels")
+    if "could not select device driver" in text or "nvidia" in text.lower():
+        return GpuUnavailableError(
+            f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",
+            "install the NVIDIA Container Toolkit and restart Docker, or run without GPUs: --gpus none",
+        )
+    if "executable file not found" in text or "no such file or directory" in text:
+        what = (spec.entrypoint or spec.command or ["?"])[0]
+        return ContainerFailedError(
+            f"image {spec.image} cannot run {what!r}: {text}",
+            f"SageMaker runs `docker run IMAGE {' '.join(spec.command or [])}`: put an executable `{what}` on PATH "
+            "(with a #! line, LF line endings and the run bit: chmod +x), or use an exec-form ENTRYPOINT that "
+            "takes it",
+        )
+    if "address already in use" in text or "already allocated" in text:
+        return PortAllocatedError(f"could not start container {spec.name}: {text}")
+    return DockerError(f"could not start container {spec.name}: {text}")
 
 
 def remove_container(container: Container, *, stop_grace: float = 10) -> None:
