@@ -23,6 +23,8 @@ class SmctlError(Exception):
     """Base of every error a user can cause: a message naming the object, and a hint that fixes it."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    # The engine's own words, set by engine/ on errors it classified: for checks that report them verbatim.
+    engine_message: str | None = None
 
     def __init__(self, message: str, hint: str | None = None, *, details: dict | None = None) -> None:
         super().__init__(message)
@@ -86,6 +88,18 @@ class OverlayUnavailableError(DockerError):
 
 class ImageNotFoundError(SmctlError):
     """An image smctl needs is not in the local engine."""
+
+
+class ContainerNameInUseError(DockerError):
+    """The engine refused a container name another container already has."""
+
+
+class PortAllocatedError(DockerError):
+    """The engine could not publish a port: something else holds it on the host."""
+
+
+class ContainerGoneError(DockerError):
+    """A container smctl was using was removed by something else."""
 
 
 class BuildFailedError(SmctlError):

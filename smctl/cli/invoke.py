@@ -59,12 +59,13 @@ def _resolve(target: str | None) -> tuple[str, str | None]:
 
     if target and "://" in target:
         return invocations_url(target), None
+    from smctl.engine.container import ContainerState
     from smctl.engine.containers import docker_client
     from smctl.serving.registry import get_endpoint, list_endpoints
 
     client = docker_client()
     if target is None:
-        running = [e for e in list_endpoints(client) if e.state == "running"]
+        running = [e for e in list_endpoints(client) if e.state is ContainerState.RUNNING]
         if len(running) != 1:
             from smctl.errors import UsageError
 

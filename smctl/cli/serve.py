@@ -91,12 +91,13 @@ def local_serve(
 
 def endpoints(ctx: typer.Context) -> None:
     """List the local endpoints: name, image, URL, status, model."""
+    from smctl.engine.container import ContainerState
     from smctl.engine.containers import docker_client
     from smctl.serving.registry import list_endpoints, ping
 
     out: Output = ctx.obj.out
     found = list_endpoints(docker_client())
-    rows = [e.as_dict(healthy=ping(e, timeout=0.5) if e.state == "running" else None) for e in found]
+    rows = [e.as_dict(healthy=ping(e, timeout=0.5) if e.state is ContainerState.RUNNING else None) for e in found]
 
     def render(console: Any) -> None:
         if not rows:
@@ -143,19 +144,18 @@ def logs(
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
 ) -> None:
     """Print an endpoint's container logs (stdout and stderr)."""
-    from smctl.engine.containers import docker_client
+    from smctl.engine.containers import docker_client, get_container
     from smctl.serving.registry import get_endpoint
 
     out: Output = ctx.obj.out
     client = docker_client()
     endpoint = get_endpoint(client, name, running=False)
-    container = client.containers.get(endpoint.container_id)
-    kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "tail": tail if tail is not None else "all"}
+    container = get_container(client, endpoint.container_id)
     if follow and not out.json_mode:
-        for chunk in container.logs(stream=True, follow=True, **kwargs):
+        for chunk in container.follow_logs(tail):
             out.data_bytes(chunk)
         return
-    text = container.logs(**kwargs)
+    text = container.logs(tail)
     out.data_bytes(text)
     out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
 

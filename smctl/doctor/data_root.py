@@ -136,7 +136,9 @@ def validate_fix(target: Path, old_root: str, client: Any, daemon_json: Path = D
     if old.exists() and os.stat(new).st_dev == os.stat(old).st_dev:
         raise UsageError(f"--fix data-root={target}: {target} is on the same filesystem as {old_root}; "
                          "moving there frees nothing", "pick a folder on the bigger filesystem `smctl doctor` names")
-    running = client.containers.list()
+    from smctl.engine.containers import list_containers
+
+    running = list_containers(client, all_=False)
     if running:
         names = " ".join(c.name for c in running[:10])
         raise DataRootFixError(f"{len(running)} container(s) are running ({names}): refusing to stop Docker",

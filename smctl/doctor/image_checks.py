@@ -87,13 +87,7 @@ def _static(client: Any, opts: CheckOptions, img: Any) -> tuple[Any, Any]:
 
 
 def _local_image(client: Any, image: str) -> Any:
-    """Raises: SmctlError naming the image, Hint: smctl build (check never pulls: it checks what you built)."""
-    import docker.errors
+    """Raises: ImageNotFoundError naming the image, Hint: smctl build (check never pulls: it checks what you built)."""
+    from smctl.engine.images import inspect_image
 
-    from smctl.errors import SmctlError
-
-    try:
-        return client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SmctlError(f"image {image} is not in the local Docker engine",
-                         "build it first: smctl build (or check the name with `docker images`)") from None
+    return inspect_image(client, image, hint="build it first: smctl build (or check the name with `docker images`)")

@@ -9,7 +9,11 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smctl.engine.container import Container
+    from smctl.engine.images import ImageInfo
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DRIVER_LIB = re.compile(r"(?:^|/)lib(?:cuda|nvidia-[a-z0-9-]+)\.so(?:\.[0-9.]+)?$")
@@ -65,38 +69,34 @@ class FsListing:
     driver_libs: tuple[str, ...]
 
 
-def image_facts(image: Any, ref: str) -> ImageFacts:
-    attrs = image.attrs
-    cfg = attrs.get("Config") or {}
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in cfg.get("Env") or [])
+def image_facts(info: ImageInfo, ref: str) -> ImageFacts:
+    env = {key: value for key, _, value in (e.partition("=") for e in info.env)}
     return ImageFacts(
         ref=ref,
-        id=image.short_id,
-        os=attrs.get("Os"),
-        architecture=attrs.get("Architecture"),
-        variant=attrs.get("Variant"),
-        entrypoint=tuple(cfg["Entrypoint"]) if cfg.get("Entrypoint") else None,
-        cmd=tuple(cfg["Cmd"]) if cfg.get("Cmd") else None,
+        id=info.short_id,
+        os=info.os or None,
+        architecture=info.architecture or None,
+        variant=info.variant,
+        entrypoint=info.entrypoint,
+        cmd=info.cmd,
         env=env,
-        labels=dict(cfg.get("Labels") or {}),
-        volumes=tuple(sorted(cfg.get("Volumes") or {})),
-        user=cfg.get("User") or "",
-        size=int(attrs.get("Size") or 0),
-        layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
-        media_type=(attrs.get("Descriptor") or {}).get("mediaType"),
+        labels=dict(info.labels),
+        volumes=info.volumes,
+        user=info.user,
+        size=info.size,
+        layers=info.layers,
+        media_type=info.media_type,
     )
 
 
-def read_file(container: Any, path: str) -> FileFacts:
+def read_file(container: Container, path: str) -> FileFacts:
     """Stat and read the start of `path` in a created (never started) container, following symlinks."""
-    import docker.errors
-
     current = PurePosixPath(path)
     for _ in range(MAX_LINKS):
-        try:
-            stream, stat = container.get_archive(str(current))
-        except docker.errors.NotFound:
+        found = container.get_archive(str(current))
+        if found is None:
             return FileFacts(path, None)
+        stream, stat = found
         mode = int(stat.get("mode") or 0)
         link = stat.get("linkTarget") or ""
         if mode & GO_MODE_SYMLINK and link:
@@ -128,7 +128,7 @@ def _first_line(stream: Iterator[bytes]) -> bytes | None:
     return None
 
 
-def find_on_path(container: Any, name: str, path_dirs: list[str]) -> tuple[FileFacts | None, list[FileFacts]]:
+def find_on_path(container: Container, name: str, path_dirs: list[str]) -> tuple[FileFacts | None, list[FileFacts]]:
     """What `exec` would pick for `name`: the first executable on PATH, plus every non-executable candidate seen."""
     if "/" in name:
         facts = read_file(container, name)
@@ -145,11 +145,11 @@ def find_on_path(container: Any, name: str, path_dirs: list[str]) -> tuple[FileF
     return None, skipped
 
 
-def list_filesystem(container: Any) -> FsListing:
+def list_filesystem(container: Container) -> FsListing:
     """Scan the member names of the container's exported filesystem for NVIDIA driver libraries."""
     found: list[str] = []
     count = 0
-    with tarfile.open(fileobj=io.BufferedReader(StreamReader(container.export(chunk_size=1024 * 1024)), 1024 * 1024),
+    with tarfile.open(fileobj=io.BufferedReader(StreamReader(container.export(1024 * 1024)), 1024 * 1024),
                       mode="r|") as tar:
         for member in tar:
             count += 1
@@ -204,7 +204,7 @@ class TrainLookup:
     not_executable: tuple[FileFacts, ...] = ()  # candidates on PATH that lack the run bit
 
 
-def lookup_train(container: Any, img: ImageFacts) -> TrainLookup:
+def lookup_train(container: Container, img: ImageFacts) -> TrainLookup:
     if is_shell_form(img.entrypoint):
         return TrainLookup("shell", None)
     name, via = (img.entrypoint[0], "entrypoint") if img.entrypoint else ("train", "path")

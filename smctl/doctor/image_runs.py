@@ -18,6 +18,7 @@ from typing import Any
 
 from smctl.contract import layout
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
+from smctl.engine.container import Container, ContainerState
 from smctl.engine.containers import ContainerSpec, Mount, run_container
 from smctl.engine.labels import LABEL_KIND
 from smctl.errors import SmctlError, UsageError
@@ -68,11 +69,10 @@ def _name(kind: str) -> str:
 
 
 def _start_error(err: SmctlError) -> str:
-    cause = err.__cause__
-    return str(getattr(cause, "explanation", None) or cause or err.message)
+    return err.engine_message or err.message
 
 
-def _tail(container: Any, n: int = 20) -> tuple[str, ...]:
+def _tail(container: Container, n: int = 20) -> tuple[str, ...]:
     try:
         text = container.logs(tail=n).decode("utf-8", errors="replace")
         return tuple(text.rstrip("\n").split("\n")) if text else ()  # not splitlines(): keep a CRLF's \r visible
@@ -80,14 +80,9 @@ def _tail(container: Any, n: int = 20) -> tuple[str, ...]:
         return ()
 
 
-def _wait(container: Any, timeout: float) -> int | None:
+def _wait(container: Container, timeout: float) -> int | None:
     """The exit code, or None if the container still runs after `timeout` seconds."""
-    import requests
-
-    try:
-        return int(container.wait(timeout=timeout)["StatusCode"])
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-        return None
+    return container.wait(timeout)
 
 
 def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, labels: Mapping[str, str],
@@ -187,25 +182,24 @@ def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: f
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_event: Callable[[str], None]) -> ServeRun:
-    container.reload()
+def _exercise(container: Container, startup_timeout: float, stop_grace: float,
+              on_event: Callable[[str], None]) -> ServeRun:
     facts: dict[str, Any] = {"startup_timeout": startup_timeout, "stop_grace": stop_grace}
-    bindings = (container.ports or {}).get(f"{CONTAINER_PORT}/tcp") or []
-    if not bindings:  # it exited already: a stopped container publishes nothing
+    address = container.published_address(CONTAINER_PORT)
+    if address is None:  # it exited already: a stopped container publishes nothing
         return ServeRun(**facts, exit_code=_wait(container, 5), logs_tail=_tail(container))
-    host_port = int(bindings[0]["HostPort"])
+    host, host_port = address
     t0 = time.monotonic()
     loopback_polls = tries = errors_in_a_row = 0
     while time.monotonic() - t0 < startup_timeout:
-        container.reload()
-        if container.status not in ("running", "created"):
+        if container.state() not in (ContainerState.RUNNING, ContainerState.CREATED):
             facts["exit_code"] = _wait(container, 5)
             break
         listeners = container_listeners(container, CONTAINER_PORT)
         if listeners is not None:
             facts.update(listeners=tuple(listeners), listeners_known=True)
         tries += 1
-        status, error = http_request("127.0.0.1", host_port, "GET", "/ping", PING_TIMEOUT)
+        status, error = http_request(host, host_port, "GET", "/ping", PING_TIMEOUT)
         facts.update(ping_status=status, ping_error=error)
         if status == 200:
             facts["ping_ok_after"] = round(time.monotonic() - t0, 2)
@@ -226,10 +220,9 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
     facts["tries"] = tries
     if facts.get("ping_status") is not None:
         on_event("POST /invocations")
-        status, error = http_request("127.0.0.1", host_port, "POST", "/invocations", INVOKE_TIMEOUT, b"{}")
+        status, error = http_request(host, host_port, "POST", "/invocations", INVOKE_TIMEOUT, b"{}")
         facts.update(invocations_tried=True, invocations_status=status, invocations_error=error)
-    container.reload()
-    if container.status == "running":
+    if container.state() is ContainerState.RUNNING:
         on_event(f"SIGTERM, waiting up to {stop_grace:g} s for the container to stop")
         t1 = time.monotonic()
         container.kill(signal="SIGTERM")
@@ -241,21 +234,18 @@ def _exercise(container: Any, startup_timeout: float, stop_grace: float, on_even
     return ServeRun(**facts)
 
 
-def container_listeners(container: Any, port: int) -> list[str] | None:
+def container_listeners(container: Container, port: int) -> list[str] | None:
     """Addresses listening on `port` inside the container: the host's /proc/PID/net/tcp, else `cat` in it."""
-    pid = (container.attrs.get("State") or {}).get("Pid")
+    pid = container.pid
     text = ""
     if pid:
         with contextlib.suppress(OSError):
             text = Path(f"/proc/{pid}/net/tcp").read_text() + Path(f"/proc/{pid}/net/tcp6").read_text()
     if not text:
-        try:
-            res = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
-        except Exception:  # noqa: BLE001 - an image without cat: we fall back to what HTTP tells us
+        # an image without cat gives None: we fall back to what HTTP tells us
+        text = container.proc_net_tcp() or ""
+        if not text:
             return None
-        if res.exit_code not in (0, 1) or not res.output:
-            return None
-        text = res.output.decode(errors="replace")
     return [addr for addr, _ in listening_sockets(text, port)]
 
 

@@ -71,14 +71,9 @@ def _gpu_reason(spec: Any) -> str | None:
 def _missing_images(client: Any, images: tuple[str, ...]) -> tuple[str, ...] | None:
     if client is None:
         return None
-    import docker.errors
+    from smctl.engine.images import image_exists
 
-    missing = []
-    for image in images:
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(image)
-        except Exception:  # noqa: BLE001 - the engine check reports why the engine cannot be asked
-            return None
-    return tuple(missing)
+    try:
+        return tuple(image for image in images if not image_exists(client, image))
+    except Exception:  # noqa: BLE001 - the engine check reports why the engine cannot be asked
+        return None

@@ -11,6 +11,7 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from smctl.engine.client import engine_error
@@ -181,3 +182,13 @@ def run_build(client: Any, context: IO[bytes], options: BuildOptions, on_event: 
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
         raise engine_error(exc) from None
     return progress.result()
+
+
+def write_context_tar(root: Path, patterns: list[str], dockerfile: str, extra: list[tuple[str, str]],
+                      fileobj: IO[bytes]) -> None:
+    """Write `root` as a build-context tar into `fileobj`, minus what .dockerignore `patterns` exclude (the
+    Dockerfile always kept), plus the `extra` (name, text) members, exactly as the docker CLI would."""
+    from docker.utils.build import create_archive, exclude_paths
+
+    files = sorted(exclude_paths(str(root), list(patterns), dockerfile=dockerfile))
+    create_archive(str(root), files=files, fileobj=fileobj, extra_files=extra)

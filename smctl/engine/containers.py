@@ -15,13 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smctl.contract.serving import CONTAINER_PORT
+from smctl.engine.container import Container, ContainerSummary, summary
 from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, extra_labels
-from smctl.errors import DockerError, GpuUnavailableError, OverlayUnavailableError, SmctlError, UsageError
+from smctl.errors import (
+    ContainerFailedError,
+    ContainerGoneError,
+    ContainerNameInUseError,
+    DockerError,
+    GpuUnavailableError,
+    OverlayUnavailableError,
+    PortAllocatedError,
+    SmctlError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from smctl.contract.instances import InstanceType
 
+BUILD_HINT = "build it first: smctl build (or pass --image with an image that `docker images` lists)"
 
 
 @dataclass(frozen=True)
@@ -143,42 +154,58 @@ def docker_client() -> Any:
     return engine()
 
 
-def published_port(container: Any, container_port: int = CONTAINER_PORT) -> tuple[str, int] | None:
-    """(host address, host port) where `container_port`/tcp is published (IPv4 preferred); None if it is not."""
-    container.reload()
-    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{container_port}/tcp") or []
-    for b in sorted(bindings, key=lambda b: ":" in (b.get("HostIp") or "")):
-        if b.get("HostPort"):
-            return b.get("HostIp") or "0.0.0.0", int(b["HostPort"])
-    return None
-
-
-def ensure_image(client: Any, image: str) -> Any:
-    """Raises: SmctlError naming the image, Hint: smctl build."""
+def get_container(client: Any, ident: str) -> Container:
+    """The container with this id or name; Raises: ContainerGoneError when there is none."""
     import docker.errors
 
     try:
-        return client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SmctlError(
-            f"image {image} is not in the local Docker engine",
-            "build it first: smctl build (or pass --image with an image that `docker images` lists)",
-        ) from None
+        return Container(client.containers.get(ident))
+    except docker.errors.NotFound:
+        raise ContainerGoneError(f"container {ident} does not exist") from None
+
+
+def find_container(client: Any, ident: str) -> Container | None:
+    """The container with this id or name, or None."""
+    try:
+        return get_container(client, ident)
+    except ContainerGoneError:
+        return None
+
+
+def list_containers(client: Any, labels: list[str] | str | None = None, *, all_: bool = True,
+                    quiet: bool = False) -> list[ContainerSummary]:
+    """The engine's container list (`docker ps`), filtered by labels; one engine call.
+
+    With `quiet`, an engine that does not answer lists nothing instead of raising.
+    """
+    try:
+        rows = client.containers.list(all=all_, sparse=True, filters={"label": labels} if labels else None)
+    except Exception:
+        if quiet:
+            return []
+        raise
+    return [summary(c.attrs) for c in rows]
+
+
+def engine_info(client: Any) -> tuple[int | None, bool]:
+    """(CPUs the engine has, whether it has an NVIDIA runtime)."""
+    info = client.info()
+    return info.get("NCPU"), "nvidia" in (info.get("Runtimes") or {})
 
 
 @contextmanager
-def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[Any]:
+def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[None]:
     """A user-defined bridge network for a multi-host job, removed at the end whatever happens."""
     net = client.networks.create(name, driver="bridge", labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
     try:
-        yield net
+        yield
     finally:
         with _no_interrupts():
             _remove_network(net)
 
 
 @contextmanager
-def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Any]:
+def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Container]:
     """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it."""
     container = create_container(client, spec)
     try:
@@ -189,7 +216,8 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
             remove_container(container, stop_grace=stop_grace)
 
 
-def create_container(client: Any, spec: ContainerSpec) -> Any:
+def create_container(client: Any, spec: ContainerSpec) -> Container:
+    """Raises: ImageNotFoundError (Hint: smctl build), ContainerNameInUseError, DockerError."""
     import docker.errors
 
     kwargs: dict[str, Any] = {
@@ -219,70 +247,63 @@ def create_container(client: Any, spec: ContainerSpec) -> Any:
     if spec.ports:
         kwargs["ports"] = spec.ports
     try:
-        return client.containers.create(spec.image, **kwargs)
-    except docker.errors.ImageNotFound:
-        ensure_image(client, spec.image)
-        raise
-    except docker.errors.APIError as exc:
+        return Container(client.containers.create(spec.image, **kwargs))
+    except docker.errors.ImageNotFound as exc:
+        ensure_image(client, spec.image)  # names the image, Hint: smctl build
         raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}") from exc
+    except docker.errors.APIError as exc:
+        text = str(exc.explanation or exc)
+        kind = ContainerNameInUseError if exc.status_code == 409 and "already in use" in text else DockerError
+        err: SmctlError = kind(f"could not create container {spec.name}: {text}")
+        err.engine_message = text
+        raise err from exc
 
 
-def start_container(container: Any, spec: ContainerSpec) -> None:
+def start_container(container: Container, spec: ContainerSpec) -> None:
+    """Raises: OverlayUnavailableError, GpuUnavailableError, ContainerFailedError (nothing to exec),
+    PortAllocatedError, DockerError."""
     import docker.errors
 
     try:
         container.start()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
-            raise OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
-                                          "use read-only channels: --read-only-channels") from exc
-        if "could not select device driver" in text or "nvidia" in text.lower():
-            raise GpuUnavailableError(
-                f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",
-                "install the NVIDIA Container Toolkit and restart Docker, or run without GPUs: --gpus none",
-            ) from exc
-        if "executable file not found" in text or "no such file or directory" in text:
-            raise_exec_error(spec, text, exc)
-        raise DockerError(f"could not start container {spec.name}: {text}") from exc
+        err = start_failure(spec, text)
+        err.engine_message = text
+        raise err from exc
 
 
-def raise_exec_error(spec: ContainerSpec, text: str, exc: Exception) -> None:
-    from smctl.errors import ContainerFailedError
+def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
+    """The typed error for the engine's refusal to start `spec`, told apart by the engine's text (here only)."""
+    if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
+        return OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
+                                       "use read-only channels: --read-only-channels")
+    if "could not select device driver" in text or "nvidia" in text.lower():
+        return GpuUnavailableError(
+            f"the Docker engine cannot give GPUs ({spec.gpus.describe()}) to {spec.name}: {text}",
+            "install the NVIDIA Container Toolkit and restart Docker, or run without GPUs: --gpus none",
+        )
+    if "executable file not found" in text or "no such file or directory" in text:
+        what = (spec.entrypoint or spec.command or ["?"])[0]
+        return ContainerFailedError(
+            f"image {spec.image} cannot run {what!r}: {text}",
+            f"SageMaker runs `docker run IMAGE {' '.join(spec.command or [])}`: put an executable `{what}` on PATH "
+            "(with a #! line, LF line endings and the run bit: chmod +x), or use an exec-form ENTRYPOINT that "
+            "takes it",
+        )
+    if "address already in use" in text or "already allocated" in text:
+        return PortAllocatedError(f"could not start container {spec.name}: {text}")
+    return DockerError(f"could not start container {spec.name}: {text}")
 
-    what = (spec.entrypoint or spec.command or ["?"])[0]
-    raise ContainerFailedError(
-        f"image {spec.image} cannot run {what!r}: {text}",
-        f"SageMaker runs `docker run IMAGE {' '.join(spec.command or [])}`: put an executable `{what}` on PATH "
-        "(with a #! line, LF line endings and the run bit: chmod +x), or use an exec-form ENTRYPOINT that takes it",
-    ) from exc
 
-
-def remove_container(container: Any, *, stop_grace: float = 10) -> None:
+def remove_container(container: Container, *, stop_grace: float = 10) -> None:
     """Stop (SIGTERM + grace) and remove; removing twice, or a container already gone, is harmless."""
-    import docker.errors
-
-    try:
-        container.reload()
-        if container.status in ("running", "restarting", "paused"):
-            container.stop(timeout=max(0, int(stop_grace)))
-    except docker.errors.NotFound:
-        return
-    except docker.errors.APIError:
-        pass
-    with contextlib.suppress(docker.errors.NotFound):
-        container.remove(force=True, v=True)
+    container.remove(stop_grace=stop_grace)
 
 
-def stop_containers(containers: list[Any], *, grace: float) -> None:
+def stop_containers(containers: list[Container], *, grace: float) -> None:
     """SIGTERM every container at once, SIGKILL those still running after `grace` seconds."""
-    import docker.errors
-
-    def stop(container: Any) -> None:
-        with contextlib.suppress(docker.errors.APIError):
-            container.stop(timeout=max(0, int(grace)))
-
-    threads = [threading.Thread(target=stop, args=(c,), daemon=True) for c in containers]
+    threads = [threading.Thread(target=c.stop, args=(grace,), daemon=True) for c in containers]
     for t in threads:
         t.start()
     for t in threads:
@@ -296,13 +317,13 @@ def _remove_network(net: Any) -> None:
         net.remove()
 
 
-def stream_logs(container: Any, on_line: Callable[[str], None]) -> threading.Thread:
+def stream_logs(container: Container, on_line: Callable[[str], None]) -> threading.Thread:
     """Follow a container's output in a thread, one decoded line at a time."""
 
     def pump() -> None:
         buf = b""
         try:
-            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            for chunk in container.follow_logs():
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
@@ -320,9 +341,9 @@ def stream_logs(container: Any, on_line: Callable[[str], None]) -> threading.Thr
 def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> int:
     """Remove every container and network carrying the label; returns how many containers went."""
     flt = {"label": f"{label}={value}" if value else label}
-    containers = client.containers.list(all=True, filters=flt)
+    containers = [Container(c) for c in client.containers.list(all=True, filters=flt)]
     for c in containers:
-        remove_container(c, stop_grace=0)
+        c.remove(stop_grace=0)
     for net in client.networks.list(filters=flt):
         _remove_network(net)
     return len(containers)
@@ -366,3 +387,10 @@ def chown_tree(client: Any, image: str, path: Path, uid: int, gid: int) -> None:
     )
     with run_container(client, spec, stop_grace=0) as container:
         container.wait(timeout=120)
+
+
+def ensure_image(client: Any, image: str) -> None:
+    """Raises: ImageNotFoundError naming the image, Hint: smctl build."""
+    from smctl.engine.images import inspect_image
+
+    inspect_image(client, image, hint=BUILD_HINT)

@@ -1,4 +1,4 @@
-"""Local images: look one up (id, tags, size, platform, labels) and tag it."""
+"""Local images: look one up (id, tags, size, platform, labels, config) and tag it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smctl.errors import DockerError, ImageNotFoundError
+
+BUILD_HINT = "build it first with `smctl build` (or pass --image with an image that `docker images` lists)"
 
 
 @dataclass(frozen=True)
@@ -18,29 +20,51 @@ class ImageInfo:
     architecture: str
     variant: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+    env: tuple[str, ...] = ()  # KEY=VALUE, as the image config lists them
+    volumes: tuple[str, ...] = ()
+    user: str = ""
+    layers: int = 0
+    media_type: str | None = None  # only engines with the containerd image store report it
 
     @property
     def platform(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
+    @property
+    def short_id(self) -> str:
+        """As `docker images` shows it (docker-py's short_id)."""
+        return self.id[:19] if self.id.startswith("sha256:") else self.id[:12]
 
-def inspect_image(client: Any, ref: str) -> ImageInfo:
-    """Raises: ImageNotFoundError naming the image, Hint: smctl build."""
+
+def inspect_image(client: Any, ref: str, *, hint: str = BUILD_HINT) -> ImageInfo:
+    """The one "is the image there?" question to the engine.
+
+    Raises: ImageNotFoundError naming the image, with `hint` (smctl build); DockerError when the engine fails.
+    """
     import docker.errors
 
     try:
         data = client.api.inspect_image(ref)
     except docker.errors.ImageNotFound:
-        raise ImageNotFoundError(
-            f"image {ref} is not in the local Docker engine",
-            "build it first with `smctl build` (or pass --image with an image that `docker images` lists)",
-        ) from None
+        raise ImageNotFoundError(f"image {ref} is not in the local Docker engine", hint) from None
     except docker.errors.APIError as exc:
         raise DockerError(f"the engine could not inspect image {ref}: {exc.explanation or exc}") from None
     return image_info(data)
 
 
+def image_exists(client: Any, ref: str) -> bool:
+    """Raises: DockerError when the engine cannot say."""
+    try:
+        inspect_image(client, ref)
+    except ImageNotFoundError:
+        return False
+    return True
+
+
 def image_info(data: dict[str, Any]) -> ImageInfo:
+    cfg = data.get("Config") or {}
     return ImageInfo(
         id=data["Id"],
         tags=tuple(data.get("RepoTags") or ()),
@@ -48,7 +72,14 @@ def image_info(data: dict[str, Any]) -> ImageInfo:
         os=data.get("Os") or "",
         architecture=data.get("Architecture") or "",
         variant=data.get("Variant") or None,
-        labels=dict((data.get("Config") or {}).get("Labels") or {}),
+        labels=dict(cfg.get("Labels") or {}),
+        entrypoint=tuple(cfg["Entrypoint"]) if cfg.get("Entrypoint") else None,
+        cmd=tuple(cfg["Cmd"]) if cfg.get("Cmd") else None,
+        env=tuple(cfg.get("Env") or ()),
+        volumes=tuple(sorted(cfg.get("Volumes") or {})),
+        user=cfg.get("User") or "",
+        layers=len((data.get("RootFS") or {}).get("Layers") or []),
+        media_type=(data.get("Descriptor") or {}).get("mediaType"),
     )
 
 

@@ -194,7 +194,7 @@ def git_commit(folder: Path) -> str | None:
 def context_archive(context: Path, dockerfile: Path, ca_pem: str | None = None) -> Iterator[tuple[IO[bytes], str]]:
     """The build context as a tar (honouring .dockerignore), with smctl-ca.crt added at its root when given; the
     user's folder is never touched. Yields (archive, the Dockerfile's name inside it)."""
-    from docker.utils.build import create_archive, exclude_paths
+    from smctl.engine.build import write_context_tar
 
     root = context.resolve()
     patterns = _dockerignore(root)
@@ -208,9 +208,8 @@ def context_archive(context: Path, dockerfile: Path, ca_pem: str | None = None) 
         extra += [(".dockerignore", "\n".join((patterns or [".dockerignore"]) + [df_name])), (df_name, text)]
     if ca_pem is not None:
         extra.append((CA_MEMBER, ca_pem))
-    files = sorted(exclude_paths(str(root), list(patterns), dockerfile=df_name))
     with tempfile.TemporaryFile() as fh:
-        create_archive(str(root), files=files, fileobj=fh, extra_files=extra)
+        write_context_tar(root, patterns, df_name, extra, fh)
         yield fh, df_name
 
 

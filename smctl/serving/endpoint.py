@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smctl.contract import layout
 from smctl.contract.instances import InstanceType, lookup_instance_type
@@ -16,7 +16,7 @@ from smctl.contract.location import Location, as_location
 from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE, SERVE_STOP_GRACE
 from smctl.engine.containers import ContainerSpec, GpuRequest, Mount
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
-from smctl.errors import ContainerFailedError, SmctlError, UsageError
+from smctl.errors import ContainerFailedError, ContainerNameInUseError, PortAllocatedError, UsageError
 from smctl.events import OnEvent
 from smctl.serving.ports import check_port
 from smctl.serving.registry import (
@@ -24,6 +24,9 @@ from smctl.serving.registry import (
     container_name,
     remove_run_dir,
 )
+
+if TYPE_CHECKING:
+    from smctl.engine.container import Container
 
 FAILED_STOP_GRACE = 3  # a container that never became ready gets no 30 s grace
 
@@ -231,31 +234,30 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
                     remove_run_dir(plan.run_dir)
 
 
-def _create(client: Any, plan: EndpointPlan) -> Any:
+def _create(client: Any, plan: EndpointPlan) -> Container:
     """Create the container (the engine checks the image and the name in the same call).
 
     Raises:
-        SmctlError: the image is not in the engine (Hint: smctl build). UsageError: the name is taken.
+        ImageNotFoundError: the image is not in the engine (Hint: smctl build). UsageError: the name is taken.
     """
     from smctl.engine.containers import create_container
 
     try:
         return create_container(client, plan.container)
-    except SmctlError as exc:
-        if "already in use" in exc.message:
-            _ensure_name_free(client, plan.config.name)
+    except ContainerNameInUseError:
+        _ensure_name_free(client, plan.config.name)
         raise
 
 
-def _start(client: Any, container: Any, plan: EndpointPlan) -> None:
+def _start(client: Any, container: Container, plan: EndpointPlan) -> None:
     """Start; a port taken between our check and the engine's bind still names its holder."""
     from smctl.engine.containers import start_container
     from smctl.serving.ports import find_port_holder, port_in_use
 
     try:
         start_container(container, plan.container)
-    except SmctlError as exc:
-        if plan.config.port and ("address already in use" in exc.message or "already allocated" in exc.message):
+    except PortAllocatedError as exc:
+        if plan.config.port:
             holder = find_port_holder(plan.config.port, plan.config.host, client)
             if holder is not None:
                 raise port_in_use(plan.config.port, plan.config.host, holder) from exc
@@ -269,18 +271,21 @@ def _client() -> Any:
 
 
 def _ensure_name_free(client: Any, name: str) -> None:
-    import docker.errors
+    from smctl.engine.containers import find_container
+    from smctl.errors import ContainerGoneError
 
-    try:
-        other = client.containers.get(container_name(name))
-    except docker.errors.NotFound:
+    other = find_container(client, container_name(name))
+    if other is None:
         return
-    state = other.status
+    try:
+        state = other.state()
+    except ContainerGoneError:
+        return
     raise UsageError(f"endpoint name {name!r} is taken (container {other.name} is {state})",
                      f"pick another name: --name {name}-2, or stop it first: smctl local-stop {name}")
 
 
-def wait_until_ready(container: Any, plan: EndpointPlan, on_event: OnEvent, *, started: float,
+def wait_until_ready(container: Container, plan: EndpointPlan, on_event: OnEvent, *, started: float,
                      keep_streaming: bool = True) -> ReadyEndpoint:
     """Poll /ping (2 s per try) until 200 while streaming the logs; fail fast when the container exits or binds
     where SageMaker cannot reach it.
@@ -288,6 +293,7 @@ def wait_until_ready(container: Any, plan: EndpointPlan, on_event: OnEvent, *, s
     Raises:
         ContainerFailedError: exited while starting, bound to the wrong address, or not healthy in time.
     """
+    from smctl.engine.container import url_host
     from smctl.engine.containers import stream_logs
     from smctl.serving.readiness import published_address, wait_for_ping
 
@@ -305,24 +311,23 @@ def wait_until_ready(container: Any, plan: EndpointPlan, on_event: OnEvent, *, s
                                 on_exit=lambda c: _exited(c, plan))
     finally:
         muted[0] = not keep_streaming
-    return ReadyEndpoint(plan.config.name, f"http://{host}:{port}", port, host, container.id, container.name,
+    return ReadyEndpoint(plan.config.name, f"http://{url_host(host)}:{port}", port, host, container.id, container.name,
                          plan.config.image, str(plan.config.model or ""), seconds)
 
 
-def _exited(container: Any, plan: EndpointPlan) -> ContainerFailedError:
-    from smctl.serving.readiness import log_tail
+def _exited(container: Container, plan: EndpointPlan) -> ContainerFailedError:
+    from smctl.serving.readiness import LOG_TAIL
 
-    state = container.attrs.get("State", {})
-    code = int(state.get("ExitCode", -1))
-    oom = " (killed: out of memory for " + plan.instance.name + ")" if state.get("OOMKilled") else ""
-    tail = log_tail(container)
+    code = container.exit_code
+    oom = " (killed: out of memory for " + plan.instance.name + ")" if container.oom_killed else ""
+    tail = container.log_tail(LOG_TAIL)
     last = "\n".join(f"  {line}" for line in tail)
     return ContainerFailedError(
         f"endpoint {plan.config.name}: the container exited with code {code} while starting{oom}"
         + (f"; its last log lines:\n{last}" if last else " (it printed nothing)"),
         f"SageMaker runs `docker run {plan.config.image} serve`: fix the error above, rebuild (smctl build) "
         "and run smctl local-serve again",
-        details={"exit_code": code, "log_tail": tail, "oom_killed": bool(state.get("OOMKilled"))},
+        details={"exit_code": code, "log_tail": tail, "oom_killed": container.oom_killed},
     )
 
 
@@ -330,18 +335,19 @@ def wait_for_exit(ready: ReadyEndpoint, on_event: OnEvent, *, poll: float = 0.5)
     """Block while the endpoint runs (Ctrl-C raises KeyboardInterrupt here).
 
     Raises:
-        ContainerFailedError: the container exited on its own.
+        ContainerFailedError: the container exited on its own, or was removed by something else.
     """
-    from smctl.serving.readiness import log_tail, reload_or_fail
+    from smctl.engine.containers import find_container
+    from smctl.serving.readiness import LOG_TAIL, removed_error, state_or_fail
 
-    client = _client()
-    container = client.containers.get(ready.container_id)
+    container = find_container(_client(), ready.container_id)
+    if container is None:
+        raise removed_error(ready.name, ready.container_name, "while serving")
     while True:
         time.sleep(poll)
-        reload_or_fail(container, ready.name, "while serving")
-        if container.status in ("exited", "dead"):
-            code = int(container.attrs.get("State", {}).get("ExitCode", -1))
-            tail = "\n".join(f"  {line}" for line in log_tail(container))
+        if state_or_fail(container, ready.name, "while serving").finished:
+            code = container.exit_code
+            tail = "\n".join(f"  {line}" for line in container.log_tail(LOG_TAIL))
             raise ContainerFailedError(
                 f"endpoint {ready.name}: the container exited with code {code} while serving"
                 + (f"; its last log lines:\n{tail}" if tail else ""),
@@ -361,5 +367,6 @@ def needs_engine_facts(config: ServeConfig) -> bool:
 
 def engine_facts(client: Any | None = None) -> tuple[int | None, bool]:
     """(CPUs the engine has, whether it has an NVIDIA runtime) for plan_endpoint."""
-    info = (client or _client()).info()
-    return info.get("NCPU"), "nvidia" in (info.get("Runtimes") or {})
+    from smctl.engine.containers import engine_info
+
+    return engine_info(client or _client())

@@ -118,20 +118,16 @@ def process_listening(port: int) -> PortHolder | None:
 
 def containers_publishing(client: Any, port: int) -> list[ContainerHolder]:
     """Running containers that publish `port` on the host (the engine API, not guesses from processes)."""
+    from smctl.engine.containers import list_containers
     from smctl.engine.labels import LABEL_ENDPOINT
 
-    try:
-        running = client.containers.list(sparse=True)
-    except Exception:  # noqa: BLE001 - an engine that does not answer publishes nothing we could name
-        return []
+    # an engine that does not answer publishes nothing we could name: quiet
+    running = list_containers(client, all_=False, quiet=True)
     out: dict[str, ContainerHolder] = {}  # IPv4 and IPv6 bindings of one container name it once
     for c in running:
-        for p in c.attrs.get("Ports") or []:
-            if p.get("PublicPort") == port and c.id not in out:
-                names = c.attrs.get("Names") or [c.id[:12]]
-                binding = f"{p.get('IP') or '0.0.0.0'}:{port}->{p.get('PrivatePort')}/{p.get('Type', 'tcp')}"
-                out[c.id] = ContainerHolder(names[0].lstrip("/"), c.id[:12], c.attrs.get("Image") or "", binding,
-                                            (c.attrs.get("Labels") or {}).get(LABEL_ENDPOINT))
+        for p in c.published:
+            if p.host_port == port and c.id not in out:
+                out[c.id] = ContainerHolder(c.name, c.id[:12], c.image, p.describe(), c.labels.get(LABEL_ENDPOINT))
     return list(out.values())
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
-from smctl.errors import ContainerFailedError
+from smctl.errors import ContainerFailedError, ContainerGoneError
 from smctl.events import OnEvent
+
+if TYPE_CHECKING:
+    from smctl.engine.container import Container, ContainerState
 
 POLL_FAST, POLL_SLOW, FAST_FOR = 0.005, 0.05, 2.0  # most servers are up within 2 s: notice that at once
 STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs
@@ -19,8 +22,8 @@ LOG_TAIL = 20
 BIND_HINT = "listen on 0.0.0.0:8080 (for example gunicorn --bind 0.0.0.0:8080, uvicorn --host 0.0.0.0 --port 8080)"
 
 
-def wait_for_ping(container: Any, name: str, *, host: str, port: int, started: float, timeout: float,
-                  on_event: OnEvent, on_exit: Callable[[Any], Exception]) -> float:
+def wait_for_ping(container: Container, name: str, *, host: str, port: int, started: float, timeout: float,
+                  on_event: OnEvent, on_exit: Callable[[Container], Exception]) -> float:
     """Poll GET /ping (2 s per try) until 200 and return the seconds since `started`.
 
     Raises:
@@ -56,8 +59,7 @@ def wait_for_ping(container: Any, name: str, *, host: str, port: int, started: f
                 on_event("warning", {"message": problem[1]})
         if now - last_state >= STATE_EVERY:
             last_state = now
-            reload_or_fail(container, name, "while starting")
-            if container.status in ("exited", "dead"):
+            if state_or_fail(container, name, "while starting").finished:
                 raise on_exit(container)
         if now >= deadline:
             raise ContainerFailedError(
@@ -65,7 +67,7 @@ def wait_for_ping(container: Any, name: str, *, host: str, port: int, started: f
                 "the container was removed",
                 "make GET /ping answer 200 once the model is loaded (its logs are above), or allow longer: "
                 "--startup-timeout SECONDS",
-                details={"last_ping": last_answer, "log_tail": log_tail(container)},
+                details={"last_ping": last_answer, "log_tail": container.log_tail(LOG_TAIL)},
             )
         time.sleep(POLL_FAST if now - started < FAST_FOR else POLL_SLOW)
 
@@ -85,48 +87,44 @@ def ping_once(host: str, port: int, timeout: float = PING_TIMEOUT) -> tuple[int 
         conn.close()
 
 
-def reload_or_fail(container: Any, name: str, when: str) -> None:
-    """Refresh the container's state; Raises: ContainerFailedError when it was removed behind smctl's back."""
-    import docker.errors
-
+def state_or_fail(container: Container, name: str, when: str) -> ContainerState:
+    """The container's state now; Raises: ContainerFailedError when it was removed behind smctl's back."""
     try:
-        container.reload()
-    except docker.errors.NotFound:
-        raise ContainerFailedError(f"endpoint {name}: its container {container.name} was removed by something "
-                                   f"other than smctl {when}",
-                                   "check for scripts that remove containers (docker rm, docker system prune), "
-                                   "then start it again with smctl local-serve") from None
+        return container.state()
+    except ContainerGoneError:
+        raise removed_error(name, container.name, when) from None
 
 
-def published_address(container: Any, on_exit: Callable[[Any], Exception] | None = None) -> tuple[str, int]:
+def removed_error(name: str, container_name: str, when: str) -> ContainerFailedError:
+    return ContainerFailedError(f"endpoint {name}: its container {container_name} was removed by something "
+                                f"other than smctl {when}",
+                                "check for scripts that remove containers (docker rm, docker system prune), "
+                                "then start it again with smctl local-serve")
+
+
+def published_address(container: Container, on_exit: Callable[[Container], Exception] | None = None
+                      ) -> tuple[str, int]:
     """The host address and port the container's 8080 is published on (known only after start, for --port 0).
 
     A container that already exited has no published port: that is on_exit's error, not a missing port.
     """
-    from smctl.engine.containers import published_port
-
-    found = published_port(container, CONTAINER_PORT)  # reloads the container's state
+    found = container.published_address(CONTAINER_PORT)  # refreshes the container's state
     for _ in range(10):  # an exiting container loses its ports a moment before its state says "exited"
         if found is not None or on_exit is None:
             break
-        if container.status in ("exited", "dead"):
+        if container.state(refresh=False).finished:
             raise on_exit(container)
         time.sleep(0.05)
-        found = published_port(container, CONTAINER_PORT)
+        found = container.published_address(CONTAINER_PORT)
     if found is None:
         raise ContainerFailedError(f"container {container.name} publishes no port for 8080",
                                    f"report this with the output of `docker inspect {container.name}`")
-    host, port = found
-    return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), port
+    return found
 
 
-def container_listeners(container: Any) -> list[tuple[str, int]]:
+def container_listeners(container: Container) -> list[tuple[str, int]]:
     """The TCP sockets listening inside the container, read from its /proc/net/tcp{,6} (empty when unreadable)."""
-    try:
-        _, output = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
-    except Exception:  # noqa: BLE001 - no cat in the image, or the container just exited: nothing to judge
-        return []
-    return parse_proc_net_tcp((output or b"").decode("ascii", errors="replace"))
+    return parse_proc_net_tcp(container.proc_net_tcp() or "")
 
 
 def parse_proc_net_tcp(text: str) -> list[tuple[str, int]]:
@@ -152,12 +150,3 @@ def judge_listeners(listeners: list[tuple[str, int]], port: int = CONTAINER_PORT
         return ("warn", f"the container listens on port {', '.join(map(str, others))} but not on {port}: "
                         f"SageMaker only talks to port {port}")
     return None
-
-
-def log_tail(container: Any, lines: int = LOG_TAIL) -> list[str]:
-    """The container's last log lines (empty when it is already gone)."""
-    try:
-        raw = container.logs(tail=lines, stdout=True, stderr=True)
-    except Exception:  # noqa: BLE001 - already removed: no logs to show
-        return []
-    return raw.decode("utf-8", errors="replace").splitlines()

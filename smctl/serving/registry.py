@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smctl.contract.serving import CONTAINER_PORT, ENDPOINT_NAME, SERVE_STOP_GRACE
+from smctl.engine.container import ContainerState, ContainerSummary, url_host
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MANAGED, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import EndpointNotFoundError, UsageError
 
@@ -17,8 +17,8 @@ from smctl.errors import EndpointNotFoundError, UsageError
 class Endpoint:
     name: str
     image: str
-    state: str  # the container's: running | exited | created | ...
-    host: str | None
+    state: ContainerState
+    host: str | None  # where to connect (a wildcard binding already means loopback)
     port: int | None
     model: str
     container_id: str
@@ -28,14 +28,13 @@ class Endpoint:
 
     @property
     def url(self) -> str | None:
-        if self.port is None:
+        if self.port is None or self.host is None:
             return None
-        host = "127.0.0.1" if self.host in (None, "", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     def status(self, healthy: bool | None = None) -> str:
         """SageMaker-like status: InService (answers /ping), NotReady (running, no 200 yet), Failed (exited)."""
-        if self.state == "running":
+        if self.state is ContainerState.RUNNING:
             return "InService" if healthy in (True, None) else "NotReady"
         if self.exit_code is not None:
             return f"Failed (exit code {self.exit_code})" if self.exit_code else "Stopped"
@@ -63,8 +62,10 @@ def check_name(name: str) -> str:
 
 def list_endpoints(client: Any, name: str | None = None) -> list[Endpoint]:
     """Every endpoint container (running or not), sorted by name; one engine call."""
+    from smctl.engine.containers import list_containers
+
     labels = [f"{LABEL_KIND}={KIND_SERVE}", f"{LABEL_ENDPOINT}={name}" if name else LABEL_ENDPOINT, LABEL_MANAGED]
-    found = [_from_summary(c.attrs) for c in client.containers.list(all=True, sparse=True, filters={"label": labels})]
+    found = [_from_summary(c) for c in list_containers(client, labels)]
     return sorted(found, key=lambda e: e.name)
 
 
@@ -76,8 +77,8 @@ def find_endpoint(client: Any, name: str) -> Endpoint | None:
 def get_endpoint(client: Any, name: str, *, running: bool = True) -> Endpoint:
     """Raises: EndpointNotFoundError naming the endpoint, with the ones that exist."""
     endpoint = find_endpoint(client, name)
-    if endpoint is None or (running and endpoint.state != "running"):
-        raise not_found(name, [e.name for e in list_endpoints(client) if e.state == "running"],
+    if endpoint is None or (running and endpoint.state is not ContainerState.RUNNING):
+        raise not_found(name, [e.name for e in list_endpoints(client) if e.state is ContainerState.RUNNING],
                         stopped=endpoint is not None)
     return endpoint
 
@@ -95,25 +96,20 @@ def not_found(name: str, running: list[str], *, stopped: bool = False) -> Endpoi
 
 def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
-    if endpoint.port is None or endpoint.state != "running":
+    if endpoint.port is None or endpoint.host is None or endpoint.state is not ContainerState.RUNNING:
         return False
     from smctl.serving.readiness import ping_once
 
-    host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
-    return ping_once(host, endpoint.port, timeout)[0] == 200
+    return ping_once(endpoint.host, endpoint.port, timeout)[0] == 200
 
 
 def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
-    from smctl.engine.containers import remove_container
+    from smctl.engine.containers import find_container
 
-    try:
-        container = client.containers.get(endpoint.container_id)
-    except Exception as exc:  # noqa: BLE001 - gone already: stopping twice is harmless
-        if type(exc).__name__ != "NotFound":
-            raise
-    else:
-        remove_container(container, stop_grace=grace)
+    container = find_container(client, endpoint.container_id)
+    if container is not None:  # gone already: stopping twice is harmless
+        container.remove(stop_grace=grace)
     remove_run_dir(endpoint.run_dir)
 
 
@@ -122,26 +118,19 @@ def remove_run_dir(run_dir: Path | None) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _from_summary(attrs: dict[str, Any]) -> Endpoint:
+def _from_summary(c: ContainerSummary) -> Endpoint:
     """An Endpoint from the engine's container list entry (docker ps): no per-container inspect needed."""
-    labels = attrs.get("Labels") or {}
-    host = port = None
-    for p in attrs.get("Ports") or []:
-        if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
-            host, port = p.get("IP"), int(p["PublicPort"])
-            if host and ":" not in host:
-                break
-    exited = re.match(r"Exited \((-?\d+)\)", attrs.get("Status") or "")
-    run_dir = labels.get(LABEL_RUN_DIR)
+    address = c.published_address(CONTAINER_PORT)
+    run_dir = c.labels.get(LABEL_RUN_DIR)
     return Endpoint(
-        name=labels.get(LABEL_ENDPOINT, "?"),
-        image=attrs.get("Image", "?"),
-        state=attrs.get("State", "unknown"),
-        host=host,
-        port=port,
-        model=labels.get(LABEL_MODEL, ""),
-        container_id=attrs.get("Id", ""),
-        container_name=((attrs.get("Names") or ["?"])[0]).lstrip("/"),
+        name=c.labels.get(LABEL_ENDPOINT, "?"),
+        image=c.image or "?",
+        state=c.state,
+        host=address[0] if address else None,
+        port=address[1] if address else None,
+        model=c.labels.get(LABEL_MODEL, ""),
+        container_id=c.id,
+        container_name=c.name,
         run_dir=Path(run_dir) if run_dir else None,
-        exit_code=int(exited.group(1)) if exited else None,
+        exit_code=c.exit_code,
     )

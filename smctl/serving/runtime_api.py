@@ -41,12 +41,13 @@ class EndpointDirectory:
             return self._table.get(name)
 
     def _refresh(self) -> None:
+        from smctl.engine.container import ContainerState
         from smctl.serving.registry import list_endpoints
 
         table = {}
         for e in list_endpoints(self._client):
-            if e.state == "running" and e.port:
-                table[e.name] = ("127.0.0.1" if e.host in (None, "", "0.0.0.0") else e.host, e.port)
+            if e.state is ContainerState.RUNNING and e.host is not None and e.port:
+                table[e.name] = (e.host, e.port)
         self._table, self._read_at = table, time.monotonic()
 
 

@@ -27,9 +27,8 @@ def prepare(job: TrainingJob, on_event: OnEvent, progress: Any = None) -> JobPla
 
 def engine_has_gpus(job: TrainingJob) -> bool | None:
     """Whether the engine has the NVIDIA runtime; None (not asked) unless `--gpus auto` meets a GPU instance type."""
-    from smctl.engine.containers import docker_client
+    from smctl.engine.containers import docker_client, engine_info
 
     if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
         return None
-    info = docker_client().info()
-    return "nvidia" in (info.get("Runtimes") or {})
+    return engine_info(docker_client())[1]

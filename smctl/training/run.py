@@ -210,13 +210,12 @@ def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_
             grace = TRAIN_STOP_GRACE if stop.is_set() else 10
             on_event("stopped", {"message": f"stopping {', '.join(pending)} (SIGTERM, SIGKILL after {grace} s)"})
             for c in pending.values():
-                threading.Thread(target=c.stop, kwargs={"timeout": grace}, daemon=True).start()
+                threading.Thread(target=c.stop, kwargs={"grace": grace}, daemon=True).start()
     return [results[h.host] for h, _ in containers]
 
 
 def _host_result(host: HostPlan, container: Any) -> HostResult:
-    container.reload()
-    state = container.attrs["State"]
+    container.refresh()
     failure_file = host.root / "output" / "failure"
     failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
-    return HostResult(host.host, int(state.get("ExitCode", 1)), failure, bool(state.get("OOMKilled")))
+    return HostResult(host.host, container.exit_code, failure, container.oom_killed)

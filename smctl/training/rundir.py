@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
+from smctl.engine.containers import list_containers
 from smctl.engine.labels import LABEL_JOB, LABEL_KIND
 from smctl.errors import SmctlError, UsageError
 from smctl.events import OnEvent
@@ -78,7 +79,7 @@ def clear_run_dir(client: Any, plan: JobPlan, on_event: OnEvent, *, resume: bool
     if not stale:
         return
     if not resume:
-        running = client.containers.list(filters={"label": [f"{LABEL_JOB}={plan.job_name}", f"{LABEL_KIND}=train"]})
+        running = list_containers(client, [f"{LABEL_JOB}={plan.job_name}", f"{LABEL_KIND}=train"], all_=False)
         if running:
             raise UsageError(f"a training job named {plan.job_name} is running already ({running[0].name})",
                              "wait for it to end, or give this run another name: --job-name NAME")

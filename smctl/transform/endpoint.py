@@ -58,13 +58,12 @@ def running_endpoint_target(name: str) -> Target:
     from smctl.serving.registry import get_endpoint
 
     endpoint = get_endpoint(docker_client(), name)
-    host = "127.0.0.1" if endpoint.host in (None, "", "0.0.0.0") else endpoint.host
-    if endpoint.port is None:
+    if endpoint.port is None or endpoint.host is None:
         from smctl.errors import ContainerFailedError
 
         raise ContainerFailedError(f"endpoint {name!r} publishes no port", f"restart it: smctl local-stop {name}, "
                                    "then smctl local-serve")
-    return Target(host, endpoint.port, name, started=False)
+    return Target(endpoint.host, endpoint.port, name, started=False)
 
 
 def get_execution_parameters(host: str, port: int) -> bytes | None:

@@ -219,7 +219,7 @@ def test_an_overlay_the_engine_cannot_mount_is_told_apart(docker_client, probe_i
             start_container(container, spec)
         assert "could not mount an overlay" in err.value.message and "--read-only-channels" in err.value.hint
     finally:
-        container.remove(force=True, v=True)
+        container.remove(stop_grace=0)
 
 
 @pytest.mark.parametrize("linked", [False, True])
@@ -310,7 +310,7 @@ def test_gpu_device_requests_in_created_container(docker_client, probe_image, do
                              gpus=gpus, labels={"smctl.test": "1"})
         c = create_container(docker_client, spec)
         try:
-            req = c.attrs["HostConfig"]["DeviceRequests"][0]
+            req = docker_client.containers.get(c.id).attrs["HostConfig"]["DeviceRequests"][0]
             assert req["Capabilities"] == [["gpu"]]
             assert {k: req[k] for k in expected} == expected
         finally:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from smctl.engine.containers import ContainerSpec, Mount, published_port, run_container
+from smctl.engine.containers import ContainerSpec, Mount, run_container
 from tests.helpers import TEST_LABELS
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -51,7 +51,7 @@ def test_preset_builds_trains_and_serves(preset, smctl, tmp_path, docker_reaper,
                              mounts=(Mount(unpacked, "/opt/ml/model", read_only=True),),
                              labels=dict(TEST_LABELS), ports={"8080/tcp": ("127.0.0.1", None)})
         with run_container(docker_client, spec) as container:
-            _, port = published_port(container)
+            _, port = container.published_address()
             url = f"http://127.0.0.1:{port}"
             _wait_ping(url)
             with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:

@@ -16,11 +16,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-# Remove once the reshaping lands (docker outside engine/, botocore in doctor/, training/run.py's length).
-pytestmark = pytest.mark.xfail(reason="house reshaping in progress", strict=False)
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "smctl"
 MAX_LINES = 450
