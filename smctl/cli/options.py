@@ -12,6 +12,7 @@ from smctl.errors import UsageError
 
 if TYPE_CHECKING:
     from smctl.contract.layout import ChannelConfig
+    from smctl.contract.location import Location
 
 CHANNEL_KEYS = {
     "content_type": "content_type",
@@ -52,12 +53,13 @@ def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str,
     return hps
 
 
-def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig, str]:
+def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig, Location]:
     """`NAME=PATH[,content_type=...,mode=Pipe,...]`: the flag's spelling of a [train.channels.NAME] table, checked
     by the same schema and channel rules as smctl.toml; the source comes back as typed (messages show it so).
 
     Raises: UsageError naming the channel and the fix.
     """
+    from smctl.contract.location import as_location
     from smctl.project.spec import channel_from_flag
 
     name, sep, rest = item.partition("=")
@@ -78,7 +80,8 @@ def parse_channel(item: str, default_mode: str = "File") -> tuple[ChannelConfig,
             raise UsageError(f"--channel {name}: shuffle_seed {seed!r} is not a whole number",
                              f"write it as --channel {name}=PATH,shuffle_seed=42")
         table["shuffle_seed"] = int(seed)
-    return channel_from_flag(name, table, default_mode).config, source
+    config = channel_from_flag(name, table, default_mode).config
+    return config, as_location(source, Path())  # relative to the cwd, and shown as typed
 
 
 def require_image(spec: Any, image: str | None, command: str) -> None:

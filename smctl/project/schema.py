@@ -130,22 +130,6 @@ def path(v: Any, ctx: Ctx) -> Path:
     return (ctx.base / Path(v).expanduser()).resolve()
 
 
-S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
-
-
-def location(v: Any, ctx: Ctx) -> Path | str:
-    """A local path (resolved against the file's folder) or an s3:// URI (kept as the string)."""
-    if isinstance(v, str) and v.startswith("s3://"):
-        if not S3_URI.fullmatch(v):
-            raise Bad("an s3://bucket/prefix URI", "bucket names are 3-63 lowercase letters, digits, '.' and '-'")
-        return v
-    if isinstance(v, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
-        raise Bad("a local path or an s3:// URI")
-    if not isinstance(v, str) or not v:
-        raise Bad("a local path or an s3:// URI")
-    return path(v, ctx)
-
-
 def str_list(v: Any, ctx: Ctx) -> tuple[str, ...]:
     if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
         raise Bad("a non-empty array of strings", 'write it as an array: entrypoint = ["python", "train.py"]')
@@ -390,7 +374,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
 }
 
 CHANNEL: tuple[Field, ...] = (
-    Field("path", location),
+    Field("path", local_or_s3),
     Field("content_type", MIME),
     Field("input_mode", choice(*layout.INPUT_MODES)),  # default: train.input_mode
     Field("distribution", choice(*layout.DISTRIBUTIONS), "FullyReplicated"),

@@ -87,10 +87,10 @@ class AwsSection(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class ChannelSpec:
-    """One training channel; `path` is a resolved local Path or an s3:// URI kept as a string."""
+    """One training channel; `path` is a resolved local path or an S3 prefix."""
 
     name: str
-    path: Path | str
+    path: Location
     content_type: str | None = None
     input_mode: str = "File"
     distribution: str = "FullyReplicated"
@@ -100,11 +100,11 @@ class ChannelSpec:
 
     @property
     def is_s3(self) -> bool:
-        return isinstance(self.path, str)
+        return self.path.is_s3
 
     @property
-    def source(self) -> str:
-        return str(self.path)
+    def source(self) -> Location:
+        return self.path
 
     @property
     def config(self) -> ChannelConfig:
@@ -133,7 +133,7 @@ class TrainSection(_Section):
     channels: tuple[ChannelSpec, ...]
 
     def channel_inputs(self) -> tuple[ChannelSpec, ...]:
-        """The channels in file order; each has `.config` (a layout.ChannelConfig) and `.source` (a str)."""
+        """The channels in file order; each has `.config` (a layout.ChannelConfig) and `.source` (a Location)."""
         return self.channels
 
     def encoded_hyperparameters(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.contract.layout import ChannelConfig
+from smctl.contract.location import Location, as_location
 from smctl.errors import UsageError
 from smctl.events import OnEvent
 from smctl.training.channels import has_files
@@ -18,17 +19,21 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ChannelInput:
     config: ChannelConfig
-    source: str  # a local path or an s3:// URI
+    source: Location  # a local folder or file, or an S3 prefix
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, Location):  # the thin entry: text or a Path (relative to the cwd)
+            object.__setattr__(self, "source", as_location(self.source, Path()))
 
 
 def local_source(channel: ChannelInput, project_root: Path) -> Path:
     """Where the channel's files are on this machine; for s3:// the cache folder resolve_channels downloads into."""
-    if channel.source.startswith("s3://"):
+    source = channel.source
+    if source.is_s3:
         from smctl.aws.s3 import S3_CACHE
 
-        bucket, _, key = channel.source[len("s3://"):].partition("/")
-        return project_root / S3_CACHE / bucket / key.strip("/")
-    return Path(channel.source).expanduser().resolve()
+        return project_root / S3_CACHE / source.bucket / source.key.strip("/")
+    return source.path.expanduser().resolve()
 
 
 def resolve_channels(job: TrainingJob, on_event: OnEvent, progress: Any = None) -> TrainingJob:
@@ -41,22 +46,22 @@ def resolve_channels(job: TrainingJob, on_event: OnEvent, progress: Any = None) 
     """
     resolved = []
     for ch in job.channels:
-        source = ch.source
-        if source.startswith("s3://"):
+        if ch.source.is_s3:
             from smctl.aws.s3 import S3_CACHE, download_prefix
 
             cache = job.project_root / S3_CACHE
-            on_event("download", {"channel": ch.config.name, "uri": source})
-            source = str(download_prefix(source, cache, region=job.region, progress=progress))
-        path = Path(source).expanduser()
+            on_event("download", {"channel": ch.config.name, "uri": ch.source.uri})
+            path = download_prefix(ch.source, cache, region=job.region, progress=progress)
+        else:
+            path = ch.source.path.expanduser()
         if not path.exists():
             raise UsageError(f"channel {ch.config.name!r}: {path} does not exist",
                              f"create it, or point the channel elsewhere: --channel {ch.config.name}=PATH")
         if not has_files(path.resolve()):  # CreateTrainingJob: "No S3 objects found under S3 URL ..."
-            where = f"{ch.source} has no objects" if ch.source.startswith("s3://") else f"{path} holds no files"
+            where = f"{ch.source} has no objects" if ch.source.is_s3 else f"{path} holds no files"
             mode = " is in Pipe mode but" if ch.config.input_mode == "Pipe" else ":"
             raise UsageError(f"channel {ch.config.name!r}{mode} {where} (SageMaker refuses a channel without data)",
                              f"add data files, point it at data: --channel {ch.config.name}=PATH, or drop the "
                              "channel")
-        resolved.append(replace(ch, source=str(path.resolve())))
+        resolved.append(replace(ch, source=Location.from_path(path.resolve())))
     return replace(job, channels=tuple(resolved))

@@ -10,7 +10,6 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
@@ -57,7 +56,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
     check_writable(plan.output_dir, "output folder", "--output-dir")
     if plan.checkpoint_dir:
         check_writable(plan.checkpoint_dir, "checkpoint folder", "--checkpoint-dir")
-    sources = {c.config.name: Path(c.source) for c in plan.job.channels}
+    sources = {c.config.name: c.source.path for c in plan.job.channels}
     started = time.monotonic()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     tail: list[str] = []

@@ -25,7 +25,7 @@ def test_prepare_plans_the_job_with_resolved_channel_paths(tmp_path, monkeypatch
     events = []
     plan = prepare(job(tmp_path, ChannelInput(ChannelConfig("train", "Pipe"), "data")),
                    lambda kind, d: events.append(kind))
-    assert plan.job.channels[0].source == str(data)
+    assert plan.job.channels[0].source == data
     assert plan.hosts[0].pipes == {"train": [data / "a.csv"]}
     assert events == []
 
