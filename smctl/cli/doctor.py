@@ -102,12 +102,13 @@ def _table(console: Console, rows: list[Any]) -> None:
 
 def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
     from smctl.doctor import data_root
+    from smctl.engine.client import data_root as engine_data_root
     from smctl.engine.client import engine
 
     target = parse_fix(fixes)
     client = engine(timeout=120)
     try:
-        old = client.info()["DockerRootDir"]
+        old = engine_data_root(client)
         plan = data_root.validate_fix(target, old, client, daemon_json)
     finally:
         client.close()
@@ -135,11 +136,11 @@ def _fix(out: Output, fixes: list[str], yes: bool, daemon_json: Path) -> None:
 
 
 def _engine_info() -> dict:
-    from smctl.engine.client import engine
+    from smctl.engine.client import engine, server_facts
 
     client = engine(timeout=120)
     try:
-        return client.info()
+        return server_facts(client)[1]
     finally:
         client.close()
 

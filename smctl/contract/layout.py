@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-# Moved out; re-exported only because doctor/image_runs.py (changed by another engineer this round) reads them here.
-from smctl.contract.failure import FAILURE_REASON_LIMIT as FAILURE_REASON_LIMIT
-from smctl.contract.hyperparameters import encode_hyperparameters as encode_hyperparameters
 from smctl.errors import UsageError
 
 OPT_ML = PurePosixPath("/opt/ml")

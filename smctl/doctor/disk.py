@@ -122,7 +122,9 @@ def other_filesystems(exclude_dev: int, mounts_file: Path = Path("/proc/self/mou
 
 def probe_reclaimable(client: Any) -> Reclaimable:
     """The engine's own accounting (`docker system df`): unused images, stopped containers, volumes, cache."""
-    df = client.df()
+    from smctl.engine.client import disk_usage
+
+    df = disk_usage(client)
     images = sum(max(0, (i.get("Size") or 0) - max(0, i.get("SharedSize") or 0))
                  for i in df.get("Images") or [] if not i.get("Containers"))
     containers = sum(c.get("SizeRw") or 0 for c in df.get("Containers") or [] if c.get("State") != "running")

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smctl.engine.client import Endpoint, failure_message, open_client, reach, resolve_endpoint
+from smctl.engine.client import EngineAddress, failure_message, open_client, reach, resolve_endpoint, server_facts
 
 
 @dataclass(frozen=True)
 class EngineFacts:
-    endpoint: Endpoint
+    endpoint: EngineAddress
     failure: str | None = None  # context | no_socket | refused | permission | timeout | error
     error_text: str | None = None
     server_version: str | None = None
@@ -50,8 +50,7 @@ def probe_engine(env: Mapping[str, str] | None = None,
     try:
         client = open_client(endpoint, timeout=30)
         try:
-            version = client.version()
-            info = client.info()
+            version, info = server_facts(client)
         finally:
             client.close()
     except Exception as exc:  # noqa: BLE001 - any docker-py/requests failure means "not reachable"

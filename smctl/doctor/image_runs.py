@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
+from smctl.contract.failure import FAILURE_REASON_LIMIT
+from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
 from smctl.engine.container import Container, ContainerState
 from smctl.engine.containers import ContainerSpec, Mount, run_container
@@ -96,7 +98,7 @@ def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, l
         (work / "output").mkdir()
         channels = [layout.ChannelConfig("training")] if sample else []
         files: dict[str, Mapping[str, Any]] = {
-            layout.HYPERPARAMETERS_JSON: layout.encode_hyperparameters({}),
+            layout.HYPERPARAMETERS_JSON: encode_hyperparameters({}),
             layout.INPUTDATACONFIG_JSON: layout.input_data_config(channels),
             layout.RESOURCECONFIG_JSON: layout.resource_config("algo-1", ["algo-1"], "ml.m5.xlarge"),
         }
@@ -125,7 +127,7 @@ def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, l
         model_files = tuple(sorted(str(p.relative_to(work / "model")) for p in (work / "model").rglob("*")
                                    if p.is_file()))
         failure = work / "output" / "failure"
-        failure_text = failure.read_text(errors="replace")[: layout.FAILURE_REASON_LIMIT] if failure.is_file() else None
+        failure_text = failure.read_text(errors="replace")[: FAILURE_REASON_LIMIT] if failure.is_file() else None
         return TrainRun(sample is not None, None, code, code is None, round(seconds, 2), logs, model_files,
                         failure_text)
     finally:

@@ -31,7 +31,7 @@ FAILURES = {
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class EngineAddress:
     """Where the engine is, and why there: `source` is DOCKER_HOST, a context name, or the default."""
 
     host: str
@@ -74,11 +74,11 @@ def docker_config_dir(env: Mapping[str, str]) -> Path:
     return Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else Path.home() / ".docker"
 
 
-def resolve_endpoint(env: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Endpoint:
+def resolve_endpoint(env: Mapping[str, str] | None = None, config_dir: Path | None = None) -> EngineAddress:
     """The endpoint the docker CLI would use: DOCKER_HOST, else DOCKER_CONTEXT / config.json's currentContext."""
     env = os.environ if env is None else env
     if env.get("DOCKER_HOST"):
-        return Endpoint(env["DOCKER_HOST"], "DOCKER_HOST")
+        return EngineAddress(env["DOCKER_HOST"], "DOCKER_HOST")
     cfg = config_dir or docker_config_dir(env)
     name = env.get("DOCKER_CONTEXT")
     source = "DOCKER_CONTEXT"
@@ -89,9 +89,9 @@ def resolve_endpoint(env: Mapping[str, str] | None = None, config_dir: Path | No
         except FileNotFoundError:
             name = None
         except (OSError, ValueError, AttributeError) as exc:
-            return Endpoint("", source, error=f"{cfg / 'config.json'} is not valid JSON ({exc})")
+            return EngineAddress("", source, error=f"{cfg / 'config.json'} is not valid JSON ({exc})")
     if not name or name == "default":
-        return Endpoint(DEFAULT_HOST, "default", context=name)
+        return EngineAddress(DEFAULT_HOST, "default", context=name)
     digest = hashlib.sha256(name.encode()).hexdigest()
     meta_file = cfg / "contexts" / "meta" / digest / "meta.json"
     try:
@@ -99,16 +99,16 @@ def resolve_endpoint(env: Mapping[str, str] | None = None, config_dir: Path | No
         docker_ep = meta["Endpoints"]["docker"]
         host = docker_ep["Host"]
     except FileNotFoundError:
-        return Endpoint("", source, context=name, error=f"context {name!r} does not exist (no {meta_file})")
+        return EngineAddress("", source, context=name, error=f"context {name!r} does not exist (no {meta_file})")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return Endpoint("", source, context=name,
+        return EngineAddress("", source, context=name,
                         error=f"context {name!r} has no usable endpoint in {meta_file}: {exc}")
     tls_dir = cfg / "contexts" / "tls" / digest / "docker"
-    return Endpoint(host, f"context {name!r}", context=name, tls_dir=tls_dir if tls_dir.is_dir() else None,
+    return EngineAddress(host, f"context {name!r}", context=name, tls_dir=tls_dir if tls_dir.is_dir() else None,
                     skip_tls_verify=bool(docker_ep.get("SkipTLSVerify")))
 
 
-def reach(endpoint: Endpoint) -> tuple[str | None, str | None]:
+def reach(endpoint: EngineAddress) -> tuple[str | None, str | None]:
     """Open the engine's socket once: (failure kind, text), or (None, None) when something listens."""
     if endpoint.error:
         return "context", endpoint.error
@@ -136,7 +136,7 @@ def reach(endpoint: Endpoint) -> tuple[str | None, str | None]:
     return None, None
 
 
-def pinged_api_version(endpoint: Endpoint) -> str | None:
+def pinged_api_version(endpoint: EngineAddress) -> str | None:
     """The engine's API version, from one GET /_ping on its unix socket: a client given it skips docker-py's
     GET /version (about 7 ms of engine work). None for other endpoints, or when the answer is not a clear 200.
 
@@ -170,7 +170,7 @@ def pinged_api_version(endpoint: Endpoint) -> str | None:
     return version if ok and re.fullmatch(r"[0-9]+\.[0-9]+", version) else None
 
 
-def open_client(endpoint: Endpoint, timeout: int = 120, version: str | None = None) -> Any:
+def open_client(endpoint: EngineAddress, timeout: int = 120, version: str | None = None) -> Any:
     """A docker-py client for exactly this endpoint (TLS material of a context included); without `version`,
     docker-py asks the engine for it."""
     import docker
@@ -188,17 +188,17 @@ def open_client(endpoint: Endpoint, timeout: int = 120, version: str | None = No
     return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=timeout, version=version)
 
 
-def engine_error(exc: BaseException, endpoint: Endpoint | None = None) -> DockerError:
+def engine_error(exc: BaseException, endpoint: EngineAddress | None = None) -> DockerError:
     """The DockerError for a failed talk with the engine, by the OS error underneath docker-py's."""
     return engine_failure(_failure_kind(exc), _short(exc), endpoint or resolve_endpoint())
 
 
-def engine_failure(failure: str, detail: str | None, endpoint: Endpoint) -> DockerError:
+def engine_failure(failure: str, detail: str | None, endpoint: EngineAddress) -> DockerError:
     return DockerError(failure_message(failure, detail, endpoint),
                        remedy_for(failure, endpoint) + "; `smctl doctor` checks the whole setup")
 
 
-def failure_message(failure: str, detail: str | None, endpoint: Endpoint) -> str:
+def failure_message(failure: str, detail: str | None, endpoint: EngineAddress) -> str:
     """What is wrong with the engine at `endpoint`, for a failure kind of reach() or engine_error()."""
     if failure == "context":
         return f"the Docker context is wrong: {detail} (from {endpoint.source})"
@@ -208,7 +208,7 @@ def failure_message(failure: str, detail: str | None, endpoint: Endpoint) -> str
     return f"the Docker engine at {where} {FAILURES.get(failure) or f'cannot be reached ({detail})'}"
 
 
-def remedy_for(failure: str, endpoint: Endpoint) -> str:
+def remedy_for(failure: str, endpoint: EngineAddress) -> str:
     if failure == "context":
         return ("switch to a context that exists: `docker context ls`, then `docker context use default` "
                 "(or unset DOCKER_CONTEXT)")
@@ -253,3 +253,18 @@ def _failure_kind(exc: BaseException) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).replace("Error while fetching server API version: ", "")
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def server_facts(client: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The engine's answers to /version and /info (`docker version`, `docker info`)."""
+    return client.version(), client.info()
+
+
+def data_root(client: Any) -> str:
+    """Where the engine keeps images, containers and volumes (`docker info`'s DockerRootDir)."""
+    return client.info()["DockerRootDir"]
+
+
+def disk_usage(client: Any) -> dict[str, Any]:
+    """The engine's own accounting of its disk use (`docker system df`)."""
+    return client.df()

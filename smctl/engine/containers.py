@@ -200,7 +200,7 @@ def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[None
     try:
         yield
     finally:
-        with _no_interrupts():
+        with no_interrupts():
             _remove_network(net)
 
 
@@ -212,7 +212,7 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
         start_container(container, spec)
         yield container
     finally:
-        with _no_interrupts():
+        with no_interrupts():
             remove_container(container, stop_grace=stop_grace)
 
 
@@ -350,7 +350,7 @@ def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> i
 
 
 @contextmanager
-def _no_interrupts() -> Iterator[None]:
+def no_interrupts() -> Iterator[None]:
     """Hold off a second Ctrl-C while cleanup runs, so cleanup cannot be cut short (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield

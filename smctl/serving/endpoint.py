@@ -200,7 +200,7 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
         SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
         ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
     """
-    from smctl.engine.containers import _no_interrupts, remove_container
+    from smctl.engine.containers import no_interrupts, remove_container
 
     client = client or _client()
     if plan.config.port:
@@ -223,7 +223,7 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
         yield ready
     finally:
         if not keep:
-            with _no_interrupts():
+            with no_interrupts():
                 if container is not None:
                     grace = SERVE_STOP_GRACE if ready is not None else FAILED_STOP_GRACE
                     if ready is not None:

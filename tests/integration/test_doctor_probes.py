@@ -20,7 +20,7 @@ from smctl.doctor.disk import other_filesystems, probe_filesystem, probe_reclaim
 from smctl.doctor.engine import probe_engine
 from smctl.doctor.model import Status
 from smctl.doctor.ports import probe_port
-from smctl.engine.client import Endpoint, reach
+from smctl.engine.client import EngineAddress, reach
 from smctl.errors import DataRootFixError, UsageError
 from tests.conftest import IN_CI, WORKER, WORKER_LABEL, free_port
 from tests.helpers import TEST_LABELS
@@ -129,7 +129,7 @@ def test_socket_without_listener_is_connection_refused(tmp_path):
     s = socket.socket(socket.AF_UNIX)
     s.bind(str(path))
     s.close()  # the file stays, nothing listens
-    assert reach(Endpoint(f"unix://{path}", "DOCKER_HOST"))[0] == "refused"
+    assert reach(EngineAddress(f"unix://{path}", "DOCKER_HOST"))[0] == "refused"
 
 
 def test_wrong_context_is_told_apart(tmp_path):
@@ -155,7 +155,7 @@ def test_socket_without_permission_is_eacces(tmp_path):
         try:
             os.setgid(65534)
             os.setuid(65534)
-            os.write(write_end, str(reach(Endpoint(f"unix://{path}", "DOCKER_HOST"))[0]).encode())
+            os.write(write_end, str(reach(EngineAddress(f"unix://{path}", "DOCKER_HOST"))[0]).encode())
         finally:
             os._exit(0)
     os.close(write_end)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from smctl.engine.client import Endpoint, engine, open_client, pinged_api_version, resolve_endpoint
+from smctl.engine.client import EngineAddress, engine, open_client, pinged_api_version, resolve_endpoint
 
 pytestmark = pytest.mark.docker
 
@@ -29,7 +29,7 @@ def test_no_version_from_something_that_is_not_the_engine(tmp_path):
         server.bind(str(path))
         server.listen(1)
         server.settimeout(5)
-        endpoint = Endpoint(f"unix://{path}", "DOCKER_HOST")
+        endpoint = EngineAddress(f"unix://{path}", "DOCKER_HOST")
 
         def answer() -> None:
             conn, _ = server.accept()
@@ -41,7 +41,7 @@ def test_no_version_from_something_that_is_not_the_engine(tmp_path):
         t.start()
         assert pinged_api_version(endpoint) is None  # engine() then lets docker-py negotiate and ping as before
         t.join(5)
-    assert pinged_api_version(Endpoint("tcp://127.0.0.1:2375", "DOCKER_HOST")) is None
+    assert pinged_api_version(EngineAddress("tcp://127.0.0.1:2375", "DOCKER_HOST")) is None
 
 
 def test_a_socket_that_accepts_but_never_answers_is_told_as_a_hung_engine(tmp_path, monkeypatch):

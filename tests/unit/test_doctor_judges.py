@@ -19,11 +19,11 @@ from smctl.doctor.image_runs import ServeRun, TrainRun
 from smctl.doctor.model import Status
 from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
-from smctl.engine.client import Endpoint, resolve_endpoint
+from smctl.engine.client import EngineAddress, resolve_endpoint
 from smctl.serving.ports import ContainerHolder, ProcessHolder, decode_address, listening_sockets
 
 GiB = 1024**3
-DEFAULT = Endpoint("unix:///var/run/docker.sock", "default")
+DEFAULT = EngineAddress("unix:///var/run/docker.sock", "default")
 
 
 def engine(**kw) -> EngineFacts:
@@ -50,7 +50,7 @@ def test_engine_failures_get_their_own_remedy(failure, expected):
 
 
 def test_engine_down_behind_docker_host_says_to_unset_it():
-    ep = Endpoint("unix:///nowhere.sock", "DOCKER_HOST")
+    ep = EngineAddress("unix:///nowhere.sock", "DOCKER_HOST")
     res = judges.judge_engine(EngineFacts(ep, failure="no_socket", error_text="missing"))
     assert "unset DOCKER_HOST" in res.remedy
 
