@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 2
 
-.PHONY: setup install test test-fast lint bench golden clean demo
+.PHONY: setup install test test-fast test-pythons lint bench golden clean demo
 
 setup:
 	bash .ci/setup-host.sh
@@ -27,6 +27,10 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests/unit tests/cli
+
+# The unit and CLI suites on pyenv's 3.10, 3.12 and 3.13 and Debian's python3 (each in its own venv).
+test-pythons:
+	bash .ci/pythons.sh
 
 lint: install
 	$(VENV)/bin/ruff check smctl tests benchmarks

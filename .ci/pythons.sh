@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE_DIR="${SMCTL_CI_STATE:-/tmp/smctl-ci}"
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ inside templates/ or tests/golden/ (the golden tests list files)
 log() { printf '[pythons] %s\n' "$*" >&2; }
 
 find_pyenv() {  # newest pyenv build of a minor version, e.g. 3.10 -> ~/.pyenv/versions/3.10.13/bin/python

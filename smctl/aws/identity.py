@@ -44,7 +44,7 @@ def credential_facts(online: bool = False, now: dt.datetime | None = None, *, re
     import botocore.exceptions
     import botocore.session
 
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     bs = botocore.session.Session(profile=profile) if profile else botocore.session.Session()
     try:
         region = region or bs.get_config_variable("region")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from smctl.compat import StrEnum
 
 Event = Callable[[str], None]
 

@@ -9,9 +9,9 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from smctl.compat import StrEnum
 from smctl.contract.serving import CONTAINER_PORT
 from smctl.errors import ContainerGoneError
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from smctl.contract import layout
 from smctl.contract.hyperparameters import encode_hyperparameters
@@ -16,6 +16,9 @@ from smctl.contract.location import Location
 from smctl.errors import ConfigError, UsageError
 from smctl.project import schema
 from smctl.project.schema import Bad, Ctx, Problem
+
+if TYPE_CHECKING:
+    from typing import Self  # 3.11; annotations only, so 3.10 never imports it
 
 CONFIG_NAME = "smctl.toml"
 T = TypeVar("T")
@@ -251,7 +254,7 @@ def load_spec(path: Path | None) -> ProjectSpec:
 
 
 def _read_toml(source: Path) -> dict[str, Any]:
-    import tomllib
+    from smctl.compat import tomllib
 
     try:
         with source.open("rb") as fh:

@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ class JobPlan:
 
 def default_job_name(image: str) -> str:
     base = re.sub(r"[^a-zA-Z0-9-]", "-", image.rsplit("/", 1)[-1].split(":")[0]).strip("-")[:30] or "job"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
 
 

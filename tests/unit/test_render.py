@@ -69,7 +69,7 @@ def test_dockerquote_filter_escapes_quotes_backslashes_and_substitution():
 
 
 def test_toml_filter_writes_valid_toml_literals():
-    import tomllib
+    from smctl.compat import tomllib
 
     values = {"s": 'quo"te\\', "b": True, "i": 3, "f": 0.05, "l": ["a", 1]}
     text = "\n".join(f"{k} = {toml_value(v)}" for k, v in values.items())
