@@ -26,7 +26,7 @@ def judge_platform(img: ImageFacts) -> CheckResult:
     if img.os == "linux" and img.architecture == "amd64":
         return ok("platform", "platform", f"{plat}: what SageMaker runs", os=img.os, architecture=img.architecture)
     return fail("platform", "platform", f"{plat}: SageMaker runs linux/amd64 images only",
-                "rebuild for amd64: docker buildx build --platform linux/amd64 (smctl build does this)",
+                "rebuild for amd64: smctl build (or docker build --platform linux/amd64)",
                 os=img.os, architecture=img.architecture)
 
 
