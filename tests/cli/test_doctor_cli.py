@@ -173,7 +173,7 @@ def test_unknown_fix_is_a_usage_error(smctl):
 def test_check_on_a_missing_image_says_build_it(smctl, docker_client):
     image = f"smctl-test-missing-{uuid.uuid4().hex[:8]}:1"
     res = smctl("check", image)
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # a missing local image is a name that does not exist: usage, as in the README
     assert f"Error: image {image} is not in the local Docker engine" in res.stderr
     assert "Hint: build it first: smctl build" in res.stderr
     assert "Traceback" not in res.stderr
