@@ -73,13 +73,13 @@ def validate(opts: CheckOptions) -> None:
     if opts.model is not None and not opts.serve:
         raise UsageError("--model is for `serve`, and --train-only skips it", "drop --model or --train-only")
     for name, path in opts.samples.items():
-        flag = f"--sample {name}={path}"
         if not path.is_dir():
-            raise UsageError(f"{flag}: {path} is not a folder",
+            raise UsageError(f"--sample {path} is not a folder (the channel {name!r})",
                              f"pass a folder of a few files; it becomes the channel `{name}` at "
                              f"/opt/ml/input/data/{name}")
         if not has_files(path):  # CreateTrainingJob refuses a channel without objects
-            raise UsageError(f"{flag}: {path} holds no files (SageMaker refuses a channel without data)",
+            raise UsageError(f"--sample {path} holds no files (the channel {name!r}; SageMaker refuses a channel "
+                             "without data)",
                              f"put a few sample files in {path}")
     if opts.model is not None and not opts.model.exists():
         raise UsageError(f"--model {opts.model} does not exist", "pass a model folder or a model.tar.gz")

@@ -51,7 +51,7 @@ def test_empty_sample_folder_is_refused_as_sagemaker_refuses_a_channel_without_d
 
 
 def test_missing_sample_folder_names_the_channel(tmp_path):
-    with pytest.raises(UsageError, match="--sample val=.*is not a folder"):
+    with pytest.raises(UsageError, match="is not a folder \\(the channel 'val'\\)"):
         validate(CheckOptions("img", samples={"val": tmp_path / "missing"}))
 
 
