@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -86,8 +87,9 @@ class OverlayUnavailableError(DockerError):
     """The engine could not mount an overlay volume (rootless engine, a file system overlayfs refuses...)."""
 
 
-class ImageNotFoundError(SmctlError):
-    """An image smctl needs is not in the local engine."""
+class ImageNotFoundError(UsageError):
+    """An image the command line or smctl.toml names is not in the local engine: like a path that does not exist,
+    a usage error (exit 2), not the engine's failure."""
 
 
 class ContainerNameInUseError(DockerError):
@@ -106,28 +108,41 @@ class BuildFailedError(SmctlError):
     """The user's Dockerfile failed to build (a RUN step exited non-zero, a COPY source is missing, ...)."""
 
 
-class PushFailedError(SmctlError):
-    """The engine could not push: `reason` is auth, unreachable or other."""
+ECR_HOST = re.compile(r"\d{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
 
-    def __init__(self, message: str, hint: str | None = None, *, reason: str = "other",
+
+class RegistryError(SmctlError):
+    """A registry could not be reached or refused a request: exit 4 (AWS) for an ECR registry, else 3 (DOCKER)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, registry: str | None = None,
                  details: dict | None = None) -> None:
         super().__init__(message, hint, details=details)
+        self.registry = registry
+        self.exit_code = ExitCode.AWS if registry and ECR_HOST.fullmatch(registry) else ExitCode.DOCKER
+
+
+class PushFailedError(RegistryError):
+    """The engine could not push: `reason` is auth, unreachable or other."""
+
+    def __init__(self, message: str, hint: str | None = None, *, reason: str = "other", registry: str | None = None,
+                 details: dict | None = None) -> None:
+        super().__init__(message, hint, registry=registry, details=details)
         self.reason = reason
 
 
 # Images and registries (image/)
 
 
-class WrongPlatformError(SmctlError):
-    """The local image is not linux/amd64: SageMaker would not run it."""
+class WrongPlatformError(ChecksFailedError):
+    """The local image is not linux/amd64: SageMaker would not run it (a failed check of the image, exit 6)."""
 
 
-class RegistryReadError(SmctlError):
+class RegistryReadError(RegistryError):
     """The registry did not answer the manifest request."""
 
 
-class NotSingleImageError(SmctlError):
-    """The registry holds an index / manifest list where SageMaker needs one image manifest."""
+class NotSingleImageError(ChecksFailedError):
+    """The registry holds an index / manifest list where SageMaker needs one image manifest (exit 6)."""
 
 
 # Serving (serving/)

@@ -22,23 +22,27 @@ CA_HELP = ("PEM CA of a TLS-intercepting proxy (env SMCTL_CA_CERT). It is added 
 def build(
     ctx: typer.Context,
     context: Annotated[Path | None, typer.Argument(
-        metavar="[CONTEXT]", help="Build context (default: [build] context in smctl.toml, else '.').")] = None,
+        metavar="CONTEXT", help="Build context (default: [build] context in smctl.toml, else '.').")] = None,
     tag: Annotated[list[str] | None, typer.Option(
         "--tag", "-t", metavar="NAME[:TAG]", help="NAME[:TAG], repeatable (default: [project] image:tag).")] = None,
     platform: Annotated[str | None, typer.Option(
-        "--platform", help="Target platform; SageMaker runs linux/amd64 only (the default).")] = None,
+        "--platform", metavar="OS/ARCH", help="Target platform; SageMaker runs linux/amd64 only (the default).")
+    ] = None,
     build_arg: Annotated[list[str] | None, typer.Option(
         "--build-arg", metavar="KEY=VALUE", help="Value for an ARG, repeatable (on top of [build] build_args).")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every step.")] = False,
     pull: Annotated[bool, typer.Option("--pull", help="Pull newer versions of the FROM images.")] = False,
     file: Annotated[Path | None, typer.Option(
-        "--file", "-f", help="Dockerfile (default: CONTEXT/Dockerfile, else [build] dockerfile).")] = None,
-    ca_cert: Annotated[Path | None, typer.Option("--ca-cert", envvar="SMCTL_CA_CERT", help=CA_HELP)] = None,
+        "--file", "-f", metavar="PATH", help="Dockerfile (default: CONTEXT/Dockerfile, else [build] dockerfile).")
+    ] = None,
+    ca_cert: Annotated[Path | None, typer.Option(
+        "--ca-cert", envvar="SMCTL_CA_CERT", metavar="PATH", help=CA_HELP)] = None,
     label: Annotated[list[str] | None, typer.Option("--label", metavar="KEY=VALUE",
                                                                        help="Extra image label, repeatable.")] = None,
     profile: Annotated[str | None, typer.Option(
-        "--profile", help="AWS profile for logging in to ECR base images (AWS Deep Learning Containers).")] = None,
+        "--profile", metavar="NAME",
+        help="AWS profile for logging in to ECR base images (AWS Deep Learning Containers).")] = None,
 ) -> None:
     from smctl.image import build as imaging
     from smctl.project.spec import load_project

@@ -17,9 +17,10 @@ def check(
         help="The image to check (name:tag or id), already in the local engine.")],
     model: Annotated[Path | None, typer.Option(
         "--model", metavar="PATH", help="Model folder or model.tar.gz mounted at /opt/ml/model for `serve`.")] = None,
-    sample: Annotated[Path | None, typer.Option(
-        "--sample", metavar="DIR",
-        help="A tiny training set: `train` runs on it as channel `training` and must write the model.")
+    sample: Annotated[list[str] | None, typer.Option(
+        "--sample", metavar="NAME=DIR",
+        help="A tiny training set for channel NAME (repeatable; a bare DIR is channel `training`): `train` runs "
+        "on them exactly as local-train does and must write the model.")
     ] = None,
     startup_timeout: Annotated[float, typer.Option(
         "--startup-timeout", metavar="SECONDS",
@@ -28,19 +29,24 @@ def check(
         "--stop-timeout", metavar="SECONDS", help="Seconds `serve` has to exit after SIGTERM (SageMaker: 30).")] = 30.0,
     train_timeout: Annotated[float, typer.Option(
         "--train-timeout", metavar="SECONDS", help="Seconds `train` may take on the --sample.")] = 600.0,
+    train_only: Annotated[bool, typer.Option(
+        "--train-only", help="The image only trains: check `train`, skip the `serve` rules.")] = False,
+    serve_only: Annotated[bool, typer.Option(
+        "--serve-only", help="The image only serves: check `serve`, skip the `train` rules.")] = False,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
-    from smctl.doctor.image_checks import CheckOptions, run_image_checks, validate
+    from smctl.doctor.image_checks import CheckOptions, parse_samples, run_image_checks, validate
     from smctl.engine.client import engine
 
     out: Output = ctx.obj.out
-    opts = CheckOptions(image=image, model=model, sample=sample, startup_timeout=startup_timeout,
-                        stop_grace=stop_timeout, train_timeout=train_timeout)
+    opts = CheckOptions(image=image, model=model, samples=parse_samples(sample or []),
+                        startup_timeout=startup_timeout, stop_grace=stop_timeout, train_timeout=train_timeout,
+                        train=not serve_only, serve=not train_only)
     validate(opts)
     client = engine(timeout=120)
     try:
         report = run_image_checks(client, opts, out.info)
     finally:
         client.close()
-    finish(out, report, "check", f"fix what the table says, rebuild (smctl build), then rerun `smctl check {image}`",
+    finish(out, report, f"fix what the table says, rebuild (smctl build), then rerun `smctl check {image}`",
            pass_word="pass")

@@ -47,16 +47,16 @@ def doctor(
     opts = DoctorOptions(cwd=Path.cwd(), config=ctx.obj.config, ports=tuple(port or ()), online=online,
                          daemon_json=daemon_json)
     report = run_doctor(opts, lambda what: out.debug(f"checking {what}"))
-    finish(out, report, "doctor", "fix what the table says, then rerun `smctl doctor`")
+    finish(out, report, "fix what the table says, then rerun `smctl doctor`")
 
 
-def finish(out: Output, report: Report, command: str, hint: str, pass_word: str = "ok") -> None:
+def finish(out: Output, report: Report, hint: str, pass_word: str = "ok") -> None:
     """Render the report; raise ChecksFailedError (exit 6, the report in its details) if any check failed."""
     payload = report.as_dict()
     out.result(payload, lambda console: render(console, report, verbose=out.verbose, pass_word=pass_word))
     if report.failed:
         failed = [c.id for c in report.checks if c.status.value == "fail"]
-        raise ChecksFailedError(f"{len(failed)} of {len(report.checks)} {command} checks failed: {', '.join(failed)}",
+        raise ChecksFailedError(f"{len(failed)} of {len(report.checks)} checks failed: {', '.join(failed)}",
                                 hint, details=payload)
 
 

@@ -17,13 +17,15 @@ HELP = ("Push the image to ECR: create the repository when missing (scan on push
 def push(
     ctx: typer.Context,
     image: Annotated[str | None, typer.Option(
-        "--image", help="Local image to push (default: [project] image:tag).")] = None,
+        "--image", metavar="IMAGE", help="Local image to push (default: [project] image:tag).")] = None,
     repository: Annotated[str | None, typer.Option(
-        "--repository", help="ECR repository name (default: [aws] ecr_repository, else the image's name).")] = None,
-    tag: Annotated[str | None, typer.Option("--tag", help="Tag to push (default: the local image's tag).")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region (default: [aws] region, "
+        "--repository", metavar="NAME",
+        help="ECR repository name (default: [aws] ecr_repository, else the image's name).")] = None,
+    tag: Annotated[str | None, typer.Option(
+        "--tag", metavar="TAG", help="Tag to push (default: the local image's tag).")] = None,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="AWS region (default: [aws] region, "
                                                                   "AWS_REGION, your profile's).")] = None,
-    profile: Annotated[str | None, typer.Option("--profile", help="AWS profile.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", metavar="NAME", help="AWS profile.")] = None,
     registry: Annotated[str | None, typer.Option(
         "--registry", metavar="HOST", help="Push to HOST[:PORT]: any registry. The ECR repository and token are "
         "still used when AWS is set up (a local mirror of ECR), unless --no-ecr; without AWS, your docker login "

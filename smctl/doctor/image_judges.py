@@ -26,7 +26,7 @@ def judge_platform(img: ImageFacts) -> CheckResult:
     if img.os == "linux" and img.architecture == "amd64":
         return ok("platform", "platform", f"{plat}: what SageMaker runs", os=img.os, architecture=img.architecture)
     return fail("platform", "platform", f"{plat}: SageMaker runs linux/amd64 images only",
-                "rebuild for amd64: docker buildx build --platform linux/amd64 (smctl build does this)",
+                "rebuild for amd64: smctl build (or docker build --platform linux/amd64)",
                 os=img.os, architecture=img.architecture)
 
 
@@ -35,7 +35,7 @@ def judge_manifest(img: ImageFacts) -> CheckResult:
     if "index" in mt or "manifest.list" in mt:
         return fail("manifest", "manifest", f"the engine stores {img.ref} as an index ({mt}), e.g. with "
                     "provenance/SBOM attestations: SageMaker wants a single image manifest",
-                    "rebuild with: docker buildx build --platform linux/amd64 --provenance=false --sbom=false",
+                    "rebuild with smctl build (one image manifest); with buildx add --provenance=false --sbom=false",
                     media_type=mt)
     what = mt or "no manifest list known to this engine (its classic image store keeps one platform per image)"
     return ok("manifest", "manifest", f"single-platform image: {what}", media_type=mt or None)
@@ -112,16 +112,30 @@ def judge_train(lookup: TrainLookup | None, run: TrainRun | None) -> CheckResult
               .replace("  ", " "), *logs, **data)
 
 
+def skipped_train(why: str) -> list[CheckResult]:
+    """The train rules, not run (--serve-only): skipped, never passed."""
+    return [skip("train", "`train` resolves", why), skip("train.sample", "writes /opt/ml/model", why)]
+
+
+def skipped_serve(why: str) -> list[CheckResult]:
+    """The serve rules, not run (--train-only): skipped, never passed."""
+    return [skip(i, t, why) for i, t in _SERVE_RULES]
+
+
 def judge_sample(run: TrainRun | None, timeout: float) -> CheckResult:
     cid, title = "train.sample", "writes /opt/ml/model"
     if run is None or not run.with_sample:
-        return skip(cid, title, "not run: pass --sample DIR (a tiny `training` channel) to train on it")
-    data = {"exit_code": run.exit_code, "seconds": run.seconds, "model_files": list(run.model_files)}
+        return skip(cid, title, "not run: pass --sample DIR (a tiny `training` channel; NAME=DIR for others) to "
+                    "train on it")
+    data = {"exit_code": run.exit_code, "seconds": run.seconds, "model_files": list(run.model_files),
+            "channels": list(run.channels)}
     if run.start_error:
         return skip(cid, title, "not judged: the container did not start (see `train resolves`)")
     if run.timed_out:
-        return fail(cid, title, f"train still ran after {timeout:g} s on the sample",
-                    "use a smaller sample, or raise --train-timeout", *run.logs_tail[-5:], **data)
+        return fail(cid, title, f"train still ran after {timeout:g} s on the sample (it ran as local-train runs "
+                    "it: hostname algo-1, SageMaker's config files)", "read the last log lines below: a train "
+                    "waiting on something never finishes; else use a smaller sample, or raise --train-timeout",
+                    *run.logs_tail[-5:], **data)
     if run.exit_code != 0:
         reason = run.failure_text or (run.logs_tail[-1] if run.logs_tail else "")
         return fail(cid, title, f"train failed with exit code {run.exit_code}: {reason}".rstrip(": "),

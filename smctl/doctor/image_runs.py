@@ -1,11 +1,10 @@
-"""Running an image the way SageMaker does, for `smctl check`: `train` with a minimal /opt/ml, then `serve`
-on 8080 with /ping, /invocations and a SIGTERM. Facts only; the judges decide."""
+"""Running an image the way SageMaker does, for `smctl check`: `serve` on 8080 with /ping, /invocations and a
+SIGTERM (`train` runs through local-train's runner: image_train.py). Facts only; the judges decide."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import shutil
 import tarfile
 import tempfile
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
-from smctl.contract.failure import FAILURE_REASON_LIMIT
-from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
 from smctl.engine.container import Container, ContainerState
 from smctl.engine.containers import ContainerSpec, Mount, run_container
@@ -43,6 +40,7 @@ class TrainRun:
     logs_tail: tuple[str, ...] = ()
     model_files: tuple[str, ...] = ()
     failure_text: str | None = None
+    channels: tuple[str, ...] = ()  # the channels `train` ran with (the --sample folders)
 
 
 @dataclass(frozen=True)
@@ -85,63 +83,6 @@ def _tail(container: Container, n: int = 20) -> tuple[str, ...]:
 def _wait(container: Container, timeout: float) -> int | None:
     """The exit code, or None if the container still runs after `timeout` seconds."""
     return container.wait(timeout)
-
-
-def run_train(client: Any, image: str, *, sample: Path | None, timeout: float, labels: Mapping[str, str],
-              on_event: Callable[[str], None]) -> TrainRun:
-    """`docker run IMAGE train` with SageMaker's config files (and the sample as channel `training`)."""
-    work = Path(tempfile.mkdtemp(prefix="smctl-check-"))
-    try:
-        cfg = work / "input" / "config"
-        cfg.mkdir(parents=True)
-        (work / "model").mkdir()
-        (work / "output").mkdir()
-        channels = [layout.ChannelConfig("training")] if sample else []
-        files: dict[str, Mapping[str, Any]] = {
-            layout.HYPERPARAMETERS_JSON: encode_hyperparameters({}),
-            layout.INPUTDATACONFIG_JSON: layout.input_data_config(channels),
-            layout.RESOURCECONFIG_JSON: layout.resource_config("algo-1", ["algo-1"], "ml.m5.xlarge"),
-        }
-        for fname, data in files.items():
-            (cfg / fname).write_text(layout.dump_config(data))
-        if sample is not None:
-            shutil.copytree(sample, work / "input" / "data" / "training", symlinks=False)
-        else:
-            (work / "input" / "data").mkdir()
-        name = _name("train")
-        spec = ContainerSpec(
-            image=image, name=name, command=["train"], environment={"TRAINING_JOB_NAME": name},
-            mounts=(Mount(work / "input", str(layout.INPUT)), Mount(work / "model", str(layout.MODEL)),
-                    Mount(work / "output", str(layout.OUTPUT))),
-            labels={LABEL_KIND: "check", **labels},
-        )
-        on_event(f"running `{image} train`" + (f" on the sample {sample}" if sample else ""))
-        t0 = time.monotonic()
-        try:
-            with run_container(client, spec, stop_grace=0) as container:
-                code = _wait(container, timeout)
-                seconds = time.monotonic() - t0
-                logs = _tail(container)
-        except SmctlError as err:
-            return TrainRun(sample is not None, start_error=_start_error(err))
-        model_files = tuple(sorted(str(p.relative_to(work / "model")) for p in (work / "model").rglob("*")
-                                   if p.is_file()))
-        failure = work / "output" / "failure"
-        failure_text = failure.read_text(errors="replace")[: FAILURE_REASON_LIMIT] if failure.is_file() else None
-        return TrainRun(sample is not None, None, code, code is None, round(seconds, 2), logs, model_files,
-                        failure_text)
-    finally:
-        _remove_tree(client, image, work)
-
-
-def _remove_tree(client: Any, image: str, path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():  # files a root container wrote into a non-root user's folder
-        from smctl.engine.containers import chown_tree
-
-        with contextlib.suppress(Exception):
-            chown_tree(client, image, path, os.getuid(), os.getgid())
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def prepare_model(model: Path, work: Path) -> Path:

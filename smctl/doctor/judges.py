@@ -17,7 +17,7 @@ GiB = 1024**3
 DISK_WARN_BYTES, DISK_WARN_RATIO = 10 * GiB, 0.10
 DISK_FAIL_BYTES, DISK_FAIL_RATIO = 2 * GiB, 0.03
 EXPIRY_WARN_MINUTES = 15
-BUILDKIT_MIN = (18, 9)
+ENGINE_MIN = (18, 9)
 AMD64 = ("x86_64", "amd64")
 ENGINE_DOWN = "cannot tell: the Docker engine is unreachable (see the docker.engine check)"
 
@@ -45,22 +45,20 @@ def judge_engine(f: EngineFacts) -> CheckResult:
     return ok("docker.engine", title, summary, *details, **data)
 
 
-def judge_buildkit(f: EngineFacts) -> CheckResult:
-    title = "BuildKit"
+def judge_builder(f: EngineFacts) -> CheckResult:
+    """smctl builds linux/amd64 through the engine's classic builder API: buildx/BuildKit is optional, never needed."""
+    title = "image builds"
     if not f.reachable:
-        return warn("docker.buildkit", title, ENGINE_DOWN, None)
+        return warn("docker.builder", title, ENGINE_DOWN, None)
     version = f.server_version or "0"
-    engine_ok = version_tuple(version)[:2] >= BUILDKIT_MIN
-    data = {"engine_supports_buildkit": engine_ok, "buildx": f.buildx_version}
-    if not engine_ok:
-        return warn("docker.buildkit", title, f"Docker {version} predates BuildKit (18.09)",
-                    "upgrade Docker to a current release", **data)
-    if not f.buildx_version:
-        return warn("docker.buildkit", title,
-                    f"the engine ({version}) supports BuildKit but `docker buildx` is not installed",
-                    "install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx) to build with "
-                    "--platform linux/amd64 and build secrets", **data)
-    return ok("docker.buildkit", title, f"BuildKit available: {f.buildx_version}", **data)
+    data = {"classic_builder": True, "buildx": f.buildx_version}
+    if version_tuple(version)[:2] < ENGINE_MIN:
+        return warn("docker.builder", title, f"Docker {version} is older than 18.09: `smctl build --platform "
+                    "linux/amd64` may be refused", "upgrade Docker to a current release", **data)
+    extra = f"docker buildx: {f.buildx_version} (optional: smctl does not use it)" if f.buildx_version else \
+        "docker buildx: not installed (optional: smctl does not use it)"
+    return ok("docker.builder", title, f"the engine ({version}) builds linux/amd64 images through its classic "
+              "builder, as `smctl build` does", extra, **data)
 
 
 def judge_platform(f: EngineFacts) -> CheckResult:

@@ -67,7 +67,7 @@ def _engine(opts: DoctorOptions, box: list[Any]) -> list[CheckResult]:
 
     facts = probe_engine(opts.env)
     box.append(facts)
-    return [judges.judge_engine(facts), judges.judge_buildkit(facts), judges.judge_platform(facts)]
+    return [judges.judge_engine(facts), judges.judge_builder(facts), judges.judge_platform(facts)]
 
 
 def _project(opts: DoctorOptions, client: Any, box: list[Any]) -> list[CheckResult]:

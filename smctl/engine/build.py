@@ -23,6 +23,7 @@ CHATTER = re.compile(r"^(?: ---> |Removing intermediate container |Successfully 
                      r"Sending build context )")
 TAIL_LINES = 20
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the engine paints a RUN's stderr red
+NON_ZERO = re.compile(r"^The command .* returned a non-zero code: (\d+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class BuildProgress:
     def failure(self, error: str, code: Any = None) -> BuildFailedError:
         where = f"step {self.step}/{self.total} ({self.instruction})" if self.step else "before the first step"
         lines = list(self.tail)
+        # the classic builder quotes the whole command again ("The command '/bin/sh -c ...' returned a non-zero
+        # code: N"); `where` names it already, so it is shown once
+        error = NON_ZERO.sub(r"the command returned a non-zero code: \1", error.strip()) if self.step else error
         message = f"the build failed at {where}: {error.strip()}"
         if lines:
             message += f"\nlast {len(lines)} line(s) of its output:\n" + "\n".join(f"  | {x}" for x in lines)
@@ -130,8 +134,8 @@ def build_hint(error: str, instruction: str) -> str:
     if "parse error" in low or "unknown instruction" in low:
         return "fix that line of your Dockerfile (reference: https://docs.docker.com/reference/dockerfile/)"
     if "returned a non-zero code" in low:
-        return (f"fix the failing step `{instruction[:80]}` in your Dockerfile; rerun with -v to see the whole "
-                "build output")
+        return "fix that step of your Dockerfile (the command and its last lines are above); rerun with -v to see " \
+            "the whole build output"
     if "copy failed" in low or "add failed" in low or "no source files were specified" in low:
         return "check the path in that COPY/ADD and your .dockerignore: paths are relative to the build context"
     if instruction.upper().startswith("FROM") or "pull access denied" in low or "manifest unknown" in low:

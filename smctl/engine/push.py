@@ -62,25 +62,25 @@ class PushProgress:
         if "immutable" in error.lower():
             return PushFailedError(f"the tag of {self.reference} already exists and its repository is immutable",
                                    "push under a new --tag (immutable tags cannot be overwritten)",
-                                   details={"registry": self.host, "engine_message": error})
+                                   registry=self.host, details={"registry": self.host, "engine_message": error})
         if AUTH_FAILURE.search(error):
             return PushFailedError(f"the registry {self.host} refused the push of {self.reference}: {error}",
                                    "check your AWS identity has ecr:InitiateLayerUpload, ecr:UploadLayerPart, "
                                    "ecr:CompleteLayerUpload and ecr:PutImage on the repository",
-                                   reason="auth", details={"registry": self.host})
+                                   reason="auth", registry=self.host, details={"registry": self.host})
         if UNREACHABLE.search(error):
             return PushFailedError(f"the registry {self.host} cannot be reached from the Docker engine: {error}",
                                    "check the registry host (--registry, [aws] registry), the network and any "
                                    "proxy the engine uses (`docker info` shows it)",
-                                   reason="unreachable", details={"registry": self.host})
+                                   reason="unreachable", registry=self.host, details={"registry": self.host})
         return PushFailedError(f"pushing {self.reference} to {self.host} failed: {error}",
                                "rerun with -v; `smctl doctor` checks the engine and AWS setup",
-                               details={"registry": self.host})
+                               registry=self.host, details={"registry": self.host})
 
     def result(self) -> PushedImage:
         if not self.digest:
             raise PushFailedError(f"the engine finished pushing {self.reference} without reporting a digest",
-                                  "rerun with -v; check the registry's log")
+                                  "rerun with -v; check the registry's log", registry=self.host)
         statuses = list(self.layers.values())
         existing = sum(1 for s in statuses if s == "Layer already exists" or s.startswith("Mounted from"))
         pushed = sum(1 for s in statuses if s == "Pushed")

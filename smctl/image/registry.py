@@ -73,11 +73,12 @@ def read_manifest(host: str, repository: str, reference: str, username: str | No
             digest = resp.headers.get("Docker-Content-Digest") or ""
     except urllib.error.HTTPError as exc:
         raise RegistryReadError(f"the registry answered HTTP {exc.code} for {url}",
-                                "check the repository and tag; the image may not have been pushed") from None
+                                "check the repository and tag; the image may not have been pushed",
+                                registry=host) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise RegistryReadError(f"cannot read {url}: {reason}",
-                                "check the registry host and your network") from None
+                                "check the registry host and your network", registry=host) from None
     if not content_type or content_type in ("application/json", "application/octet-stream"):
         with contextlib.suppress(ValueError, AttributeError):
             content_type = str(json.loads(body).get("mediaType") or content_type)

@@ -24,20 +24,24 @@ TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 
 
 def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
-            resume: bool = False) -> TrainResult:
-    """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels."""
+            resume: bool = False, stop_grace: float = TRAIN_STOP_GRACE) -> TrainResult:
+    """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels.
+
+    `stop_grace` is the SIGTERM-to-SIGKILL time when `stop_after` stops the job (`smctl check` uses a short one).
+    """
     from smctl.errors import OverlayUnavailableError
 
     try:
-        return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
+        return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume, stop_grace=stop_grace)
     except OverlayUnavailableError as exc:
         on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
                                         "(on SageMaker they are writable copies)"})
-        return _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True)
+        return _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True,
+                        stop_grace=stop_grace)
 
 
 def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
-             resume: bool = False) -> TrainResult:
+             resume: bool = False, stop_grace: float = TRAIN_STOP_GRACE) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
     Every host starts from an empty /opt/ml, as on SageMaker: what an earlier run of the same job name left in the
@@ -106,7 +110,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
             timer.start()
             stack.callback(timer.cancel)
         try:
-            results = _wait_all(containers, stopped, on_event)
+            results = _wait_all(containers, stopped, on_event, stop_grace)
         except KeyboardInterrupt:
             on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
                                  "removing the containers"})
@@ -183,7 +187,8 @@ class CheckpointSync:
         self.sync()
 
 
-def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: OnEvent) -> list[HostResult]:
+def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: OnEvent,
+              stop_grace: float = TRAIN_STOP_GRACE) -> list[HostResult]:
     """Wait for every host (one waiter thread each); when one fails, SageMaker stops the others."""
     done: queue.Queue[tuple[HostPlan, Any]] = queue.Queue()
 
@@ -206,7 +211,7 @@ def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_
             pass
         if pending and not stopping and (stop.is_set() or any(r.exit_code for r in results.values())):
             stopping = True
-            grace = TRAIN_STOP_GRACE if stop.is_set() else 10
+            grace = stop_grace if stop.is_set() else 10
             on_event("stopped", {"message": f"stopping {', '.join(pending)} (SIGTERM, SIGKILL after {grace} s)"})
             for c in pending.values():
                 threading.Thread(target=c.stop, kwargs={"grace": grace}, daemon=True).start()

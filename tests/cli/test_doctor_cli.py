@@ -23,7 +23,7 @@ def checks(res) -> dict[str, dict]:
 def test_doctor_json_runs_every_check_and_exit_code_follows_failures(smctl, docker_client, no_aws_env, tmp_path):
     res = smctl("doctor", "--json", cwd=tmp_path)
     got = checks(res)
-    for cid in ("docker.engine", "docker.buildkit", "docker.platform", "project", "port.8080", "disk.data_root",
+    for cid in ("docker.engine", "docker.builder", "docker.platform", "project", "port.8080", "disk.data_root",
                 "disk.run_folder", "gpu", "aws.credentials", "aws.region"):
         assert cid in got, cid
     assert got["docker.engine"]["status"] == "ok"
@@ -33,6 +33,16 @@ def test_doctor_json_runs_every_check_and_exit_code_follows_failures(smctl, dock
     failed = [c for c in got.values() if c["status"] == "fail"]
     assert res.exit_code == (6 if failed else 0)
     assert res.json["ok"] is (not failed)
+
+
+@pytest.mark.docker
+def test_doctor_does_not_ask_for_buildx_as_smctl_builds_through_the_classic_builder(smctl, docker_client,
+                                                                                     no_aws_env, tmp_path):
+    res = smctl("doctor", "--json", cwd=tmp_path)
+    builder = [c for c in checks(res).values() if c["id"].startswith("docker.build")]
+    assert len(builder) == 1
+    assert builder[0]["status"] == "ok", builder[0]
+    assert "buildx" not in (builder[0]["remedy"] or "")
 
 
 def test_doctor_with_the_engine_down_still_runs_the_other_checks(smctl, monkeypatch, no_aws_env, tmp_path):
@@ -51,6 +61,16 @@ def test_doctor_with_the_engine_down_still_runs_the_other_checks(smctl, monkeypa
     assert got["port.8080"]["status"] in ("ok", "fail")  # judged without the engine
     assert got["disk.run_folder"]["status"] in ("ok", "warn", "fail")
     assert "aws.credentials" in got and "gpu" in got
+
+
+def test_failed_checks_error_says_n_of_m_checks_failed_without_repeating_the_command(smctl, monkeypatch,
+                                                                                    no_aws_env, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/missing.sock")
+    res = smctl("doctor", "--json", cwd=tmp_path)
+    doc = res.json
+    failed = [c["id"] for c in doc["error"]["details"]["checks"] if c["status"] == "fail"]
+    total = len(doc["error"]["details"]["checks"])
+    assert doc["error"]["message"] == f"{len(failed)} of {total} checks failed: {', '.join(failed)}"
 
 
 def test_doctor_names_the_process_holding_a_port_and_how_to_free_it(smctl, held_port, monkeypatch, tmp_path):
@@ -153,7 +173,7 @@ def test_unknown_fix_is_a_usage_error(smctl):
 def test_check_on_a_missing_image_says_build_it(smctl, docker_client):
     image = f"smctl-test-missing-{uuid.uuid4().hex[:8]}:1"
     res = smctl("check", image)
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # a missing local image is a name that does not exist: usage, as in the README
     assert f"Error: image {image} is not in the local Docker engine" in res.stderr
     assert "Hint: build it first: smctl build" in res.stderr
     assert "Traceback" not in res.stderr

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.docker
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 CONTEXT = IMAGES / "check-common"
 DEFECTS = ("good", "no-train", "crlf", "no-exec", "shell-entrypoint", "tini", "loopback", "ping-503",
-           "ignore-sigterm")
+           "ignore-sigterm", "algo-host")
 FAST = {"startup_timeout": 8.0, "stop_grace": 3.0}
 LABELS = {**TEST_LABELS, WORKER_LABEL: WORKER}  # other xdist workers' reapers leave these alone
 
@@ -57,7 +57,7 @@ def test_good_image_passes_every_rule_and_trains_on_the_sample(docker_reaper, ch
     sample = tmp_path / "sample"
     sample.mkdir()
     (sample / "a.csv").write_text("1,2\n")
-    report, status = check(docker_reaper, check_images["good"], sample=sample)
+    report, status = check(docker_reaper, check_images["good"], samples={"training": sample})
     assert not report.failed, [c.as_dict() for c in report.checks if c.status is Status.FAIL]
     assert set(status.values()) == {Status.OK}
     assert result(report, "train.sample").data["model_files"] == ["model.txt"]
@@ -134,7 +134,8 @@ def test_sample_run_of_a_train_that_cannot_start_fails(docker_reaper, check_imag
     """crlf's train dies with 127 on the sample: the rule fails with that exit code, it is not skipped."""
     sample = tmp_path / "sample"
     sample.mkdir()
-    report, status = check(docker_reaper, check_images["crlf"], sample=sample)
+    (sample / "a.csv").write_text("1,2\n")
+    report, status = check(docker_reaper, check_images["crlf"], samples={"training": sample})
     assert status["train.sample"] is Status.FAIL
     assert result(report, "train.sample").data["exit_code"] == 127
 
@@ -144,3 +145,51 @@ def test_missing_image_is_an_error_with_a_build_hint(docker_reaper):
         check(docker_reaper, f"smctl-test-missing-{uuid.uuid4().hex[:8]}:1")
     assert "is not in the local Docker engine" in err.value.message
     assert "smctl build" in (err.value.hint or "")
+
+
+def test_train_that_resolves_its_host_name_algo_1_first_passes_quickly(docker_reaper, check_images, tmp_path):
+    """The sagemaker-training toolkit resolves resourceconfig.json's current_host (algo-1) before anything else and
+    retries for 15 minutes: check runs train as local-train does, with hostname algo-1, so it trains at once."""
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "a.csv").write_text("1,2\n")
+    report, status = check(docker_reaper, check_images["algo-host"], samples={"training": sample},
+                           train_timeout=30.0)
+    trained = result(report, "train.sample")
+    assert trained.status is Status.OK, trained.as_dict()
+    assert trained.data["model_files"] == ["training/a.csv"]
+    assert trained.data["seconds"] < 20
+    assert status["train"] is Status.OK
+
+
+def test_samples_become_the_channels_they_name(docker_reaper, check_images, tmp_path):
+    for name in ("train", "validation"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.csv").write_text("1\n")
+    report, _ = check(docker_reaper, check_images["algo-host"],
+                      samples={"train": tmp_path / "train", "validation": tmp_path / "validation"})
+    trained = result(report, "train.sample")
+    assert trained.status is Status.OK, trained.as_dict()
+    assert trained.data["model_files"] == ["train/train.csv", "validation/validation.csv"]
+    assert trained.data["channels"] == ["train", "validation"]
+
+
+def test_serve_only_image_passes_with_serve_only_and_its_train_rules_are_skipped(docker_reaper, check_images):
+    report, status = check(docker_reaper, check_images["no-train"], train=False)
+    assert not report.failed, [c.as_dict() for c in report.checks if c.status is Status.FAIL]
+    assert status["train"] is Status.SKIP and status["train.sample"] is Status.SKIP
+    assert "--serve-only" in result(report, "train").summary
+    assert status["serve.ping"] is Status.OK
+
+
+def test_train_only_image_passes_with_train_only_and_its_serve_rules_are_skipped(docker_reaper, check_images,
+                                                                                  tmp_path):
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "a.csv").write_text("1,2\n")
+    report, status = check(docker_reaper, check_images["loopback"], serve=False, samples={"training": sample})
+    assert not report.failed, [c.as_dict() for c in report.checks if c.status is Status.FAIL]
+    for rule in ("serve.listen", "serve.ping", "serve.invocations", "serve.sigterm"):
+        assert status[rule] is Status.SKIP, rule
+    assert status["train.sample"] is Status.OK
+    assert docker_reaper.containers.list(all=True, filters={"ancestor": check_images["loopback"]}) == []

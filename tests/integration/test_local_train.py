@@ -396,7 +396,7 @@ def test_a_channel_without_files_is_refused_like_sagemaker_does(smctl, probe_ima
 
 def test_image_not_found_hints_build(smctl, project):
     res = smctl("local-train", "--image", "smctl-test-no-such-image:nope", cwd=project)
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "image smctl-test-no-such-image:nope is not in the local Docker engine" in res.stderr
     assert "smctl build" in res.stderr
 

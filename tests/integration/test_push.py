@@ -167,7 +167,7 @@ def test_image_not_built_yet_hints_smctl_build(smctl, aws_env, docker_client, tm
     res = smctl("push", "--image", f"smctl-test-absent-{uuid.uuid4().hex[:8]}:v1", "--repository",
                 "smctl-test/absent", cwd=tmp_path)
 
-    assert res.exit_code == ExitCode.ERROR
+    assert res.exit_code == ExitCode.USAGE == 2  # a name that does not exist, like a missing path
     assert "is not in the local Docker engine" in res.stderr
     assert "Hint: build it first with `smctl build`" in res.stderr
 
@@ -176,7 +176,7 @@ def test_unreachable_registry_is_named_in_the_error(smctl, aws_env, local_image)
     res = smctl("push", "--image", local_image["image"], "--repository", local_image["repository"],
                 "--registry", "127.0.0.1:1")
 
-    assert res.exit_code == ExitCode.ERROR
+    assert res.exit_code == ExitCode.DOCKER == 3  # the engine cannot reach the registry (an ECR one: 4)
     assert "Error: the registry 127.0.0.1:1 cannot be reached from the Docker engine" in res.stderr
     assert "--registry" in res.stderr
     assert "Traceback" not in res.stderr

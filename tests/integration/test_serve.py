@@ -222,7 +222,7 @@ def test_bad_model_fails_before_any_container(smctl, serve_images, endpoint_name
 def test_missing_image_hints_at_smctl_build(smctl, endpoint_name, tmp_path, docker_client):
     res = smctl("local-serve", "--image", "smctl-test-no-such-image:1", "--name", endpoint_name("noimg"),
                 "--port", "0", cwd=tmp_path)
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "image smctl-test-no-such-image:1 is not in the local Docker engine" in res.stderr
     assert "Hint: build it first: smctl build" in res.stderr
 

@@ -66,13 +66,15 @@ def test_vfs_storage_driver_is_a_warning():
     assert judges.judge_engine(engine(storage_driver="vfs")).status is Status.WARN
 
 
-def test_buildkit_needs_engine_18_09_and_buildx():
-    assert judges.judge_buildkit(engine()).status is Status.OK
-    no_buildx = judges.judge_buildkit(engine(buildx_version=None))
-    assert no_buildx.status is Status.WARN and "buildx" in no_buildx.remedy
-    old = judges.judge_buildkit(engine(server_version="18.06.1-ce"))
-    assert old.status is Status.WARN and "predates BuildKit" in old.summary
-    down = judges.judge_buildkit(EngineFacts(DEFAULT, failure="refused"))
+def test_builds_need_no_buildx_because_smctl_uses_the_classic_builder():
+    with_buildx = judges.judge_builder(engine())
+    assert with_buildx.status is Status.OK and "optional" in with_buildx.details[0]
+    no_buildx = judges.judge_builder(engine(buildx_version=None))
+    assert no_buildx.status is Status.OK and no_buildx.remedy is None
+    assert "classic builder" in no_buildx.summary and "not installed (optional" in no_buildx.details[0]
+    old = judges.judge_builder(engine(server_version="18.06.1-ce"))
+    assert old.status is Status.WARN and "older than 18.09" in old.summary
+    down = judges.judge_builder(EngineFacts(DEFAULT, failure="refused"))
     assert down.status is Status.WARN and "unreachable" in down.summary
 
 

@@ -114,10 +114,22 @@ def test_build_error_chunk_raises_with_step_and_tail():
         progress.feed({"errorDetail": {"code": 2, "message": "The command '/bin/sh -c make' returned a non-zero "
                                        "code: 2"}, "error": "The command ..."})
     err = info.value
-    assert err.message.startswith("the build failed at step 2/4 (RUN make): The command '/bin/sh -c make'")
+    assert err.message.startswith("the build failed at step 2/4 (RUN make): the command returned a non-zero code: 2")
     assert err.message.endswith("  | line 2\n  | line 3\n  | line 4")
     assert err.details["exit_code"] == 2 and err.details["output_tail"] == ["line 2", "line 3", "line 4"]
-    assert "RUN make" in (err.hint or "")
+    assert "fix that step of your Dockerfile" in (err.hint or "")
+
+
+def test_failed_run_step_shows_its_command_once():
+    command = "pip install --no-cache-dir numpy==1.26.4 pandas==2.2.2 && python -c 'import numpy, pandas'"
+    progress = BuildProgress(lambda kind, data: None)
+    progress.feed({"stream": f"Step 3/5 : RUN {command}\n"})
+    with pytest.raises(BuildFailedError) as info:
+        progress.feed({"errorDetail": {"code": 1, "message": f"The command '/bin/sh -c {command}' returned a "
+                                       "non-zero code: 1"}, "error": "The command ..."})
+    shown = info.value.message + "\n" + (info.value.hint or "")
+    assert shown.count("pip install --no-cache-dir") == 1, shown
+    assert "non-zero code: 1" in info.value.message
 
 
 @pytest.mark.parametrize("error,reason", [
