@@ -10,13 +10,21 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
 from smctl.engine.containers import stop_containers
 from smctl.engine.labels import LABEL_JOB
 from smctl.events import OnEvent
-from smctl.training.artifacts import HostResult, TrainResult, collect_artifacts, fix_ownership
+from smctl.training.artifacts import (
+    HostResult,
+    TrainResult,
+    collect_artifacts,
+    fix_ownership,
+    hand_over,
+    missing_ancestors,
+)
 from smctl.training.plan import HostPlan, JobPlan, with_checkpoints, without_overlays
 from smctl.training.rundir import check_writable, clear_run_dir, prepare_host, rmtree
 
@@ -25,15 +33,43 @@ TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 
 def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
             resume: bool = False) -> TrainResult:
-    """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels."""
+    """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels.
+
+    Whatever happens (Ctrl-C included), an output folder this run made and left empty goes, and what it made in
+    the user's folders belongs to the invoking user (sudo's caller when run through sudo).
+    """
     from smctl.errors import OverlayUnavailableError
 
+    created = missing_ancestors(plan.run_dir, plan.output_dir, plan.latest_dir, plan.checkpoint_dir)
+    result: TrainResult | None = None
     try:
-        return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
-    except OverlayUnavailableError as exc:
-        on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
-                                        "(on SageMaker they are writable copies)"})
-        return _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True)
+        try:
+            result = _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume)
+        except OverlayUnavailableError as exc:
+            on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
+                                            "(on SageMaker they are writable copies)"})
+            result = _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True)
+        return result
+    finally:
+        if result is None or result.model_artifact is None:
+            _drop_empty_folders(plan.output_dir, created)
+        hand_over(plan, created)
+
+
+def _drop_empty_folders(folder: Path, created: list[Path]) -> None:
+    """Remove `folder` and its parents up to the topmost one this run created, each only while it is empty."""
+    for top in created:
+        if folder != top and top not in folder.parents:
+            continue
+        path = folder
+        while True:
+            try:
+                path.rmdir()
+            except OSError:  # not empty (or gone): leave it and everything above it
+                return
+            if path == top:
+                return
+            path = path.parent
 
 
 def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,

@@ -1,0 +1,105 @@
+"""`smctl local-train` hardening against the real engine: ownership under sudo, whole artifact pairs, failures."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+IMAGES = Path(__file__).resolve().parents[1] / "images"
+PROBE = "smctl-test-train-probe:latest"
+
+
+@pytest.fixture(scope="session")
+def probe_image(docker_client):
+    docker_client.images.build(path=str(IMAGES / "train-probe"), tag=PROBE, labels={"smctl.test": "1"}, rm=True)
+    return PROBE
+
+
+@pytest.fixture
+def project(tmp_path, docker_reaper):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "train" / "a.csv").write_text("1,2\n3,4\n")
+    return tmp_path
+
+
+def _python(code: str) -> str:
+    """An --entrypoint that runs `code` with the probe image's python."""
+    return shlex.join(["python3", "-c", code])
+
+
+WRITE_ARTIFACTS = ("import os, sys; a = sys.argv; "
+                   "open('/opt/ml/model/weights.bin', 'wb').write(os.urandom(int(a[1]))); "
+                   "open('/opt/ml/output/data/metrics.bin', 'wb').write(os.urandom(int(a[2])))")
+
+
+def _owners(root: Path) -> dict[str, tuple[int, int]]:
+    found = {str(root): (os.lstat(root).st_uid, os.lstat(root).st_gid)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            st = os.lstat(os.path.join(dirpath, name))
+            found[os.path.join(dirpath, name)] = (st.st_uid, st.st_gid)
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as sudo gives")
+def test_run_through_sudo_leaves_every_created_path_to_the_invoking_user(smctl, probe_image, project,
+                                                                         monkeypatch):
+    monkeypatch.setenv("SUDO_UID", "4242")
+    monkeypatch.setenv("SUDO_GID", "4343")
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "sudo-owned",
+                "--channel", f"training={project / 'data' / 'train'}", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    smctl_dir = project / ".smctl"
+    links = [smctl_dir / "output" / "model.tar.gz", smctl_dir / "output" / "output.tar.gz"]
+    assert all(link.is_symlink() for link in links)
+    owners = _owners(smctl_dir)
+    for path in (smctl_dir / "output" / "sudo-owned" / "model.tar.gz", smctl_dir / "runs" / "sudo-owned",
+                 smctl_dir / "runs" / "sudo-owned" / "logs.txt", *links):
+        assert str(path) in owners
+    assert {path: owner for path, owner in owners.items() if owner != (4242, 4343)} == {}
+
+
+def test_full_output_dir_keeps_the_old_artifact_pair_whole(smctl, probe_image, project, tmpfs):
+    out = tmpfs("size=1m")
+    ok = smctl("local-train", "--image", probe_image, "--job-name", "pair-old", "--output-dir", out,
+               "--entrypoint", _python(WRITE_ARTIFACTS), "--args", "1000 1000", cwd=project)
+    assert ok.exit_code == 0, ok.stderr
+    before = {name: (out / name).read_bytes() for name in ("model.tar.gz", "output.tar.gz")}
+    # the new model.tar.gz fits, the new output.tar.gz does not
+    res = smctl("local-train", "--image", probe_image, "--job-name", "pair-new", "--output-dir", out,
+                "--entrypoint", _python(WRITE_ARTIFACTS), "--args", "2000 3000000", cwd=project)
+    assert res.exit_code != 0
+    assert "no space left on device" in res.stderr
+    assert "--output-dir" in res.stderr and " -o" not in res.stderr
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in out.iterdir()) == ["model.tar.gz", "output.tar.gz"]  # no temp left behind
+    with tarfile.open(out / "model.tar.gz") as tar:
+        assert tar.getmember("weights.bin").size == 1000
+
+
+FAIL_WITH_TRACEBACK = """
+import sys, traceback
+try:
+    raise ValueError('the probe failed on purpose')
+except ValueError:
+    text = traceback.format_exc()
+    sys.stderr.write(text)
+    open('/opt/ml/output/failure', 'w').write(text)
+    sys.exit(1)
+"""
+
+
+def test_failed_job_prints_its_traceback_once_and_leaves_no_empty_output_folder(smctl, probe_image, project):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "fails-once",
+                "--entrypoint", _python(FAIL_WITH_TRACEBACK), cwd=project)
+    assert res.exit_code == 5
+    assert res.stderr.count("Traceback (most recent call last)") == 1
+    assert "Error: training job fails-once failed: ValueError: the probe failed on purpose" in res.stderr
+    assert not (project / ".smctl" / "output" / "fails-once").exists()
+    assert not (project / ".smctl" / "output").exists()
+    assert (project / ".smctl" / "runs" / "fails-once" / "logs.txt").exists()
