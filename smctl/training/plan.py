@@ -24,6 +24,7 @@ from smctl.training.inputs import ChannelInput, local_source
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 SHM_BYTES = 1 << 30
+HOLDER_KIND = "train-network"  # LABEL_KIND of the containers that hold each host's network identity
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class HostPlan:
     config_files: dict[str, str]
     pipe_options: dict[str, ChannelConfig]
     pipe_order: dict[str, Callable[[int], list[Path]]]  # Pipe channel -> (epoch -> the files fed through its FIFO)
+    holder: ContainerSpec | None = None  # multi-host: holds the host's name on the job network for the whole job
 
     @property
     def pipes(self) -> dict[str, list[Path]]:
@@ -181,6 +183,7 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             **env,
         }
         command, entrypoint = _invocation(job.entrypoint, job.arguments)
+        holder = _network_holder(job, job_name, host, network) if network else None
         spec = ContainerSpec(
             image=job.image,
             name=f"smctl-{job_name}-{host}",
@@ -196,10 +199,26 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             mem_limit=instance.memory_bytes or None,
             nano_cpus=cpu_limit(instance),
             shm_size=SHM_BYTES,
+            network_of=holder.name if holder else None,
         )
-        host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order))
+        host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order, holder))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
                    latest_dir)
+
+
+def _network_holder(job: TrainingJob, job_name: str, host: str, network: str) -> ContainerSpec:
+    """A small container that owns `host`'s name and address on the job network from before any algorithm starts
+    until the job ends, as SageMaker's instances do; the host's algorithm container joins its network namespace."""
+    return ContainerSpec(
+        image=job.image,
+        name=f"smctl-{job_name}-{host}-network",
+        command=[],
+        entrypoint=["sleep", "2147483647"],
+        hostname=host,
+        labels={LABEL_JOB: job_name, LABEL_KIND: HOLDER_KIND, LABEL_HOST: host},
+        network=network,
+        aliases=(host,),
+    )
 
 
 def _check_container_list(what: str, flag: str, items: Sequence[str]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
-from smctl.engine.containers import stop_containers
+from smctl.engine.containers import ContainerSpec, stop_containers
 from smctl.engine.labels import LABEL_JOB
 from smctl.events import OnEvent
 from smctl.training.artifacts import (
@@ -127,6 +127,11 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
                 feeder = PipeFeeder(host.root / "input" / "data", ch, order(0), record_wrapper=opts.record_wrapper,
                                     compression=opts.compression, order=order).start()
                 stack.callback(feeder.stop)
+        # Every host's name resolves before any algorithm starts, and until the job ends (SageMaker's instances
+        # are all up first and stay up): one small holder per host owns the name; the algorithm joins it.
+        for host in plan.hosts:
+            if host.holder is not None:
+                _start_holder(client, stack, host.holder)
         containers = []
         pumps = []
         for host in plan.hosts:
@@ -174,6 +179,20 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
         run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
         hosts=results, log_tail=list(tail), latest_dir=plan.latest_dir,
     )
+
+
+def _start_holder(client: Any, stack: ExitStack, spec: ContainerSpec) -> None:
+    """Raises: ContainerFailedError naming the missing `sleep` when the image cannot run the holder."""
+    from smctl.engine.containers import run_container
+    from smctl.errors import ContainerFailedError
+
+    try:
+        stack.enter_context(run_container(client, spec, stop_grace=0))
+    except ContainerFailedError as exc:
+        raise ContainerFailedError(
+            f"image {spec.image} cannot run `sleep`, which holds host {spec.hostname}'s name on the job network "
+            f"of a multi-host job: {exc.message}",
+            "add coreutils (or busybox) to the image, or train on one host: --instance-count 1") from None
 
 
 def run_with_interruption(plan: JobPlan, on_event: OnEvent, *, after: float, keep: bool = False) -> TrainResult:

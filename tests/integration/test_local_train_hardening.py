@@ -103,3 +103,30 @@ def test_failed_job_prints_its_traceback_once_and_leaves_no_empty_output_folder(
     assert not (project / ".smctl" / "output" / "fails-once").exists()
     assert not (project / ".smctl" / "output").exists()
     assert (project / ".smctl" / "runs" / "fails-once" / "logs.txt").exists()
+
+
+RESOLVE_AT_ONCE = ("import socket; [socket.gethostbyname(h) for h in ('algo-1', 'algo-2')]; "
+                   "open('/opt/ml/model/' + socket.gethostname(), 'w').write('resolved')")
+RESOLVE_LATE = ("import json, socket, time; "
+                "me = json.load(open('/opt/ml/input/config/resourceconfig.json'))['current_host']; "
+                "time.sleep(4 if me == 'algo-1' else 0); "
+                "open('/opt/ml/model/' + me, 'w').write(socket.gethostbyname('algo-2'))")
+
+
+def test_every_host_resolves_the_others_at_its_first_line(smctl, probe_image, project):
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "resolve-first",
+                "--instance-count", "2", "--entrypoint", _python(RESOLVE_AT_ONCE), cwd=project)
+    assert res.exit_code == 0, res.stderr
+    with tarfile.open(res.json["result"]["model_artifact"]) as tar:
+        assert sorted(tar.getnames()) == ["algo-1", "algo-2"]  # and each host's hostname is its own
+
+
+def test_a_host_whose_algorithm_exited_still_resolves_until_the_job_ends(smctl, probe_image, project,
+                                                                         docker_client):
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "resolve-late",
+                "--instance-count", "2", "--entrypoint", _python(RESOLVE_LATE), cwd=project)
+    assert res.exit_code == 0, res.stderr
+    with tarfile.open(res.json["result"]["model_artifact"]) as tar:
+        seen = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
+    assert seen["algo-1"] == seen["algo-2"]  # algo-1 found algo-2 at the address it had while running
+    assert not docker_client.containers.list(all=True, filters={"label": "smctl.job=resolve-late"})
