@@ -162,7 +162,7 @@ def raise_for_failure(result: TrainResult) -> None:
     """Raises: ContainerFailedError (exit 5) with the FailureReason; the logs, streamed already, are not repeated."""
     if result.status == "Completed":
         return
-    hint = f"the container's output is above and in {result.run_dir / 'logs.txt'}"
+    hint = f"see the logs in {result.run_dir / 'logs.txt'} (streamed above)"
     if wrote_into_a_channel(result.log_tail, result.failure_reason):
         hint = (f"{layout.INPUT_DATA}/<channel> was read-only: FastFile channels are on SageMaker too, File-mode "
                 "ones only here with --read-only-channels or an engine that cannot mount overlays; write what you "

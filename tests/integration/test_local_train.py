@@ -336,7 +336,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        running = docker_client.containers.list(filters={"label": "smctl.job=probe-ctrlc"})
+        running = docker_client.containers.list(filters={"label": ["smctl.job=probe-ctrlc", "smctl.kind=train"]})
         if len(running) == 2:
             break
         time.sleep(0.2)
