@@ -78,6 +78,9 @@ def local_train(
         keep=t.keep, read_only_channels=t.read_only_channels)
     if dry_run:
         plan = plan_job(job)
+        if plan.gpus_from_instance:
+            out.warn(f"{plan.instance.name} has GPUs: the run asks the engine for them (--gpus auto), as SageMaker "
+                     "gives them; an engine without the NVIDIA runtime refuses that, and --gpus none runs on CPU")
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
     on_event = event_printer(out, download=lambda d: out.info(f"channel {d['channel']}: {d['uri']} "

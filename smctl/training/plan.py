@@ -77,6 +77,11 @@ class JobPlan:
     job: TrainingJob
     latest_dir: Path | None = None  # where model.tar.gz / output.tar.gz link to this job's artifacts
 
+    @property
+    def gpus_from_instance(self) -> bool:
+        """Whether the hosts ask for GPUs because `--gpus auto` met a GPU instance type (not a GPU flag)."""
+        return self.job.gpus.strip().lower() == "auto" and bool(self.instance.gpus)
+
     def describe(self) -> dict[str, Any]:
         return {
             "job_name": self.job_name,
@@ -103,7 +108,7 @@ def default_job_name(image: str) -> str:
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
 
 
-def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPlan:
+def plan_job(job: TrainingJob) -> JobPlan:
     """Everything that would run, computed without touching the engine or the disk.
 
     Raises:
@@ -123,7 +128,9 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
-    gpus = parse_gpus(job.gpus, instance, engine_has_gpus)
+    # `auto` is what SageMaker gives: the instance's GPUs, whatever this engine has. An engine without the NVIDIA
+    # runtime refuses them as it refuses --gpus all; CPU instead takes --gpus none, said on purpose.
+    gpus = parse_gpus(job.gpus, instance, engine_has_gpus=True)
 
     run_dir = job.project_root / ".smctl" / "runs" / job_name
     if job.output_dir is not None:

@@ -130,3 +130,23 @@ def test_a_host_whose_algorithm_exited_still_resolves_until_the_job_ends(smctl, 
         seen = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}
     assert seen["algo-1"] == seen["algo-2"]  # algo-1 found algo-2 at the address it had while running
     assert not docker_client.containers.list(all=True, filters={"label": "smctl.job=resolve-late"})
+
+
+def test_gpu_instance_type_is_refused_on_an_engine_without_gpus_unless_gpus_none(smctl, probe_image, project,
+                                                                                 docker_client):
+    res = smctl("local-train", "--image", probe_image, "--job-name", "gpu-auto", "--instance-type", "ml.g4dn.xlarge",
+                cwd=project)
+    assert res.exit_code == 3, res.stderr
+    assert "cannot give GPUs (1)" in res.stderr and "Hint:" in res.stderr and "--gpus none" in res.stderr
+    assert not docker_client.containers.list(all=True, filters={"label": "smctl.job=gpu-auto"})
+    cpu = smctl("local-train", "--image", probe_image, "--job-name", "gpu-none", "--instance-type", "ml.g4dn.xlarge",
+                "--gpus", "none", cwd=project)
+    assert cpu.exit_code == 0, cpu.stderr
+
+
+def test_dry_run_of_a_gpu_instance_type_plans_its_gpus_with_a_warning(smctl, project):
+    res = smctl("--json", "local-train", "--image", "any:1", "--job-name", "gpu-plan", "--instance-type",
+                "ml.g4dn.xlarge", "--dry-run", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert res.json["result"]["hosts"][0]["container"]["gpus"] == "1"
+    assert any("--gpus none runs on CPU" in w for w in res.json["warnings"])

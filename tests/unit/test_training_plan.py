@@ -196,17 +196,16 @@ def test_instance_type_sets_memory_cpu_and_shm_limits(tmp_path):
     assert plan.instance.name == "ml.m5.xlarge"
 
 
-@pytest.mark.parametrize(("gpus", "instance", "engine", "described"), [
-    ("auto", "ml.m5.xlarge", None, "none"),
-    ("auto", "ml.p3.8xlarge", True, "4"),
-    ("auto", "ml.p3.8xlarge", False, "none"),
-    ("all", "ml.m5.xlarge", None, "all"),
-    ("2", "ml.p3.8xlarge", None, "2"),
-    ("0,1", "ml.p3.8xlarge", None, "devices 0,1"),
-    ("none", "ml.p3.8xlarge", True, "none"),
+@pytest.mark.parametrize(("gpus", "instance", "described"), [
+    ("auto", "ml.m5.xlarge", "none"),
+    ("auto", "ml.p3.8xlarge", "4"),
+    ("all", "ml.m5.xlarge", "all"),
+    ("2", "ml.p3.8xlarge", "2"),
+    ("0,1", "ml.p3.8xlarge", "devices 0,1"),
+    ("none", "ml.p3.8xlarge", "none"),
 ])
-def test_gpu_request_follows_the_flag_instance_and_engine(tmp_path, gpus, instance, engine, described):
-    plan = plan_job(job(tmp_path, gpus=gpus, instance_type=instance), engine_has_gpus=engine)
+def test_gpu_request_follows_the_flag_and_instance(tmp_path, gpus, instance, described):
+    plan = plan_job(job(tmp_path, gpus=gpus, instance_type=instance))
     assert plan.hosts[0].container.gpus.describe() == described
 
 
