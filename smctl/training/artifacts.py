@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,8 @@ def fix_ownership(client: Any, plan: JobPlan) -> None:
     """Files the container wrote as root become the invoking user's (sudo's caller when run through sudo)."""
     from smctl.engine.containers import chown_tree
 
+    if os.geteuid() == 0:
+        return  # as root, hand_over() does it, sparing the hard links to the user's channel files
     uid, gid = invoking_user()
     for root in (plan.run_dir, plan.checkpoint_dir):
         if root is not None and root.exists():
@@ -149,11 +152,13 @@ def hand_over(plan: JobPlan, created: Sequence[Path]) -> None:
         for dirpath, dirnames, filenames in os.walk(tree):
             for name in (*dirnames, *filenames):
                 with contextlib.suppress(FileNotFoundError):
-                    _lchown(Path(dirpath, name), uid, gid)
+                    _lchown(Path(dirpath, name), uid, gid, linked_ok=False)
 
 
-def _lchown(path: Path, uid: int, gid: int) -> None:
+def _lchown(path: Path, uid: int, gid: int, *, linked_ok: bool = True) -> None:
     st = os.lstat(path)
+    if not linked_ok and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        return  # a hard link to a user's channel file (shards/, single/): its owner is not ours to change
     if (st.st_uid, st.st_gid) != (uid, gid):
         os.lchown(path, uid, gid)
 

@@ -179,6 +179,10 @@ def plan_job(job: TrainingJob) -> JobPlan:
             overlay = root / "overlay" / cfg.name if cfg.input_mode == "File" and not job.read_only_channels else None
             if cfg.distribution == "ShardedByS3Key" and len(hosts) > 1:
                 mounts.append(Mount(root / "shards" / cfg.name, target, read_only=overlay is None, overlay=overlay))
+            elif src.is_file() and overlay is not None:
+                # overlayfs layers folders: a single file is linked into single/<channel>/ (rundir.prepare_host),
+                # so the channel is writable as a File-mode channel is on SageMaker, and the file stays untouched
+                mounts.append(Mount(root / "single" / cfg.name, target, overlay=overlay))
             elif src.is_file():
                 mounts.append(Mount(src, f"{target}/{src.name}", read_only=True))
             else:

@@ -172,7 +172,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
         model_artifact, output_artifact = collect_artifacts(plan, on_event)
         if not keep:
             for host in plan.hosts:
-                for sub in ("model", "output/data", "shards", "overlay"):
+                for sub in ("model", "output/data", "shards", "single", "overlay"):
                     rmtree(host.root / sub, ignore_errors=True)
     return TrainResult(
         job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,

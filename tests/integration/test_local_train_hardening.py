@@ -150,3 +150,20 @@ def test_dry_run_of_a_gpu_instance_type_plans_its_gpus_with_a_warning(smctl, pro
     assert res.exit_code == 0, res.stderr
     assert res.json["result"]["hosts"][0]["container"]["gpus"] == "1"
     assert any("--gpus none runs on CPU" in w for w in res.json["warnings"])
+
+
+WRITE_INTO_CHANNEL = ("import os; d = '/opt/ml/input/data/train'; "
+                      "open(d + '/a.csv', 'a').write('9,9\\n'); open(d + '/unpacked.txt', 'w').write('x'); "
+                      "open('/opt/ml/model/seen', 'w').write(repr(sorted(os.listdir(d))) + open(d + '/a.csv').read())")
+
+
+def test_a_single_file_channel_is_writable_like_a_folder_channel(smctl, probe_image, project):
+    file = project / "data" / "train" / "a.csv"
+    res = smctl("--json", "local-train", "--image", probe_image, "--job-name", "single-file",
+                "--channel", f"train={file}", "--entrypoint", _python(WRITE_INTO_CHANNEL), cwd=project)
+    assert res.exit_code == 0, res.stderr
+    with tarfile.open(res.json["result"]["model_artifact"]) as tar:
+        seen = tar.extractfile("seen").read().decode()
+    assert seen == "['a.csv', 'unpacked.txt']1,2\n3,4\n9,9\n"
+    assert file.read_text() == "1,2\n3,4\n"  # the user's file is untouched
+    assert not (project / ".smctl" / "runs" / "single-file" / "algo-1" / "single").exists()

@@ -127,9 +127,16 @@ def test_fastfile_channel_is_a_read_only_mount(tmp_path, data):
     assert (mount.source, mount.read_only, mount.overlay) == (data, True, None)
 
 
-def test_a_single_file_channel_is_mounted_under_its_name(tmp_path, data):
+def test_a_single_file_file_mode_channel_is_a_writable_overlay_over_a_folder_holding_it(tmp_path, data):
+    host = plan_job(job(tmp_path, channels=(channel(data / "part-0.csv"),))).hosts[0]
+    [mount] = mounts_at(host, "/opt/ml/input/data/train")
+    assert (mount.source, mount.read_only, mount.overlay) == (
+        host.root / "single" / "train", False, host.root / "overlay" / "train")
+
+
+def test_a_single_file_channel_read_only_is_mounted_under_its_name(tmp_path, data):
     file = data / "part-0.csv"
-    host = plan_job(job(tmp_path, channels=(channel(file),))).hosts[0]
+    host = plan_job(job(tmp_path, channels=(channel(file),), read_only_channels=True)).hosts[0]
     [mount] = mounts_at(host, "/opt/ml/input/data/train/part-0.csv")
     assert (mount.source, mount.read_only) == (file, True)
 
