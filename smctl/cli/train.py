@@ -150,6 +150,10 @@ def _render_plan(console: Any, plan: dict[str, Any]) -> None:
             console.print(f"  entrypoint: {shlex.join(c['entrypoint'])}", markup=False)
         console.print(f"  hostname: {c['hostname']}  network: {c['network'] or 'default bridge'}  gpus: {c['gpus']}"
                       f"  cpus: {c['cpus']}  memory: {c['memory_bytes']}", markup=False)
+        if host["network_holder"]:
+            holder = host["network_holder"]
+            console.print(f"  network identity held for the whole job by {holder['name']} "
+                          f"({shlex.join(holder['entrypoint'])}); the algorithm joins its network", markup=False)
         for m in c["mounts"]:
             how = f" (overlay: writes go to {m['overlay']})" if m.get("overlay") else " (ro)" if m["read_only"] else ""
             console.print(f"  mount {m['source']} -> {m['target']}{how}", markup=False)

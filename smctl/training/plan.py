@@ -96,6 +96,7 @@ class JobPlan:
                     "config_files": {name: text for name, text in h.config_files.items()},
                     "pipe_channels": {ch: [str(f) for f in files] for ch, files in h.pipes.items()},
                     "container": h.container.describe(),
+                    "network_holder": h.holder.describe() if h.holder else None,
                 }
                 for h in self.hosts
             ],

@@ -266,3 +266,13 @@ def test_planning_writes_nothing(tmp_path, data):
 def test_bad_input_is_refused_before_anything_runs(tmp_path, changes, message):
     with pytest.raises(UsageError, match=message):
         plan_job(job(tmp_path, **changes))
+
+
+def test_each_host_of_a_multi_host_job_joins_a_holder_of_its_network_name(tmp_path):
+    plan = plan_job(job(tmp_path, instance_count=2))
+    for host in plan.hosts:
+        holder = host.holder
+        assert holder is not None and holder.hostname == host.host and holder.aliases == (host.host,)
+        assert holder.network == plan.network and holder.labels["smctl.kind"] == "train-network"
+        assert host.container.network_of == holder.name
+    assert plan_job(job(tmp_path)).hosts[0].holder is None  # one host needs no network of its own
