@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,37 +17,53 @@ if TYPE_CHECKING:
     from smctl.project.spec import TrainSection
     from smctl.training.inputs import ChannelInput
 
+MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 FLAG_NAMES = {"hyperparameter_encoding": "--hp-encoding", "arguments": "--args"}
 HELP = "Run IMAGE train exactly as a SageMaker training job would, on the local Docker engine."
 
 
 def local_train(
     ctx: typer.Context,
-    image: Annotated[str | None, typer.Option("--image", help="Image to train (default: smctl.toml).")] = None,
-    hp: Annotated[list[str] | None, typer.Option("--hp", help="Hyperparameter KEY=VALUE (repeatable).")] = None,
-    hyperparameters: Annotated[
-        Path | None, typer.Option("--hyperparameters", help="JSON file of hyperparameters.")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", metavar="IMAGE", help="Image to train (default: smctl.toml).")] = None,
+    hp: Annotated[list[str] | None, typer.Option(
+        "--hp", metavar="KEY=VALUE", help="Hyperparameter KEY=VALUE (repeatable).")] = None,
+    hyperparameters: Annotated[Path | None, typer.Option(
+        "--hyperparameters", metavar="FILE", help="JSON file of hyperparameters.")] = None,
     channel: Annotated[list[str] | None, typer.Option(
-        "--channel", help="NAME=PATH|s3://..., options after commas: content_type=, mode=File|FastFile|Pipe, "
+        "--channel", metavar="NAME=PATH[,OPT=VALUE...]",
+        help="NAME=PATH|s3://..., options after commas: content_type=, mode=File|FastFile|Pipe, "
         "distribution=FullyReplicated|ShardedByS3Key, record_wrapper=None|RecordIO, compression=None|Gzip, "
         "shuffle_seed=N.")] = None,
-    instance_type: Annotated[str | None, typer.Option("--instance-type", help="ml.* type: CPU/memory limits.")] = None,
-    instance_count: Annotated[int | None, typer.Option("--instance-count", help="Number of hosts.")] = None,
-    gpus: Annotated[str | None, typer.Option("--gpus", help="all | N | ids (0,1) | none | auto.")] = None,
+    instance_type: Annotated[str | None, typer.Option(
+        "--instance-type", metavar="TYPE", help="ml.* type: CPU/memory limits.")] = None,
+    instance_count: Annotated[int | None, typer.Option(
+        "--instance-count", metavar="N", help="Number of hosts (1 or more).")] = None,
+    gpus: Annotated[str | None, typer.Option(
+        "--gpus", metavar="WHICH", help="all | N | ids (0,1) | none | auto.")] = None,
     output_dir: Annotated[Path | None, typer.Option(
-        "--output-dir", help="Where model.tar.gz and output.tar.gz land (default: .smctl/output/JOB/).")] = None,
+        "--output-dir", metavar="DIR",
+        help="Where model.tar.gz and output.tar.gz land (default: .smctl/output/JOB/).")] = None,
     checkpoint_dir: Annotated[Path | None, typer.Option(
-        "--checkpoint-dir", help="Restored to /opt/ml/checkpoints, synced back during and after.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", help="Container environment KEY=VALUE.")] = None,
-    job_name: Annotated[str | None, typer.Option("--job-name")] = None,
+        "--checkpoint-dir", metavar="DIR",
+        help="Restored to /opt/ml/checkpoints, synced back during and after.")] = None,
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", metavar="KEY=VALUE", help="Container environment KEY=VALUE.")] = None,
+    job_name: Annotated[str | None, typer.Option(
+        "--job-name", metavar="NAME", help="Training job name (default: IMAGE-TIMESTAMP).")] = None,
     entrypoint: Annotated[str | None, typer.Option(
-        "--entrypoint", help="ContainerEntrypoint: replaces ENTRYPOINT, and `train` is not passed.")] = None,
-    args: Annotated[str | None, typer.Option("--args", help="ContainerArguments: replace `train`.")] = None,
+        "--entrypoint", metavar="COMMAND",
+        help="ContainerEntrypoint: replaces ENTRYPOINT, and `train` is not passed.")] = None,
+    args: Annotated[str | None, typer.Option(
+        "--args", metavar="ARGS", help="ContainerArguments: replace `train`.")] = None,
     hp_encoding: Annotated[str | None, typer.Option(
-        "--hp-encoding", help="json (framework estimators, the default) or str (generic Estimator).")] = None,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region (for s3:// channels).")] = None,
+        "--hp-encoding", metavar="json|str",
+        help="json (framework estimators, the default) or str (generic Estimator).")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", metavar="REGION", help="AWS region (for s3:// channels).")] = None,
     simulate_interruption: Annotated[float | None, typer.Option(
-        "--simulate-interruption", help="SIGTERM after SECONDS, then resume from checkpoints (Spot).")] = None,
+        "--simulate-interruption", metavar="SECONDS",
+        help="SIGTERM after SECONDS, then resume from checkpoints (Spot).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run, run nothing.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the hosts' model/ and output/ trees.")] = False,
     read_only_channels: Annotated[bool, typer.Option(
@@ -65,10 +82,13 @@ def local_train(
     t = spec.train.with_overrides(
         FLAG_NAMES, image=image, instance_type=instance_type, hyperparameter_encoding=hp_encoding,
         job_name=job_name, gpus=gpus, checkpoint_dir=checkpoint_dir, entrypoint=_words(entrypoint),
-        arguments=_words(args), keep=keep or None, read_only_channels=read_only_channels or None)
+        arguments=_words(args), keep=keep or None, read_only_channels=read_only_channels or None,
+        instance_count=instance_count)
+    if simulate_interruption is not None:
+        _check_interruption(simulate_interruption)
     job = TrainingJob(
         image=t.image, project_root=spec.root or Path.cwd(), job_name=t.job_name, instance_type=t.instance_type,
-        instance_count=override(instance_count, t.instance_count),
+        instance_count=t.instance_count,
         hyperparameters={**t.hyperparameters, **parse_hyperparameters(hp or [], hyperparameters)},
         hyperparameter_encoding=t.hyperparameter_encoding, channels=channels,
         environment={**t.environment, **parse_pairs(env or [], "--env")},
@@ -78,6 +98,9 @@ def local_train(
         keep=t.keep, read_only_channels=t.read_only_channels)
     if dry_run:
         plan = plan_job(job)
+        if plan.gpus_from_instance:
+            out.warn(f"{plan.instance.name} has GPUs: the run asks the engine for them (--gpus auto), as SageMaker "
+                     "gives them; an engine without the NVIDIA runtime refuses that, and --gpus none runs on CPU")
         out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
         return
     on_event = event_printer(out, download=lambda d: out.info(f"channel {d['channel']}: {d['uri']} "
@@ -102,6 +125,16 @@ def _channels(t: TrainSection, flags: list[str]) -> tuple[ChannelInput, ...]:
     return (*kept, *given)
 
 
+def _check_interruption(seconds: float) -> None:
+    """Raises: UsageError unless 0 < seconds <= SageMaker's longest MaxRuntimeInSeconds (28 days)."""
+    from smctl.errors import UsageError
+
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_RUNTIME_SECONDS):
+        raise UsageError(f"--simulate-interruption must be a number of seconds above 0, got {seconds:g}",
+                         f"use a value above 0 and at most {MAX_RUNTIME_SECONDS} (28 days, SageMaker's longest "
+                         "MaxRuntimeInSeconds): --simulate-interruption 30")
+
+
 def _words(text: str | None) -> list[str] | None:
     """--entrypoint/--args as the shell would split them; None (smctl.toml decides) when not given or blank."""
     return shlex.split(text) or None if text else None
@@ -117,6 +150,10 @@ def _render_plan(console: Any, plan: dict[str, Any]) -> None:
             console.print(f"  entrypoint: {shlex.join(c['entrypoint'])}", markup=False)
         console.print(f"  hostname: {c['hostname']}  network: {c['network'] or 'default bridge'}  gpus: {c['gpus']}"
                       f"  cpus: {c['cpus']}  memory: {c['memory_bytes']}", markup=False)
+        if host["network_holder"]:
+            holder = host["network_holder"]
+            console.print(f"  network identity held for the whole job by {holder['name']} "
+                          f"({shlex.join(holder['entrypoint'])}); the algorithm joins its network", markup=False)
         for m in c["mounts"]:
             how = f" (overlay: writes go to {m['overlay']})" if m.get("overlay") else " (ro)" if m["read_only"] else ""
             console.print(f"  mount {m['source']} -> {m['target']}{how}", markup=False)

@@ -126,6 +126,9 @@ class ContainerSpec:
     nano_cpus: int | None = None
     shm_size: int | None = None
     ports: dict[str, Any] = field(default_factory=dict)
+    # Join this (running) container's network namespace: its address, hostname and aliases serve this container
+    # too, and outlive it. hostname/network/aliases above then describe that identity rather than set it.
+    network_of: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """What would run, for --dry-run."""
@@ -232,7 +235,10 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         "detach": True,
         "privileged": False,
     }
-    if spec.network:
+    if spec.network_of:
+        kwargs["network_mode"] = f"container:{spec.network_of}"
+        del kwargs["hostname"]  # the engine refuses a hostname with a shared network namespace: it comes with it
+    elif spec.network:
         kwargs["network"] = spec.network
         kwargs["networking_config"] = {
             spec.network: client.api.create_endpoint_config(aliases=list(spec.aliases) or None)

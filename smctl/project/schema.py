@@ -89,7 +89,7 @@ def text(pattern: str | None = None, expected: str = "a string", max_len: int = 
     return check
 
 
-def integer(lo: int | None = None, hi: int | None = None) -> Check:
+def integer(lo: int | None = None, hi: int | None = None, hint: str | None = None) -> Check:
     if lo is not None and hi is not None:
         expected = f"an integer from {lo} to {hi}"
     else:
@@ -98,7 +98,7 @@ def integer(lo: int | None = None, hi: int | None = None) -> Check:
     def check(v: Any, ctx: Ctx) -> int:
         # TOML true is not 1: bool is a subclass of int in Python, so exclude it explicitly
         if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise Bad(expected)
+            raise Bad(expected, hint)
         return v
     return check
 
@@ -322,7 +322,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
     "train": (
         Field("image", image_ref),
         Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
-        Field("instance_count", integer(1), 1),
+        Field("instance_count", integer(1, hint="the number of hosts (algo-1..N): 1 or more"), 1),
         Field("input_mode", choice(*layout.INPUT_MODES), "File"),
         Field("hyperparameters", hyperparameters, {}),
         Field("hyperparameter_encoding", choice(*hps.HP_ENCODINGS), "json"),

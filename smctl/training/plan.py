@@ -24,6 +24,7 @@ from smctl.training.inputs import ChannelInput, local_source
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 SHM_BYTES = 1 << 30
+HOLDER_KIND = "train-network"  # LABEL_KIND of the containers that hold each host's network identity
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class HostPlan:
     config_files: dict[str, str]
     pipe_options: dict[str, ChannelConfig]
     pipe_order: dict[str, Callable[[int], list[Path]]]  # Pipe channel -> (epoch -> the files fed through its FIFO)
+    holder: ContainerSpec | None = None  # multi-host: holds the host's name on the job network for the whole job
 
     @property
     def pipes(self) -> dict[str, list[Path]]:
@@ -75,6 +77,11 @@ class JobPlan:
     job: TrainingJob
     latest_dir: Path | None = None  # where model.tar.gz / output.tar.gz link to this job's artifacts
 
+    @property
+    def gpus_from_instance(self) -> bool:
+        """Whether the hosts ask for GPUs because `--gpus auto` met a GPU instance type (not a GPU flag)."""
+        return self.job.gpus.strip().lower() == "auto" and bool(self.instance.gpus)
+
     def describe(self) -> dict[str, Any]:
         return {
             "job_name": self.job_name,
@@ -89,6 +96,7 @@ class JobPlan:
                     "config_files": {name: text for name, text in h.config_files.items()},
                     "pipe_channels": {ch: [str(f) for f in files] for ch, files in h.pipes.items()},
                     "container": h.container.describe(),
+                    "network_holder": h.holder.describe() if h.holder else None,
                 }
                 for h in self.hosts
             ],
@@ -101,7 +109,7 @@ def default_job_name(image: str) -> str:
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
 
 
-def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPlan:
+def plan_job(job: TrainingJob) -> JobPlan:
     """Everything that would run, computed without touching the engine or the disk.
 
     Raises:
@@ -121,7 +129,9 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
-    gpus = parse_gpus(job.gpus, instance, engine_has_gpus)
+    # `auto` is what SageMaker gives: the instance's GPUs, whatever this engine has. An engine without the NVIDIA
+    # runtime refuses them as it refuses --gpus all; CPU instead takes --gpus none, said on purpose.
+    gpus = parse_gpus(job.gpus, instance, engine_has_gpus=True)
 
     run_dir = job.project_root / ".smctl" / "runs" / job_name
     if job.output_dir is not None:
@@ -170,6 +180,10 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             overlay = root / "overlay" / cfg.name if cfg.input_mode == "File" and not job.read_only_channels else None
             if cfg.distribution == "ShardedByS3Key" and len(hosts) > 1:
                 mounts.append(Mount(root / "shards" / cfg.name, target, read_only=overlay is None, overlay=overlay))
+            elif src.is_file() and overlay is not None:
+                # overlayfs layers folders: a single file is linked into single/<channel>/ (rundir.prepare_host),
+                # so the channel is writable as a File-mode channel is on SageMaker, and the file stays untouched
+                mounts.append(Mount(root / "single" / cfg.name, target, overlay=overlay))
             elif src.is_file():
                 mounts.append(Mount(src, f"{target}/{src.name}", read_only=True))
             else:
@@ -181,6 +195,7 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             **env,
         }
         command, entrypoint = _invocation(job.entrypoint, job.arguments)
+        holder = _network_holder(job, job_name, host, network) if network else None
         spec = ContainerSpec(
             image=job.image,
             name=f"smctl-{job_name}-{host}",
@@ -196,10 +211,26 @@ def plan_job(job: TrainingJob, *, engine_has_gpus: bool | None = None) -> JobPla
             mem_limit=instance.memory_bytes or None,
             nano_cpus=cpu_limit(instance),
             shm_size=SHM_BYTES,
+            network_of=holder.name if holder else None,
         )
-        host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order))
+        host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order, holder))
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
                    latest_dir)
+
+
+def _network_holder(job: TrainingJob, job_name: str, host: str, network: str) -> ContainerSpec:
+    """A small container that owns `host`'s name and address on the job network from before any algorithm starts
+    until the job ends, as SageMaker's instances do; the host's algorithm container joins its network namespace."""
+    return ContainerSpec(
+        image=job.image,
+        name=f"smctl-{job_name}-{host}-network",
+        command=[],
+        entrypoint=["sleep", "2147483647"],
+        hostname=host,
+        labels={LABEL_JOB: job_name, LABEL_KIND: HOLDER_KIND, LABEL_HOST: host},
+        network=network,
+        aliases=(host,),
+    )
 
 
 def _check_container_list(what: str, flag: str, items: Sequence[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from smctl.contract.instances import lookup_instance_type
 from smctl.events import OnEvent
 from smctl.training.inputs import resolve_channels
 from smctl.training.plan import JobPlan, TrainingJob, plan_job
@@ -17,18 +16,9 @@ def prepare(job: TrainingJob, on_event: OnEvent, progress: Any = None) -> JobPla
 
     Raises:
         UsageError: a bad job, or a channel that is missing or holds no files.
-        SmctlError: an s3:// channel cannot be downloaded, or the engine cannot be asked about GPUs.
+        SmctlError: an s3:// channel cannot be downloaded.
     """
     plan_job(job)  # every input is checked before anything touches S3, the engine or the disk
     job = resolve_channels(job, on_event, progress)
     # planned again: Pipe file lists and single-file mounts depend on the resolved sources
-    return plan_job(job, engine_has_gpus=engine_has_gpus(job))
-
-
-def engine_has_gpus(job: TrainingJob) -> bool | None:
-    """Whether the engine has the NVIDIA runtime; None (not asked) unless `--gpus auto` meets a GPU instance type."""
-    from smctl.engine.containers import docker_client, engine_info
-
-    if job.gpus != "auto" or not lookup_instance_type(job.instance_type).gpus:
-        return None
-    return engine_info(docker_client())[1]
+    return plan_job(job)

@@ -10,13 +10,21 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
-from smctl.engine.containers import stop_containers
+from smctl.engine.containers import ContainerSpec, stop_containers
 from smctl.engine.labels import LABEL_JOB
 from smctl.events import OnEvent
-from smctl.training.artifacts import HostResult, TrainResult, collect_artifacts, fix_ownership
+from smctl.training.artifacts import (
+    HostResult,
+    TrainResult,
+    collect_artifacts,
+    fix_ownership,
+    hand_over,
+    missing_ancestors,
+)
 from smctl.training.plan import HostPlan, JobPlan, with_checkpoints, without_overlays
 from smctl.training.rundir import check_writable, clear_run_dir, prepare_host, rmtree
 
@@ -28,16 +36,43 @@ def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after:
     """Run the job (see _run_job); when the engine cannot mount overlays, again with read-only channels.
 
     `stop_grace` is the SIGTERM-to-SIGKILL time when `stop_after` stops the job (`smctl check` uses a short one).
+    Whatever happens (Ctrl-C included), an output folder this run made and left empty goes, and what it made in
+    the user's folders belongs to the invoking user (sudo's caller when run through sudo).
     """
     from smctl.errors import OverlayUnavailableError
 
+    created = missing_ancestors(plan.run_dir, plan.output_dir, plan.latest_dir, plan.checkpoint_dir)
+    result: TrainResult | None = None
     try:
-        return _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume, stop_grace=stop_grace)
-    except OverlayUnavailableError as exc:
-        on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
-                                        "(on SageMaker they are writable copies)"})
-        return _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True,
-                        stop_grace=stop_grace)
+        try:
+            result = _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume,
+                              stop_grace=stop_grace)
+        except OverlayUnavailableError as exc:
+            on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
+                                            "(on SageMaker they are writable copies)"})
+            result = _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True,
+                              stop_grace=stop_grace)
+        return result
+    finally:
+        if result is None or result.model_artifact is None:
+            _drop_empty_folders(plan.output_dir, created)
+        hand_over(plan, created)
+
+
+def _drop_empty_folders(folder: Path, created: list[Path]) -> None:
+    """Remove `folder` and its parents up to the topmost one this run created, each only while it is empty."""
+    for top in created:
+        if folder != top and top not in folder.parents:
+            continue
+        path = folder
+        while True:
+            try:
+                path.rmdir()
+            except OSError:  # not empty (or gone): leave it and everything above it
+                return
+            if path == top:
+                return
+            path = path.parent
 
 
 def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
@@ -95,6 +130,11 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
                 feeder = PipeFeeder(host.root / "input" / "data", ch, order(0), record_wrapper=opts.record_wrapper,
                                     compression=opts.compression, order=order).start()
                 stack.callback(feeder.stop)
+        # Every host's name resolves before any algorithm starts, and until the job ends (SageMaker's instances
+        # are all up first and stay up): one small holder per host owns the name; the algorithm joins it.
+        for host in plan.hosts:
+            if host.holder is not None:
+                _start_holder(client, stack, host.holder)
         containers = []
         pumps = []
         for host in plan.hosts:
@@ -135,13 +175,27 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
         model_artifact, output_artifact = collect_artifacts(plan, on_event)
         if not keep:
             for host in plan.hosts:
-                for sub in ("model", "output/data", "shards", "overlay"):
+                for sub in ("model", "output/data", "shards", "single", "overlay"):
                     rmtree(host.root / sub, ignore_errors=True)
     return TrainResult(
         job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,
         run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
         hosts=results, log_tail=list(tail), latest_dir=plan.latest_dir,
     )
+
+
+def _start_holder(client: Any, stack: ExitStack, spec: ContainerSpec) -> None:
+    """Raises: ContainerFailedError naming the missing `sleep` when the image cannot run the holder."""
+    from smctl.engine.containers import run_container
+    from smctl.errors import ContainerFailedError
+
+    try:
+        stack.enter_context(run_container(client, spec, stop_grace=0))
+    except ContainerFailedError as exc:
+        raise ContainerFailedError(
+            f"image {spec.image} cannot run `sleep`, which holds host {spec.hostname}'s name on the job network "
+            f"of a multi-host job: {exc.message}",
+            "add coreutils (or busybox) to the image, or train on one host: --instance-count 1") from None
 
 
 def run_with_interruption(plan: JobPlan, on_event: OnEvent, *, after: float, keep: bool = False) -> TrainResult:

@@ -18,7 +18,13 @@ from smctl.training.plan import HostPlan, JobPlan
 
 
 def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> None:
-    """Write the host's /opt/ml tree: config files, empty model/ and output/data/, shard links."""
+    """Write the host's /opt/ml tree: config files, empty model/ and output/data/, shard and single-file links."""
+    for ch in plan.job.channels:
+        staged = host.root / "single" / ch.config.name
+        if any(m.source == staged for m in host.container.mounts):
+            src = sources[ch.config.name]
+            staged.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(src, staged / src.name)
     for sub in ("input/config", "input/data", "model", "output/data"):
         (host.root / sub).mkdir(parents=True, exist_ok=True)
     for name, text in host.config_files.items():
@@ -52,10 +58,16 @@ def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None)
         rel = f.relative_to(src) if src.is_dir() else Path(f.name)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(f, target)
-        except OSError:
-            shutil.copy2(f, target)
+        _link_or_copy(f, target)
+
+
+def _link_or_copy(src: Path, target: Path) -> None:
+    """A hard link to `src` (nothing copied), or a copy where the run folder is on another filesystem."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(src, target)
+    except OSError:
+        shutil.copy2(src, target)
 
 
 def clear_run_dir(client: Any, plan: JobPlan, on_event: OnEvent, *, resume: bool = False) -> None:

@@ -84,3 +84,33 @@ def test_flags_override_smctl_toml_keys(smctl, tmp_path):
     assert plan["job_name"] == "from-flag"
     assert host["container"]["command"] == ["b", "c"]
     assert json.loads(host["config_files"]["hyperparameters.json"]) == {"lr": "0.5", "epochs": "2"}
+
+
+def test_local_train_help_shows_what_each_value_looks_like(smctl, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    res = smctl("local-train", "--help")
+    assert res.exit_code == 0, res.stderr
+    for shown in ("--image IMAGE", "--hp KEY=VALUE", "--channel NAME=PATH[,OPT=VALUE...]", "--env KEY=VALUE",
+                  "--simulate-interruption SECONDS", "--instance-count N", "--output-dir DIR"):
+        assert shown in res.stdout
+    assert "<" not in res.stdout  # no Python types such as <list[str]> or <float>
+
+
+def test_instance_count_below_one_is_refused_by_flag_and_smctl_toml_alike(smctl, tmp_path):
+    res = smctl("local-train", "--image", "x", "--instance-count", "0", "--dry-run", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert "Error: --instance-count must be an integer >= 1, got 0" in res.stderr
+    assert "Hint: the number of hosts (algo-1..N): 1 or more" in res.stderr
+    (tmp_path / "smctl.toml").write_text('[train]\nimage = "x"\ninstance_count = 0\n')
+    res = smctl("local-train", "--dry-run", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert "train.instance_count must be an integer >= 1, got 0" in res.stderr
+    assert "1 or more" in res.stderr
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "inf", "3000000"])
+def test_simulate_interruption_outside_its_range_is_refused_with_the_range(smctl, tmp_path, seconds):
+    res = smctl("local-train", "--image", "x", "--simulate-interruption", seconds, "--dry-run", cwd=tmp_path)
+    assert res.exit_code == 2, res.stderr
+    assert "Error: --simulate-interruption must be a number of seconds above 0" in res.stderr
+    assert "Hint: use a value above 0 and at most 2419200" in res.stderr

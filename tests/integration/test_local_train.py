@@ -336,7 +336,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        running = docker_client.containers.list(filters={"label": "smctl.job=probe-ctrlc"})
+        running = docker_client.containers.list(filters={"label": ["smctl.job=probe-ctrlc", "smctl.kind=train"]})
         if len(running) == 2:
             break
         time.sleep(0.2)
@@ -355,7 +355,7 @@ def test_ctrl_c_stops_and_removes_everything(probe_image, project, docker_client
     (["--channel", "bad name=/tmp"], "channel name 'bad name' is not valid", 2),
     (["--hp", "novalue"], "--hp 'novalue' is not KEY=VALUE", 2),
     (["--instance-type", "ml.m5.xlage"], "unknown instance type 'ml.m5.xlage'", 2),
-    (["--instance-count", "0"], "instance count 0 is below 1", 2),
+    (["--instance-count", "0"], "--instance-count must be an integer >= 1, got 0", 2),
     (["--channel", "training=data/train,shuffle_seed=x"], "--channel training: shuffle_seed 'x' is not a whole", 2),
     (["--channel", "training=data/train,shuffle_seed=²"], "shuffle_seed '²' is not a whole number", 2),
     (["--instance-type", "ml.c5.large"], "ml.c5.large is not a SageMaker training instance type", 2),

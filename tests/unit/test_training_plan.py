@@ -127,9 +127,16 @@ def test_fastfile_channel_is_a_read_only_mount(tmp_path, data):
     assert (mount.source, mount.read_only, mount.overlay) == (data, True, None)
 
 
-def test_a_single_file_channel_is_mounted_under_its_name(tmp_path, data):
+def test_a_single_file_file_mode_channel_is_a_writable_overlay_over_a_folder_holding_it(tmp_path, data):
+    host = plan_job(job(tmp_path, channels=(channel(data / "part-0.csv"),))).hosts[0]
+    [mount] = mounts_at(host, "/opt/ml/input/data/train")
+    assert (mount.source, mount.read_only, mount.overlay) == (
+        host.root / "single" / "train", False, host.root / "overlay" / "train")
+
+
+def test_a_single_file_channel_read_only_is_mounted_under_its_name(tmp_path, data):
     file = data / "part-0.csv"
-    host = plan_job(job(tmp_path, channels=(channel(file),))).hosts[0]
+    host = plan_job(job(tmp_path, channels=(channel(file),), read_only_channels=True)).hosts[0]
     [mount] = mounts_at(host, "/opt/ml/input/data/train/part-0.csv")
     assert (mount.source, mount.read_only) == (file, True)
 
@@ -196,17 +203,16 @@ def test_instance_type_sets_memory_cpu_and_shm_limits(tmp_path):
     assert plan.instance.name == "ml.m5.xlarge"
 
 
-@pytest.mark.parametrize(("gpus", "instance", "engine", "described"), [
-    ("auto", "ml.m5.xlarge", None, "none"),
-    ("auto", "ml.p3.8xlarge", True, "4"),
-    ("auto", "ml.p3.8xlarge", False, "none"),
-    ("all", "ml.m5.xlarge", None, "all"),
-    ("2", "ml.p3.8xlarge", None, "2"),
-    ("0,1", "ml.p3.8xlarge", None, "devices 0,1"),
-    ("none", "ml.p3.8xlarge", True, "none"),
+@pytest.mark.parametrize(("gpus", "instance", "described"), [
+    ("auto", "ml.m5.xlarge", "none"),
+    ("auto", "ml.p3.8xlarge", "4"),
+    ("all", "ml.m5.xlarge", "all"),
+    ("2", "ml.p3.8xlarge", "2"),
+    ("0,1", "ml.p3.8xlarge", "devices 0,1"),
+    ("none", "ml.p3.8xlarge", "none"),
 ])
-def test_gpu_request_follows_the_flag_instance_and_engine(tmp_path, gpus, instance, engine, described):
-    plan = plan_job(job(tmp_path, gpus=gpus, instance_type=instance), engine_has_gpus=engine)
+def test_gpu_request_follows_the_flag_and_instance(tmp_path, gpus, instance, described):
+    plan = plan_job(job(tmp_path, gpus=gpus, instance_type=instance))
     assert plan.hosts[0].container.gpus.describe() == described
 
 
@@ -260,3 +266,13 @@ def test_planning_writes_nothing(tmp_path, data):
 def test_bad_input_is_refused_before_anything_runs(tmp_path, changes, message):
     with pytest.raises(UsageError, match=message):
         plan_job(job(tmp_path, **changes))
+
+
+def test_each_host_of_a_multi_host_job_joins_a_holder_of_its_network_name(tmp_path):
+    plan = plan_job(job(tmp_path, instance_count=2))
+    for host in plan.hosts:
+        holder = host.holder
+        assert holder is not None and holder.hostname == host.host and holder.aliases == (host.host,)
+        assert holder.network == plan.network and holder.labels["smctl.kind"] == "train-network"
+        assert host.container.network_of == holder.name
+    assert plan_job(job(tmp_path)).hosts[0].holder is None  # one host needs no network of its own
