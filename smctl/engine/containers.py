@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.engine.container import Container, ContainerSummary, summary
-from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, extra_labels
+from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, LABEL_PROCESS, extra_labels, process_id
 from smctl.errors import (
     ContainerFailedError,
     ContainerGoneError,
@@ -195,25 +195,38 @@ def engine_info(client: Any) -> tuple[int | None, bool]:
 
 @contextmanager
 def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[None]:
-    """A user-defined bridge network for a multi-host job, removed at the end whatever happens."""
-    net = client.networks.create(name, driver="bridge", labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
+    """A user-defined bridge network for a multi-host job, removed at the end whatever happens; containers still
+    carrying the job's labels then are swept first (the engine refuses to remove a network with containers on it)."""
+    net = None
     try:
+        with deferred_interrupts():  # created and owned by this block at once: a Ctrl-C cannot fall in between
+            net = client.networks.create(name, driver="bridge",
+                                         labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
         yield
     finally:
         with no_interrupts():
-            _remove_network(net)
+            if net is not None:
+                reap_containers(client, labels, network=net.id)
+                _remove_network(net)
 
 
 @contextmanager
 def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Container]:
-    """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it."""
-    container = create_container(client, spec)
+    """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it.
+
+    A SIGINT/SIGTERM while the engine creates it waits until the container is owned by this block, then stops
+    the run: the engine cannot have made a container nobody removes.
+    """
+    container = None
     try:
+        with deferred_interrupts():
+            container = create_container(client, spec)
         start_container(container, spec)
         yield container
     finally:
         with no_interrupts():
-            remove_container(container, stop_grace=stop_grace)
+            if container is not None:
+                remove_container(container, stop_grace=stop_grace)
 
 
 def create_container(client: Any, spec: ContainerSpec) -> Container:
@@ -227,7 +240,7 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         "environment": spec.environment,
         "mounts": [m.engine_mount() for m in spec.mounts],
         "hostname": spec.hostname,
-        "labels": {**extra_labels(), LABEL_MANAGED: "1", **spec.labels},
+        "labels": {**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,
         "detach": True,
         "privileged": False,
@@ -347,6 +360,42 @@ def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> i
     for net in client.networks.list(filters=flt):
         _remove_network(net)
     return len(containers)
+
+
+def reap_containers(client: Any, labels: dict[str, str], network: str | None = None) -> int:
+    """Remove the containers this process created that carry all of `labels` (and are on `network`, if given): the
+    last step of a run's cleanup. Returns how many."""
+    flt: dict[str, Any] = {"label": [f"{LABEL_PROCESS}={process_id()}", *(f"{k}={v}" for k, v in labels.items())]}
+    if network:
+        flt["network"] = network
+    with no_interrupts():
+        containers = [Container(c) for c in client.containers.list(all=True, filters=flt)]
+        for c in containers:
+            c.remove(stop_grace=0)
+    return len(containers)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold a SIGINT/SIGTERM that arrives inside the block and deliver it to the handler it was meant for when the
+    block ends, so a resource the block creates is always handed to its cleanup first (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    previous_term = signal.signal(signal.SIGTERM, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+    if caught:
+        signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
 
 
 @contextmanager
