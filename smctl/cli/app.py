@@ -101,6 +101,7 @@ def _register() -> None:
 
 _register()
 coercion.install()
+coercion.install_metavars()
 
 
 def _hoist_global_flags(argv: list[str], command: Any) -> tuple[list[str], list[str]]:

@@ -78,3 +78,32 @@ def test_readme_exit_code_table_matches_the_enum():
     readme = (ROOT / "README.md").read_text()
     rows = dict(re.findall(r"^\| (\d+) \| `(\w+)` \|", readme, flags=re.M))
     assert {int(k): v for k, v in rows.items()} == {int(c): c.name for c in ExitCode}
+
+
+def _command_paths(command, words=()):
+    yield words
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _command_paths(sub, (*words, name))
+
+
+def test_no_help_shows_a_python_type_as_the_value_name(smctl):
+    import typer
+
+    from smctl.cli.app import app
+
+    shown = {}
+    for words in _command_paths(typer.main.get_command(app)):
+        res = smctl(*words, "--help")
+        assert res.exit_code == 0, (words, res.stderr)
+        found = re.findall(r"<(?:str|int|float|path|list\[[^>]*\]|[a-z]+ range)>", res.stdout)
+        if found:
+            shown[" ".join(words) or "smctl"] = sorted(set(found))
+    assert shown == {}
+
+
+def test_an_option_without_a_metavar_shows_its_own_name_in_capitals(smctl):
+    res = smctl("package", "pack", "--help")
+    assert "--level LEVEL " in res.stdout and "--region REGION " in res.stdout
+    assert "-o, --output OUTPUT " in res.stdout
+    assert "--upload s3://BUCKET/KEY " in res.stdout  # an explicit metavar stays
+    assert "\n  DIR  " in res.stdout  # an argument shows its name only
