@@ -89,18 +89,37 @@ def text(pattern: str | None = None, expected: str = "a string", max_len: int = 
     return check
 
 
-def integer(lo: int | None = None, hi: int | None = None) -> Check:
-    if lo is not None and hi is not None:
-        expected = f"an integer from {lo} to {hi}"
-    else:
-        expected = f"an integer >= {lo}" if lo is not None else "an integer"
+@dataclass(frozen=True)
+class Integer:
+    """A whole number in [lo, hi] (None: open); the flag of the same key takes the same range (integer_bounds)."""
 
-    def check(v: Any, ctx: Ctx) -> int:
+    lo: int | None = None
+    hi: int | None = None
+
+    def __call__(self, v: Any, ctx: Ctx) -> int:
         # TOML true is not 1: bool is a subclass of int in Python, so exclude it explicitly
+        lo, hi = self.lo, self.hi
         if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise Bad(expected)
+            raise Bad(self.expected)
         return v
-    return check
+
+    @property
+    def expected(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"an integer from {self.lo} to {self.hi}"
+        return f"an integer >= {self.lo}" if self.lo is not None else "an integer"
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Check:
+    return Integer(lo, hi)
+
+
+def integer_bounds(section: str, key: str) -> tuple[int | None, int | None]:
+    """The (lo, hi) range of the integer key [section] key, for the flag that sets it; Raises KeyError."""
+    check = next(f.check for f in SECTIONS[section] if f.name == key)
+    if not isinstance(check, Integer):
+        raise KeyError(f"[{section}] {key} is not an integer key")
+    return check.lo, check.hi
 
 
 def boolean(v: Any, ctx: Ctx) -> bool:

@@ -107,3 +107,27 @@ def test_an_option_without_a_metavar_shows_its_own_name_in_capitals(smctl):
     assert "-o, --output OUTPUT " in res.stdout
     assert "--upload s3://BUCKET/KEY " in res.stdout  # an explicit metavar stays
     assert "\n  DIR  " in res.stdout  # an argument shows its name only
+
+
+def test_a_numeric_flag_out_of_range_names_the_range_and_the_fix(smctl, tmp_path):
+    for value, fix in (("0", "--level 1"), ("10", "--level 9")):
+        res = smctl("package", "pack", str(tmp_path), "--level", value)
+        assert res.exit_code == ExitCode.USAGE
+        assert res.stderr == (f"Error: --level must be between 1 and 9, got {value}\n"
+                              f"Hint: pass a value in range, e.g. {fix}\n")
+
+
+def test_a_flag_checked_by_in_range_takes_the_range_of_its_smctl_toml_key():
+    import pytest
+
+    from smctl.cli.options import in_range
+    from smctl.errors import UsageError
+
+    check = in_range("--retries", toml="transform.retries")
+    assert check(0) == 0 and check(3) == 3 and check(None) is None
+    with pytest.raises(UsageError) as caught:
+        check(4)
+    assert caught.value.message == "--retries must be between 0 and 3, got 4"
+    assert caught.value.hint == "pass a value from 0 to 3 (the same range as retries in [transform] of smctl.toml)"
+    with pytest.raises(UsageError, match="--count must be at least 1, got 0"):
+        in_range("--count", 1)(0)
