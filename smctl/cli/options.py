@@ -80,11 +80,14 @@ def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str,
         try:
             loaded = json.loads(file.read_text())
         except FileNotFoundError:
-            raise UsageError(f"hyperparameters file {file} does not exist") from None
+            raise UsageError(f"hyperparameters file {file} does not exist",
+                             "pass an existing JSON file: --hyperparameters hyperparameters.json") from None
         except json.JSONDecodeError as exc:
-            raise UsageError(f"hyperparameters file {file} is not valid JSON: {exc}") from None
+            raise UsageError(f"hyperparameters file {file} is not valid JSON: {exc}",
+                             f'fix the JSON in {file}, e.g. {{"epochs": 10, "lr": 0.01}}') from None
         if not isinstance(loaded, dict):
-            raise UsageError(f"hyperparameters file {file} must hold a JSON object of name -> value")
+            raise UsageError(f"hyperparameters file {file} must hold a JSON object of name -> value",
+                             'write one object of name: value, e.g. {"epochs": 10, "lr": 0.01}')
         hps.update(loaded)
     hps.update(parse_pairs(values, "--hp"))
     return hps

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from smctl.contract.instances import InstanceType
 
 BUILD_HINT = "build it first: smctl build (or pass --image with an image that `docker images` lists)"
+ENGINE_HINT = "check the Docker engine with `smctl doctor`; rerun with -v for the details"
+NAME_IN_USE_HINT = "remove the old container (docker rm -f {}) or choose another name"
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ def get_container(client: Any, ident: str) -> Container:
     try:
         return Container(client.containers.get(ident))
     except docker.errors.NotFound:
-        raise ContainerGoneError(f"container {ident} does not exist") from None
+        raise ContainerGoneError(f"container {ident} does not exist",
+                                 "list smctl's containers: docker ps -a --filter label=smctl.managed") from None
 
 
 def find_container(client: Any, ident: str) -> Container | None:
@@ -263,11 +266,12 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         return Container(client.containers.create(spec.image, **kwargs))
     except docker.errors.ImageNotFound as exc:
         ensure_image(client, spec.image)  # names the image, Hint: smctl build
-        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}") from exc
+        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}", ENGINE_HINT) from exc
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
         kind = ContainerNameInUseError if exc.status_code == 409 and "already in use" in text else DockerError
-        err: SmctlError = kind(f"could not create container {spec.name}: {text}")
+        err: SmctlError = kind(f"could not create container {spec.name}: {text}", NAME_IN_USE_HINT.format(spec.name)
+                               if kind is ContainerNameInUseError else ENGINE_HINT)
         err.engine_message = text
         raise err from exc
 
@@ -305,8 +309,9 @@ def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
             "takes it",
         )
     if "address already in use" in text or "already allocated" in text:
-        return PortAllocatedError(f"could not start container {spec.name}: {text}")
-    return DockerError(f"could not start container {spec.name}: {text}")
+        return PortAllocatedError(f"could not start container {spec.name}: {text}",
+                                  "stop what holds the port (docker ps; ss -ltnp), or choose another one: --port")
+    return DockerError(f"could not start container {spec.name}: {text}", ENGINE_HINT)
 
 
 def remove_container(container: Container, *, stop_grace: float = 10) -> None:

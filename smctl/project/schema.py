@@ -63,11 +63,21 @@ def show(value: Any) -> str:
 
 
 def problems_for(key: str, value: Any, bad: Bad) -> list[Problem]:
+    """`key` is a dotted smctl.toml key (train.instance_count) or a flag (--instance-count); every problem gets a
+    hint: the check's own, else one that says where to put what."""
     if bad.items:
         return [Problem(f"{key}.{sub}" if sub else key,
-                        f"{key}.{toml_key(sub)} {text}" if sub else f"{key} {text}", hint)
+                        f"{key}.{toml_key(sub)} {text}" if sub else f"{key} {text}",
+                        hint or _fix(f"{key}.{toml_key(sub)}" if sub and not key.startswith("-") else key))
                 for sub, text, hint in bad.items]
-    return [Problem(key, f"{key} must be {bad.expected}, got {show(value)} ({type(value).__name__})", bad.hint)]
+    return [Problem(key, f"{key} must be {bad.expected}, got {show(value)} ({type(value).__name__})",
+                    bad.hint or _fix(key, bad.expected))]
+
+
+def _fix(key: str, expected: str | None = None) -> str:
+    if key.startswith("-"):
+        return f"give {key} {expected}" if expected else f"fix the value of {key}"
+    return f"set {key} in smctl.toml to {expected}" if expected else f"fix {key} in smctl.toml"
 
 
 def did_you_mean(word: str, choices: Iterable[str], quote: str = "'{}'") -> str | None:
@@ -146,6 +156,8 @@ def path(v: Any, ctx: Ctx) -> Path:
         raise Bad("a path (string)")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
         raise Bad("a local path", "only channels, models and transform data may be s3:// URIs")
+    if "\x00" in v:  # resolve() would fail with a bare ValueError (exit 70)
+        raise Bad("a path without NUL characters", "remove the \\u0000 from the path")
     return (ctx.base / Path(v).expanduser()).resolve()
 
 
@@ -236,6 +248,8 @@ def local_or_s3(v: Any, ctx: Ctx) -> Location:
     """A Location: a local path (resolved against the file's folder) or an s3:// URI, parsed here once."""
     if not isinstance(v, str):
         raise Bad("a local path or an s3:// URI")
+    if "\x00" in v:  # resolve() would fail with a bare ValueError (exit 70)
+        raise Bad("a local path or an s3:// URI without NUL characters", "remove the \\u0000 from the path")
     try:
         found = Location.parse(v, ctx.base)
     except LocationError as err:

@@ -130,13 +130,13 @@ def check_environment(env: Mapping[str, str]) -> dict[str, str]:
     """CreateModel's rules for a container's Environment; Raises: UsageError naming the variable."""
     if len(env) > layout.MAX_ENVIRONMENT:
         raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most "
-                         f"{layout.MAX_ENVIRONMENT}")
+                         f"{layout.MAX_ENVIRONMENT}", "pass fewer --env values (or environment entries in smctl.toml)")
     for key, value in env.items():
         if not layout.ENV_KEY.match(key):
             raise UsageError(f"environment variable name {key!r} is not valid", "names match [a-zA-Z_][a-zA-Z0-9_]*")
         if len(str(value)) > MAX_ENV_VALUE:
             raise UsageError(f"environment variable {key} is {len(str(value))} characters; SageMaker allows "
-                             f"{MAX_ENV_VALUE}")
+                             f"{MAX_ENV_VALUE}", f"shorten {key}'s value, or ship long settings in the model instead")
     return {k: str(v) for k, v in env.items()}
 
 

@@ -131,3 +131,24 @@ def test_a_flag_checked_by_in_range_takes_the_range_of_its_smctl_toml_key():
     assert caught.value.hint == "pass a value from 0 to 3 (the same range as retries in [transform] of smctl.toml)"
     with pytest.raises(UsageError, match="--count must be at least 1, got 0"):
         in_range("--count", 1)(0)
+
+
+def test_hyperparameters_file_errors_say_how_to_fix_them(smctl, tmp_path):
+    listed = tmp_path / "hps.json"
+    listed.write_text("[1]")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    for path, hint in ((tmp_path / "nope.json", "Hint: pass an existing JSON file: --hyperparameters "),
+                       (listed, 'Hint: write one object of name: value, e.g. {"epochs": 10'),
+                       (broken, f"Hint: fix the JSON in {broken}")):
+        res = smctl("local-train", "--image", "x", "--hyperparameters", str(path), "--dry-run", cwd=tmp_path)
+        assert res.exit_code == ExitCode.USAGE
+        assert hint in res.stderr, res.stderr
+
+
+def test_a_smctl_toml_value_of_the_wrong_type_says_which_key_to_set(smctl, tmp_path):
+    (tmp_path / "smctl.toml").write_text('[train]\ninstance_count = "two"\n')
+    res = smctl("local-train", "--dry-run", cwd=tmp_path)
+    assert res.exit_code == ExitCode.USAGE
+    assert res.stderr.endswith("train.instance_count must be an integer >= 1, got 'two' (str)\n"
+                               "Hint: set train.instance_count in smctl.toml to an integer >= 1\n"), res.stderr
