@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 BUILD_HINT = "build it first: smctl build (or pass --image with an image that `docker images` lists)"
 ENGINE_HINT = "check the Docker engine with `smctl doctor`; rerun with -v for the details"
-NAME_IN_USE_HINT = "remove the old container (docker rm -f {}) or choose another name"
 
 
 @dataclass(frozen=True)
@@ -216,10 +215,7 @@ def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[None
 @contextmanager
 def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Container]:
     """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it.
-
-    A SIGINT/SIGTERM while the engine creates it waits until the container is owned by this block, then stops
-    the run: the engine cannot have made a container nobody removes.
-    """
+    A signal during creation waits until the container is owned by this block (deferred_interrupts)."""
     container = None
     try:
         with deferred_interrupts():
@@ -270,8 +266,9 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
         kind = ContainerNameInUseError if exc.status_code == 409 and "already in use" in text else DockerError
-        err: SmctlError = kind(f"could not create container {spec.name}: {text}", NAME_IN_USE_HINT.format(spec.name)
-                               if kind is ContainerNameInUseError else ENGINE_HINT)
+        hint = f"remove the old one (docker rm -f {spec.name}) or pick another name" if exc.status_code == 409 \
+            else ENGINE_HINT
+        err: SmctlError = kind(f"could not create container {spec.name}: {text}", hint)
         err.engine_message = text
         raise err from exc
 
@@ -368,8 +365,7 @@ def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> i
 
 
 def reap_containers(client: Any, labels: dict[str, str], network: str | None = None) -> int:
-    """Remove the containers this process created that carry all of `labels` (and are on `network`, if given): the
-    last step of a run's cleanup. Returns how many."""
+    """Remove the containers this process made that carry `labels` (and are on `network`); returns how many."""
     flt: dict[str, Any] = {"label": [f"{LABEL_PROCESS}={process_id()}", *(f"{k}={v}" for k, v in labels.items())]}
     if network:
         flt["network"] = network
