@@ -395,8 +395,8 @@ def deferred_interrupts() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
         signal.signal(signal.SIGTERM, previous_term)
-    if caught:
-        signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
+        if caught:  # also when the block failed: the user asked to stop, so the interrupt wins
+            signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
 
 
 @contextmanager
