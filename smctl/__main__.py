@@ -36,8 +36,16 @@ def _exit_interrupted(message: str) -> NoReturn:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.stderr.write(f"Error: {message}\n")
-    sys.stderr.flush()
+    args = sys.argv[1:]
+    if "--json" in args[:args.index("--")] if "--" in args else "--json" in args:  # one JSON document, as always
+        import json
+
+        error = {"type": "SmctlError", "message": message, "hint": None, "exit_code": int(ExitCode.INTERRUPTED)}
+        sys.stdout.write(json.dumps({"ok": False, "command": None, "error": error, "warnings": []}, indent=2) + "\n")
+        sys.stdout.flush()
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.flush()
     os._exit(int(ExitCode.INTERRUPTED))
 
 
