@@ -101,6 +101,7 @@ def _register() -> None:
 
 _register()
 coercion.install()
+coercion.install_metavars()
 
 
 def _hoist_global_flags(argv: list[str], command: Any) -> tuple[list[str], list[str]]:
@@ -144,10 +145,13 @@ def _value_options(command: Any) -> dict[str, int]:
 
 def run(argv: list[str]) -> int:
     """Run smctl with `argv` and return the exit code; every failure is rendered here, once."""
-    command = _command_for(argv)
-    flags, argv = _hoist_global_flags(argv, command)
-    out = Output(json_mode="--json" in flags, verbose=bool({"-v", "--verbose"} & set(flags)),
-                 color="--no-color" not in flags)
+    try:
+        command = _command_for(argv)
+        flags, argv = _hoist_global_flags(argv, command)
+    except KeyboardInterrupt:  # a signal while the commands are built: nothing has started yet
+        flags = [token for token in argv if token in GLOBAL_FLAGS]
+        return _interrupted(_output_for(flags))
+    out = _output_for(flags)
     state = AppState(out=out)
     try:
         rv = command.main(args=argv, prog_name="smctl", standalone_mode=False, obj=state)
@@ -176,6 +180,11 @@ def run(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 70
         out.internal_error(exc)
         return int(ExitCode.INTERNAL)
+
+
+def _output_for(flags: list[str]) -> Output:
+    return Output(json_mode="--json" in flags, verbose=bool({"-v", "--verbose"} & set(flags)),
+                  color="--no-color" not in flags)
 
 
 def _command_for(argv: list[str]) -> Any:
@@ -233,6 +242,8 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The CLI's body; `smctl` and `python -m smctl` enter through smctl/__main__.py, which catches SIGTERM from its
+    first line (before typer is imported) and then calls this."""
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     code = run(sys.argv[1:] if argv is None else argv)
     with contextlib.suppress(OSError):  # stdout may be a closed pipe (`smctl ... | head`)

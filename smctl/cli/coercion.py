@@ -96,3 +96,37 @@ def install() -> None:
 
     plain_first.smctl_plain = True  # type: ignore[attr-defined]
     typer.core.build_runtime_param = plain_first
+
+
+def default_metavar(opts: Any) -> str:
+    """`--output-dir` -> OUTPUT_DIR: the name help shows for an option's value when the option sets no metavar."""
+    names = [o for o in opts if o.startswith("--")] or list(opts)
+    return names[0].lstrip("-").replace("-", "_").upper() if names else "VALUE"
+
+
+def install_metavars() -> None:
+    """Help shows `--image IMAGE`, not typer's Python type (`--image <str>`, `--hp <list[str]>`); an explicit
+    metavar and a fixed set of choices (`[json|str]`) are kept. Arguments show only their name (`DIR`)."""
+    import typer.core
+
+    option = getattr(typer.core, "TyperOption", None)
+    argument = getattr(typer.core, "TyperArgument", None)
+    if option is None or argument is None or getattr(option, "smctl_metavars", False):
+        return
+    typer_option_display = option.display_type_rich
+
+    def option_display(self: Any, ctx: Any) -> str | None:
+        if self.metavar is not None:
+            return str(self.metavar)
+        descriptor = getattr(self, "type_descriptor", None)
+        if descriptor is not None and descriptor.is_choice and not descriptor.is_list:
+            shown = typer_option_display(self, ctx)
+            return f"[{shown[1:-1]}]" if shown and shown.startswith("<") and shown.endswith(">") else shown
+        return default_metavar(self.opts)
+
+    def argument_display(self: Any, ctx: Any) -> str | None:
+        return None  # the argument's name (its metavar, or typer's upper-cased parameter name) is shown already
+
+    option.display_type_rich = option_display
+    argument.display_type_rich = argument_display
+    option.smctl_metavars = True

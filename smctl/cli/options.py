@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,43 @@ CHANNEL_KEYS = {
 }
 
 
+def check_range(value: float, flag: str, lo: float | None, hi: float | None, hint: str | None = None) -> None:
+    """Raises: UsageError `FLAG must be between LO and HIGH` (or `at least` / `at most`) when `value` is outside."""
+    if (lo is None or value >= lo) and (hi is None or value <= hi):
+        return
+    if lo is not None and hi is not None:
+        rule, fix = f"between {lo} and {hi}", f"{flag} {lo}" if value < lo else f"{flag} {hi}"
+    elif lo is not None:
+        rule, fix = f"at least {lo}", f"{flag} {lo}"
+    else:
+        rule, fix = f"at most {hi}", f"{flag} {hi}"
+    raise UsageError(f"{flag} must be {rule}, got {value}", hint or f"pass a value in range, e.g. {fix}")
+
+
+def in_range(flag: str, lo: float | None = None, hi: float | None = None, *, toml: str | None = None,
+             hint: str | None = None) -> Callable[[Any], Any]:
+    """A typer callback that checks a numeric flag: `typer.Option("--retries", callback=in_range("--retries",
+    toml="transform.retries"))` gives the flag the range of its smctl.toml key; or pass `lo`/`hi` directly.
+
+    Prefer it to typer's min=/max=: the error reads `--FLAG must be between A and B` with a hint (exit 2), and
+    the value keeps the fast conversion path (coercion.py). Put the range in the option's help text.
+    """
+    if toml is not None:
+        from smctl.project.schema import integer_bounds
+
+        section, _, key = toml.partition(".")
+        lo, hi = integer_bounds(section, key)
+        hint = hint or (f"pass a value from {lo} to {hi} (the same range as {key} in [{section}] of smctl.toml)"
+                        if lo is not None and hi is not None else None)
+
+    def callback(value: Any) -> Any:
+        if value is not None:
+            check_range(value, flag, lo, hi, hint)
+        return value
+
+    return callback
+
+
 def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     """`KEY=VALUE` items into a dict; Raises: UsageError naming the flag and the bad item."""
     out: dict[str, str] = {}
@@ -43,11 +80,14 @@ def parse_hyperparameters(values: Sequence[str], file: Path | None) -> dict[str,
         try:
             loaded = json.loads(file.read_text())
         except FileNotFoundError:
-            raise UsageError(f"hyperparameters file {file} does not exist") from None
+            raise UsageError(f"hyperparameters file {file} does not exist",
+                             "pass an existing JSON file: --hyperparameters hyperparameters.json") from None
         except json.JSONDecodeError as exc:
-            raise UsageError(f"hyperparameters file {file} is not valid JSON: {exc}") from None
+            raise UsageError(f"hyperparameters file {file} is not valid JSON: {exc}",
+                             f'fix the JSON in {file}, e.g. {{"epochs": 10, "lr": 0.01}}') from None
         if not isinstance(loaded, dict):
-            raise UsageError(f"hyperparameters file {file} must hold a JSON object of name -> value")
+            raise UsageError(f"hyperparameters file {file} must hold a JSON object of name -> value",
+                             'write one object of name: value, e.g. {"epochs": 10, "lr": 0.01}')
         hps.update(loaded)
     hps.update(parse_pairs(values, "--hp"))
     return hps

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from smctl.cli.options import in_range
 from smctl.cli.output import Output
 from smctl.units import human_size
 
@@ -25,7 +26,7 @@ def pack(
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write.")] = Path("model.tar.gz"),
     code: Annotated[Path | None, typer.Option("--code", metavar="CODE_DIR",
                                               help="Folder stored as code/ (inference.py, requirements.txt).")] = None,
-    level: Annotated[int, typer.Option("--level", min=1, max=9,
+    level: Annotated[int, typer.Option("--level", callback=in_range("--level", 1, 9),
                                        help="gzip level 1-9: 1-3 ISA-L (fast), 4-9 zlib-ng (smaller).")] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the output if it exists.")] = False,
     dereference: Annotated[bool, typer.Option(

@@ -35,7 +35,8 @@ def encode_hyperparameters(values: Mapping[str, Any], encoding: str = "json") ->
     out: dict[str, str] = {}
     for key, value in values.items():
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_HP_KEY:
-            raise UsageError(f"hyperparameter name {key!r} must be 1-{MAX_HP_KEY} characters")
+            raise UsageError(f"hyperparameter name {key!r} must be 1-{MAX_HP_KEY} characters",
+                             f"rename it: SageMaker takes names of 1 to {MAX_HP_KEY} characters")
         if isinstance(value, str):
             text = value
         elif encoding == "json":

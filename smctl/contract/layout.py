@@ -68,7 +68,8 @@ def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
         UsageError: too many entries, a bad key, or a value over 512 characters.
     """
     if len(env) > MAX_ENVIRONMENT:
-        raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most {MAX_ENVIRONMENT}")
+        raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most {MAX_ENVIRONMENT}",
+                         "pass fewer --env values (or environment entries in smctl.toml)")
     for key, value in env.items():
         if not ENV_KEY.match(key):
             raise UsageError(
@@ -77,7 +78,8 @@ def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
             )
         if len(str(value)) > MAX_ENV_VALUE:
             raise UsageError(
-                f"environment variable {key} is {len(str(value))} characters; SageMaker allows {MAX_ENV_VALUE}"
+                f"environment variable {key} is {len(str(value))} characters; SageMaker allows {MAX_ENV_VALUE}",
+                f"shorten {key}'s value, or ship long settings as a file in the model or a channel instead",
             )
     return {k: str(v) for k, v in env.items()}
 
@@ -118,7 +120,8 @@ def validate_channel(channel: ChannelConfig) -> None:
 def input_data_config(channels: Sequence[ChannelConfig]) -> dict[str, dict[str, str]]:
     """inputdataconfig.json: the four keys per channel, ContentType only when given; {} with no channels."""
     if len(channels) > MAX_CHANNELS:
-        raise UsageError(f"{len(channels)} channels given; SageMaker accepts at most {MAX_CHANNELS}")
+        raise UsageError(f"{len(channels)} channels given; SageMaker accepts at most {MAX_CHANNELS}",
+                         "merge channels (--channel or [train.channels] in smctl.toml) into fewer folders")
     config: dict[str, dict[str, str]] = {}
     for ch in channels:
         validate_channel(ch)

@@ -40,7 +40,8 @@ class Location:
         if text.startswith(S3_SCHEME):
             return cls.parse_s3(text)
         if not text or URL.match(text):
-            raise LocationError(f"{text!r} is not {EXPECTED_ANY}", expected=EXPECTED_ANY)
+            raise LocationError(f"{text!r} is not {EXPECTED_ANY}", "give a folder or file path, or s3://BUCKET/KEY",
+                                expected=EXPECTED_ANY)
         return cls(local=base_dir / Path(text).expanduser())
 
     @classmethod
@@ -51,7 +52,8 @@ class Location:
             LocationError: not an s3:// URI, or a bad bucket name.
         """
         if not uri.startswith(S3_SCHEME):
-            raise LocationError(f"{uri!r} is not an S3 URI (it must start with s3://)", expected=EXPECTED_S3)
+            raise LocationError(f"{uri!r} is not an S3 URI (it must start with s3://)", "write it as s3://BUCKET/KEY",
+                                expected=EXPECTED_S3)
         bucket, _, key = uri[len(S3_SCHEME):].partition("/")
         if check_bucket and (not BUCKET.fullmatch(bucket) or ".." in bucket):
             raise LocationError(f"{bucket!r} in {uri!r} is not a valid S3 bucket name", BUCKET_RULE,

@@ -39,14 +39,16 @@ def read_recordio(data: bytes) -> list[bytes]:
     pos = 0
     while pos < len(data):
         if len(data) - pos < 8:
-            raise UsageError(f"truncated RecordIO header at byte {pos}")
+            raise UsageError(f"truncated RecordIO header at byte {pos}",
+                             "is the input complete and really RecordIO framed?")
         magic, lrec = struct.unpack_from("<II", data, pos)
         if magic != RECORDIO_MAGIC:
             raise UsageError(f"bad RecordIO magic at byte {pos}", "is the input really RecordIO framed?")
         cflag, length = lrec >> 29, lrec & _MAX_PART
         start = pos + 8
         if start + length > len(data):
-            raise UsageError(f"truncated RecordIO record at byte {pos}")
+            raise UsageError(f"truncated RecordIO record at byte {pos}",
+                             "is the input complete and really RecordIO framed?")
         chunk = data[start : start + length]
         pos = start + length + (-length % 4)
         if cflag == 0:

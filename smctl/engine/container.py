@@ -16,6 +16,7 @@ from smctl.contract.serving import CONTAINER_PORT
 from smctl.errors import ContainerGoneError
 
 LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - engine wildcards, not binds
+GONE_HINT = "something else removed it (docker rm, docker system prune...): run the smctl command again"
 
 
 class ContainerState(StrEnum):
@@ -88,7 +89,7 @@ class Container:
         try:
             self._raw.reload()
         except docker.errors.NotFound:
-            raise ContainerGoneError(f"container {self.name} no longer exists") from None
+            raise ContainerGoneError(f"container {self.name} no longer exists", GONE_HINT) from None
         return self
 
     def state(self, *, refresh: bool = True) -> ContainerState:
@@ -128,7 +129,7 @@ class Container:
         try:
             return bytes(self._raw.logs(stdout=True, stderr=True, tail="all" if tail is None else tail))
         except docker.errors.NotFound:
-            raise ContainerGoneError(f"container {self.name} no longer exists") from None
+            raise ContainerGoneError(f"container {self.name} no longer exists", GONE_HINT) from None
 
     def follow_logs(self, tail: int | None = None) -> Iterator[bytes]:
         """stdout and stderr as they come, until the container stops."""

@@ -6,7 +6,6 @@ Part of engine/, the only docker-py user.
 from __future__ import annotations
 
 import contextlib
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.engine.container import Container, ContainerSummary, summary
-from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, extra_labels
+from smctl.engine.gpus import GpuRequest
+from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, LABEL_PROCESS, extra_labels, process_id
 from smctl.errors import (
     ContainerFailedError,
     ContainerGoneError,
@@ -26,13 +26,13 @@ from smctl.errors import (
     OverlayUnavailableError,
     PortAllocatedError,
     SmctlError,
-    UsageError,
 )
 
 if TYPE_CHECKING:
-    from smctl.contract.instances import InstanceType
+    pass
 
 BUILD_HINT = "build it first: smctl build (or pass --image with an image that `docker images` lists)"
+ENGINE_HINT = "check the Docker engine with `smctl doctor`; rerun with -v for the details"
 
 
 @dataclass(frozen=True)
@@ -64,49 +64,6 @@ class Mount:
 def _overlay_path(path: Path) -> str:
     """A path inside overlayfs's option string: ',' separates options and ':' lower layers, so both are escaped."""
     return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
-
-
-@dataclass(frozen=True)
-class GpuRequest:
-    """`--gpus`: count -1 is all; device_ids picks specific GPUs; None means no GPU."""
-
-    count: int | None = None
-    device_ids: tuple[str, ...] = ()
-
-    def device_requests(self) -> list[Any]:
-        from docker.types import DeviceRequest
-
-        if self.device_ids:
-            return [DeviceRequest(device_ids=list(self.device_ids), capabilities=[["gpu"]])]
-        if self.count:
-            return [DeviceRequest(count=self.count, capabilities=[["gpu"]])]
-        return []
-
-    def describe(self) -> str:
-        if self.device_ids:
-            return "devices " + ",".join(self.device_ids)
-        if self.count == -1:
-            return "all"
-        return str(self.count) if self.count else "none"
-
-
-def parse_gpus(value: str, instance: InstanceType, engine_has_gpus: bool | None) -> GpuRequest:
-    """`all`, `none`, a count, comma-separated ids, or `auto` (the instance's GPUs when the engine has them)."""
-    value = value.strip().lower()
-    if value in ("none", "0", ""):
-        return GpuRequest()
-    if value == "all":
-        return GpuRequest(count=-1)
-    if value == "auto":
-        if instance.gpus and engine_has_gpus:
-            return GpuRequest(count=instance.gpus if instance.gpus > 0 else -1)
-        return GpuRequest()
-    if value.isdigit():
-        return GpuRequest(count=int(value))
-    ids = tuple(p.strip() for p in value.split(",") if p.strip())
-    if not ids or not all(re.fullmatch(r"[0-9]+|GPU-[0-9a-f-]+", i, re.I) for i in ids):
-        raise UsageError(f"--gpus {value!r} is not valid", "use all, none, auto, a count (2) or device ids (0,1)")
-    return GpuRequest(device_ids=ids)
 
 
 @dataclass(frozen=True)
@@ -164,7 +121,8 @@ def get_container(client: Any, ident: str) -> Container:
     try:
         return Container(client.containers.get(ident))
     except docker.errors.NotFound:
-        raise ContainerGoneError(f"container {ident} does not exist") from None
+        raise ContainerGoneError(f"container {ident} does not exist",
+                                 "list smctl's containers: docker ps -a --filter label=smctl.managed") from None
 
 
 def find_container(client: Any, ident: str) -> Container | None:
@@ -198,25 +156,35 @@ def engine_info(client: Any) -> tuple[int | None, bool]:
 
 @contextmanager
 def job_network(client: Any, name: str, labels: dict[str, str]) -> Iterator[None]:
-    """A user-defined bridge network for a multi-host job, removed at the end whatever happens."""
-    net = client.networks.create(name, driver="bridge", labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
+    """A user-defined bridge network for a multi-host job, removed at the end whatever happens; containers still
+    carrying the job's labels then are swept first (the engine refuses to remove a network with containers on it)."""
+    net = None
     try:
+        with deferred_interrupts():  # created and owned by this block at once: a Ctrl-C cannot fall in between
+            net = client.networks.create(name, driver="bridge",
+                                         labels={**extra_labels(), LABEL_MANAGED: "1", **labels})
         yield
     finally:
         with no_interrupts():
-            _remove_network(net)
+            if net is not None:
+                reap_containers(client, labels, network=net.id)
+                _remove_network(net)
 
 
 @contextmanager
 def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -> Iterator[Container]:
-    """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it."""
-    container = create_container(client, spec)
+    """Create and start a container; on exit stop it (SIGTERM, then SIGKILL after stop_grace) and remove it.
+    A signal during creation waits until the container is owned by this block (deferred_interrupts)."""
+    container = None
     try:
+        with deferred_interrupts():
+            container = create_container(client, spec)
         start_container(container, spec)
         yield container
     finally:
         with no_interrupts():
-            remove_container(container, stop_grace=stop_grace)
+            if container is not None:
+                remove_container(container, stop_grace=stop_grace)
 
 
 def create_container(client: Any, spec: ContainerSpec) -> Container:
@@ -230,7 +198,7 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         "environment": spec.environment,
         "mounts": [m.engine_mount() for m in spec.mounts],
         "hostname": spec.hostname,
-        "labels": {**extra_labels(), LABEL_MANAGED: "1", **spec.labels},
+        "labels": {**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,
         "detach": True,
         "privileged": False,
@@ -256,11 +224,13 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         return Container(client.containers.create(spec.image, **kwargs))
     except docker.errors.ImageNotFound as exc:
         ensure_image(client, spec.image)  # names the image, Hint: smctl build
-        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}") from exc
+        raise DockerError(f"could not create container {spec.name}: {exc.explanation or exc}", ENGINE_HINT) from exc
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
         kind = ContainerNameInUseError if exc.status_code == 409 and "already in use" in text else DockerError
-        err: SmctlError = kind(f"could not create container {spec.name}: {text}")
+        hint = f"remove the old one (docker rm -f {spec.name}) or pick another name" if exc.status_code == 409 \
+            else ENGINE_HINT
+        err: SmctlError = kind(f"could not create container {spec.name}: {text}", hint)
         err.engine_message = text
         raise err from exc
 
@@ -298,8 +268,9 @@ def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
             "takes it",
         )
     if "address already in use" in text or "already allocated" in text:
-        return PortAllocatedError(f"could not start container {spec.name}: {text}")
-    return DockerError(f"could not start container {spec.name}: {text}")
+        return PortAllocatedError(f"could not start container {spec.name}: {text}",
+                                  "stop what holds the port (docker ps; ss -ltnp), or choose another one: --port")
+    return DockerError(f"could not start container {spec.name}: {text}", ENGINE_HINT)
 
 
 def remove_container(container: Container, *, stop_grace: float = 10) -> None:
@@ -353,6 +324,41 @@ def reap(client: Any, label: str = LABEL_MANAGED, value: str | None = None) -> i
     for net in client.networks.list(filters=flt):
         _remove_network(net)
     return len(containers)
+
+
+def reap_containers(client: Any, labels: dict[str, str], network: str | None = None) -> int:
+    """Remove the containers this process made that carry `labels` (and are on `network`); returns how many."""
+    flt: dict[str, Any] = {"label": [f"{LABEL_PROCESS}={process_id()}", *(f"{k}={v}" for k, v in labels.items())]}
+    if network:
+        flt["network"] = network
+    with no_interrupts():
+        containers = [Container(c) for c in client.containers.list(all=True, filters=flt)]
+        for c in containers:
+            c.remove(stop_grace=0)
+    return len(containers)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold a SIGINT/SIGTERM that arrives inside the block and deliver it to the handler it was meant for when the
+    block ends, so a resource the block creates is always handed to its cleanup first (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    previous_term = signal.signal(signal.SIGTERM, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        if caught:  # also when the block failed: the user asked to stop, so the interrupt wins
+            signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
 
 
 @contextmanager

@@ -50,7 +50,8 @@ def inspect_image(client: Any, ref: str, *, hint: str = BUILD_HINT) -> ImageInfo
     except docker.errors.ImageNotFound:
         raise ImageNotFoundError(f"image {ref} is not in the local Docker engine", hint) from None
     except docker.errors.APIError as exc:
-        raise DockerError(f"the engine could not inspect image {ref}: {exc.explanation or exc}") from None
+        raise DockerError(f"the engine could not inspect image {ref}: {exc.explanation or exc}",
+                          "check the Docker engine with `smctl doctor`") from None
     return image_info(data)
 
 

@@ -12,6 +12,14 @@ LABEL_ENDPOINT = "smctl.endpoint"
 LABEL_MODEL = "smctl.model"
 LABEL_RUN_DIR = "smctl.run_dir"  # set only when smctl made the model folder (extracted or downloaded): removed on stop
 KIND_SERVE = "serve"
+LABEL_PROCESS = "smctl.process"  # the smctl process that created it: a run's final sweep touches only its own
+
+
+def process_id() -> str:
+    """This smctl process, as LABEL_PROCESS holds it: host name and pid (two runs of one job name stay apart)."""
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def extra_labels() -> dict[str, str]:

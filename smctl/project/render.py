@@ -82,7 +82,8 @@ def dockerfile_quote(value: object) -> str:
     """A Dockerfile ENV/LABEL value in double quotes: backslash, quote and `$` (substitution) escaped."""
     text = str(value)
     if "\n" in text or "\r" in text:
-        raise UsageError(f"{text!r} cannot go into a Dockerfile ENV value: it holds a line break")
+        raise UsageError(f"{text!r} cannot go into a Dockerfile ENV value: it holds a line break",
+                         "put the value on one line")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 

@@ -63,11 +63,21 @@ def show(value: Any) -> str:
 
 
 def problems_for(key: str, value: Any, bad: Bad) -> list[Problem]:
+    """`key` is a dotted smctl.toml key (train.instance_count) or a flag (--instance-count); every problem gets a
+    hint: the check's own, else one that says where to put what."""
     if bad.items:
         return [Problem(f"{key}.{sub}" if sub else key,
-                        f"{key}.{toml_key(sub)} {text}" if sub else f"{key} {text}", hint)
+                        f"{key}.{toml_key(sub)} {text}" if sub else f"{key} {text}",
+                        hint or _fix(f"{key}.{toml_key(sub)}" if sub and not key.startswith("-") else key))
                 for sub, text, hint in bad.items]
-    return [Problem(key, f"{key} must be {bad.expected}, got {show(value)} ({type(value).__name__})", bad.hint)]
+    return [Problem(key, f"{key} must be {bad.expected}, got {show(value)} ({type(value).__name__})",
+                    bad.hint or _fix(key, bad.expected))]
+
+
+def _fix(key: str, expected: str | None = None) -> str:
+    if key.startswith("-"):
+        return f"give {key} {expected}" if expected else f"fix the value of {key}"
+    return f"set {key} in smctl.toml to {expected}" if expected else f"fix {key} in smctl.toml"
 
 
 def did_you_mean(word: str, choices: Iterable[str], quote: str = "'{}'") -> str | None:
@@ -89,18 +99,38 @@ def text(pattern: str | None = None, expected: str = "a string", max_len: int = 
     return check
 
 
-def integer(lo: int | None = None, hi: int | None = None, hint: str | None = None) -> Check:
-    if lo is not None and hi is not None:
-        expected = f"an integer from {lo} to {hi}"
-    else:
-        expected = f"an integer >= {lo}" if lo is not None else "an integer"
+@dataclass(frozen=True)
+class Integer:
+    """A whole number in [lo, hi] (None: open); the flag of the same key takes the same range (integer_bounds)."""
 
-    def check(v: Any, ctx: Ctx) -> int:
+    lo: int | None = None
+    hi: int | None = None
+    hint: str | None = None
+
+    def __call__(self, v: Any, ctx: Ctx) -> int:
         # TOML true is not 1: bool is a subclass of int in Python, so exclude it explicitly
+        lo, hi = self.lo, self.hi
         if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise Bad(expected, hint)
+            raise Bad(self.expected, self.hint)
         return v
-    return check
+
+    @property
+    def expected(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"an integer from {self.lo} to {self.hi}"
+        return f"an integer >= {self.lo}" if self.lo is not None else "an integer"
+
+
+def integer(lo: int | None = None, hi: int | None = None, hint: str | None = None) -> Check:
+    return Integer(lo, hi, hint)
+
+
+def integer_bounds(section: str, key: str) -> tuple[int | None, int | None]:
+    """The (lo, hi) range of the integer key [section] key, for the flag that sets it; Raises KeyError."""
+    check = next(f.check for f in SECTIONS[section] if f.name == key)
+    if not isinstance(check, Integer):
+        raise KeyError(f"[{section}] {key} is not an integer key")
+    return check.lo, check.hi
 
 
 def boolean(v: Any, ctx: Ctx) -> bool:
@@ -127,6 +157,8 @@ def path(v: Any, ctx: Ctx) -> Path:
         raise Bad("a path (string)")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v):
         raise Bad("a local path", "only channels, models and transform data may be s3:// URIs")
+    if "\x00" in v:  # resolve() would fail with a bare ValueError (exit 70)
+        raise Bad("a path without NUL characters", "remove the \\u0000 from the path")
     return (ctx.base / Path(v).expanduser()).resolve()
 
 
@@ -217,6 +249,8 @@ def local_or_s3(v: Any, ctx: Ctx) -> Location:
     """A Location: a local path (resolved against the file's folder) or an s3:// URI, parsed here once."""
     if not isinstance(v, str):
         raise Bad("a local path or an s3:// URI")
+    if "\x00" in v:  # resolve() would fail with a bare ValueError (exit 70)
+        raise Bad("a local path or an s3:// URI without NUL characters", "remove the \\u0000 from the path")
     try:
         found = Location.parse(v, ctx.base)
     except LocationError as err:

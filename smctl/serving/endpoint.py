@@ -14,7 +14,8 @@ from smctl.contract import layout
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.location import Location, as_location
 from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE, SERVE_STOP_GRACE
-from smctl.engine.containers import ContainerSpec, GpuRequest, Mount
+from smctl.engine.containers import ContainerSpec, Mount
+from smctl.engine.gpus import GpuRequest
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import ContainerFailedError, ContainerNameInUseError, PortAllocatedError, UsageError
 from smctl.events import OnEvent
@@ -93,7 +94,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
     Raises:
         UsageError: a bad name, port, timeout, instance type, GPU request, environment or model path.
     """
-    from smctl.engine.containers import parse_gpus
+    from smctl.engine.gpus import parse_gpus
 
     check_name(config.name)
     check_port(config.port)
@@ -130,13 +131,13 @@ def check_environment(env: Mapping[str, str]) -> dict[str, str]:
     """CreateModel's rules for a container's Environment; Raises: UsageError naming the variable."""
     if len(env) > layout.MAX_ENVIRONMENT:
         raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most "
-                         f"{layout.MAX_ENVIRONMENT}")
+                         f"{layout.MAX_ENVIRONMENT}", "pass fewer --env values (or environment entries in smctl.toml)")
     for key, value in env.items():
         if not layout.ENV_KEY.match(key):
             raise UsageError(f"environment variable name {key!r} is not valid", "names match [a-zA-Z_][a-zA-Z0-9_]*")
         if len(str(value)) > MAX_ENV_VALUE:
             raise UsageError(f"environment variable {key} is {len(str(value))} characters; SageMaker allows "
-                             f"{MAX_ENV_VALUE}")
+                             f"{MAX_ENV_VALUE}", f"shorten {key}'s value, or ship long settings in the model instead")
     return {k: str(v) for k, v in env.items()}
 
 

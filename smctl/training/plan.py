@@ -16,7 +16,8 @@ from smctl.contract import layout
 from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.layout import ChannelConfig
-from smctl.engine.containers import ContainerSpec, Mount, parse_gpus
+from smctl.engine.containers import ContainerSpec, Mount
+from smctl.engine.gpus import parse_gpus
 from smctl.engine.labels import LABEL_HOST, LABEL_JOB, LABEL_KIND
 from smctl.errors import UsageError
 from smctl.training.channels import epoch_order, list_channel_files

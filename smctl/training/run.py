@@ -15,7 +15,7 @@ from typing import Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
 from smctl.engine.containers import ContainerSpec, stop_containers
-from smctl.engine.labels import LABEL_JOB
+from smctl.engine.labels import LABEL_JOB, LABEL_KIND
 from smctl.events import OnEvent
 from smctl.training.artifacts import (
     HostResult,
@@ -86,7 +86,14 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
     Raises:
         SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
-    from smctl.engine.containers import docker_client, ensure_image, job_network, run_container, stream_logs
+    from smctl.engine.containers import (
+        docker_client,
+        ensure_image,
+        job_network,
+        reap_containers,
+        run_container,
+        stream_logs,
+    )
     from smctl.training.pipe_feeder import PipeFeeder
 
     client = docker_client()
@@ -104,6 +111,8 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
     stopped = threading.Event()
 
     with ExitStack() as stack:
+        # Last step of cleanup: sweep the job's containers by label, whatever an interrupt cut short.
+        stack.callback(reap_containers, client, {LABEL_JOB: plan.job_name, LABEL_KIND: "train"})
         log = stack.enter_context(open(plan.run_dir / "logs.txt", "a", encoding="utf-8"))
 
         def on_line(host: str, line: str) -> None:

@@ -301,7 +301,8 @@ def test_gpu_request_reaches_the_engine_and_fails_clearly_without_runtime(smctl,
 
 
 def test_gpu_device_requests_in_created_container(docker_client, probe_image, docker_reaper):
-    from smctl.engine.containers import ContainerSpec, GpuRequest, create_container, remove_container
+    from smctl.engine.containers import ContainerSpec, create_container, remove_container
+    from smctl.engine.gpus import GpuRequest
 
     for gpus, expected in ((GpuRequest(count=-1), {"Count": -1, "DeviceIDs": []}),
                            (GpuRequest(count=2), {"Count": 2, "DeviceIDs": []}),

@@ -421,7 +421,7 @@ def test_schema_rules(tmp_path: Path, toml: str, fragment: str):
 
 def test_gpus_and_images_in_their_accepted_forms(tmp_path: Path):
     from smctl.contract.instances import lookup_instance_type
-    from smctl.engine.containers import parse_gpus
+    from smctl.engine.gpus import parse_gpus
 
     spec = load_spec(write(tmp_path, '[train]\ngpus = [0, 2]\nimage = "localhost:5000/a/b@sha256:' + "a" * 64
                            + '"\n[serve]\ngpus = 0\n[transform]\ngpus = "ALL"\n'))
