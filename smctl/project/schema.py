@@ -13,6 +13,7 @@ from typing import Any
 from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
 from smctl.contract.location import EXPECTED_S3, Location
+from smctl.contract.serving import HOST_EXPECTED, HOST_HINT, parse_host
 from smctl.errors import LocationError
 
 
@@ -89,7 +90,7 @@ def text(pattern: str | None = None, expected: str = "a string", max_len: int = 
     return check
 
 
-def integer(lo: int | None = None, hi: int | None = None) -> Check:
+def integer(lo: int | None = None, hi: int | None = None, hint: str | None = None) -> Check:
     if lo is not None and hi is not None:
         expected = f"an integer from {lo} to {hi}"
     else:
@@ -98,7 +99,7 @@ def integer(lo: int | None = None, hi: int | None = None) -> Check:
     def check(v: Any, ctx: Ctx) -> int:
         # TOML true is not 1: bool is a subclass of int in Python, so exclude it explicitly
         if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise Bad(expected)
+            raise Bad(expected, hint)
         return v
     return check
 
@@ -211,6 +212,13 @@ def gpus(v: Any, ctx: Ctx) -> str:
         # one id from an array stays an id: "1," (as --gpus 1, would), since a bare "1" is a count
         return text + "," if isinstance(v, list) and len(ids) == 1 else text
     raise Bad(GPUS_EXPECTED, 'for example gpus = "all", gpus = 2 or gpus = ["0", "1"]')
+
+
+def host_address(v: Any, ctx: Ctx) -> str:
+    parsed = parse_host(v) if isinstance(v, str) else None
+    if parsed is None:
+        raise Bad(HOST_EXPECTED, HOST_HINT)
+    return parsed
 
 
 def local_or_s3(v: Any, ctx: Ctx) -> Location:
@@ -341,10 +349,12 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("image", image_ref),
         Field("model", local_or_s3),
         Field("port", integer(0, 65535), 8080),
+        Field("host", host_address, "127.0.0.1"),
         Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
         Field("environment", ENVIRONMENT, {}),
         Field("gpus", gpus, "auto"),
-        Field("startup_timeout", integer(60, 3600), 240),
+        Field("startup_timeout", integer(60, 3600, "SageMaker's ContainerStartupHealthCheckTimeoutInSeconds is "
+                                                   "60-3600 (default 240)"), 240),
         Field("read_only_model", boolean, False),
         Field("name", JOB_NAME),
     ),
@@ -365,8 +375,8 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("output_filter", JSONPATH),
         Field("join_source", choice("None", "Input"), "None"),
         Field("compression", choice(*layout.COMPRESSIONS), "None"),
-        Field("timeout", integer(1, 3600), 600),
-        Field("retries", integer(0, 3), 3),
+        Field("timeout", integer(1, 3600, "SageMaker's InvocationsTimeoutInSeconds is 1-3600 (default 600)"), 600),
+        Field("retries", integer(0, 3, "SageMaker's InvocationsMaxRetries is 0-3 (default 3)"), 3),
         Field("environment", ENVIRONMENT, {}),
         Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
         Field("gpus", gpus, "auto"),

@@ -146,6 +146,7 @@ class ServeSection(_Section):
     image: str
     model: Location | None
     port: int
+    host: str
     instance_type: str
     environment: Mapping[str, str]
     gpus: str

@@ -18,7 +18,7 @@ from smctl.engine.containers import ContainerSpec, GpuRequest, Mount
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import ContainerFailedError, ContainerNameInUseError, PortAllocatedError, UsageError
 from smctl.events import OnEvent
-from smctl.serving.ports import check_port
+from smctl.serving.ports import check_host, check_port
 from smctl.serving.registry import (
     check_name,
     container_name,
@@ -97,6 +97,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
 
     check_name(config.name)
     check_port(config.port)
+    host = check_host(config.host)
     if config.startup_timeout <= 0:
         raise UsageError(f"startup timeout {config.startup_timeout:g} s is not positive",
                          "use --startup-timeout SECONDS (SageMaker allows 60-3600; the default is 240)")
@@ -121,7 +122,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
         gpus=gpus,
         mem_limit=instance.memory_bytes or None,
         nano_cpus=cpus * 10**9 if cpus else None,
-        ports={f"{CONTAINER_PORT}/tcp": (config.host, config.port or None)},
+        ports={f"{CONTAINER_PORT}/tcp": (host, config.port or None)},
     )
     return EndpointPlan(config, spec, run_dir, model_dir, kind, instance)
 

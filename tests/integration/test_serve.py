@@ -235,6 +235,32 @@ def test_port_out_of_range_is_a_usage_error(smctl, serve_images, endpoint_name, 
     assert "--port 0" in res.stderr
 
 
+@pytest.mark.parametrize("host", ["127.0.0.l", "not-an-ip"])
+def test_a_host_that_is_not_an_ip_is_refused_instead_of_published_everywhere(smctl, serve_images, endpoint_name,
+                                                                              tmp_path, docker_client, host):
+    name = endpoint_name("badhost")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--host", host)
+    assert res.exit_code == 2, res.stdout
+    assert f"--host must be an IP address (127.0.0.1, ::1, 0.0.0.0, ::) or localhost, got '{host}'" in \
+        res.json["error"]["message"]
+    assert endpoint_containers(docker_client, name) == []
+
+
+@pytest.mark.parametrize(("host", "published", "warned"), [
+    ("localhost", "127.0.0.1", False), ("0.0.0.0", "0.0.0.0", True),
+])
+def test_host_localhost_is_loopback_and_every_interface_is_a_warning(smctl, serve_images, endpoint_name, tmp_path,
+                                                                     docker_client, host, published, warned):
+    name = endpoint_name("host")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--host", host)
+    assert res.exit_code == 0, res.stdout
+    (container,) = endpoint_containers(docker_client, name)
+    assert container.attrs["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == published
+    network_warning = [w for w in res.json["warnings"] if "published on every interface (0.0.0.0)" in w]
+    assert bool(network_warning) is warned
+    assert smctl("local-stop", name).exit_code == 0
+
+
 def test_gpus_without_a_gpu_runtime_fail_clearly(smctl, serve_images, endpoint_name, tmp_path, docker_client):
     name = endpoint_name("gpu")
     res = smctl("local-serve", "--image", serve_images["ok"], "--name", name, "--port", "0", "--gpus", "all",
