@@ -309,26 +309,31 @@ def wait_until_ready(container: Container, plan: EndpointPlan, on_event: OnEvent
         host, port = published_address(container, lambda c: _exited(c, plan))
         seconds = wait_for_ping(container, plan.config.name, host=host, port=port, started=started,
                                 timeout=plan.config.startup_timeout, on_event=on_event,
-                                on_exit=lambda c: _exited(c, plan))
+                                on_exit=lambda c: _exited(c, plan), log_file=startup_log(plan))
     finally:
         muted[0] = not keep_streaming
     return ReadyEndpoint(plan.config.name, f"http://{url_host(host)}:{port}", port, host, container.id, container.name,
                          plan.config.image, str(plan.config.model or ""), seconds)
 
 
+def startup_log(plan: EndpointPlan) -> Path:
+    """Where a failed start's whole container log is kept (outside the run folder, which is removed)."""
+    return plan.config.project_root / ".smctl" / "logs" / f"{plan.config.name}.log"
+
+
 def _exited(container: Container, plan: EndpointPlan) -> ContainerFailedError:
-    from smctl.serving.readiness import LOG_TAIL
+    from smctl.serving.readiness import describe_logs, failure_logs
 
     code = container.exit_code
     oom = " (killed: out of memory for " + plan.instance.name + ")" if container.oom_killed else ""
-    tail = container.log_tail(LOG_TAIL)
-    last = "\n".join(f"  {line}" for line in tail)
+    excerpt, saved = failure_logs(container, startup_log(plan))
     return ContainerFailedError(
         f"endpoint {plan.config.name}: the container exited with code {code} while starting{oom}"
-        + (f"; its last log lines:\n{last}" if last else " (it printed nothing)"),
+        + describe_logs(excerpt, saved),
         f"SageMaker runs `docker run {plan.config.image} serve`: fix the error above, rebuild (smctl build) "
         "and run smctl local-serve again",
-        details={"exit_code": code, "log_tail": tail, "oom_killed": container.oom_killed},
+        details={"exit_code": code, "log_excerpt": excerpt, "log_file": str(saved) if saved else None,
+                 "oom_killed": container.oom_killed},
     )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from smctl.errors import ContainerFailedError
+from smctl.serving.endpoint import ServeConfig, plan_endpoint, running_endpoint
 from tests.helpers import TEST_LABELS, WORKER
 from tests.integration import serving_fixtures
 from tests.integration.serving_fixtures import Foreground, endpoint_containers
@@ -108,7 +110,6 @@ def test_two_endpoints_run_at_once(smctl, serve_images, endpoint_name, tmp_path,
 
 @pytest.mark.parametrize(("fault", "args", "expected"), [
     ("crash", (), ["exited with code 3 while starting", "RuntimeError: weights are corrupt"]),
-    ("never-healthy", ("--startup-timeout", "2"), ["did not become healthy within 2 s", "HTTP 503 'still loading'"]),
     ("localhost", (), ["listens on 127.0.0.1:8080 only", "Hint: listen on 0.0.0.0:8080"]),
 ])
 def test_faulty_container_exits_5_with_the_reason_and_leaves_nothing(smctl, serve_images, endpoint_name, tmp_path,
@@ -121,6 +122,38 @@ def test_faulty_container_exits_5_with_the_reason_and_leaves_nothing(smctl, serv
     assert "Traceback" not in res.stderr
     assert endpoint_containers(docker_client, name) == []
     assert not (tmp_path / ".smctl" / "endpoints" / name).exists()
+
+
+def test_a_never_healthy_start_pings_every_couple_of_seconds_and_shows_the_last_traceback(
+        serve_images, endpoint_name, tmp_path, docker_client):
+    name = endpoint_name("pings")
+    config = ServeConfig(image=serve_images["never-healthy"], name=name, project_root=tmp_path, port=0,
+                         instance_type="local", startup_timeout=8)  # the library takes any timeout; the flag 60-3600
+    lines: list[str] = []
+    with pytest.raises(ContainerFailedError) as caught, running_endpoint(
+            plan_endpoint(config), lambda kind, data: lines.append(data.get("line", ""))):
+        pass
+    message = str(caught.value)
+    assert f"endpoint {name} did not become healthy within 8 s (last /ping: HTTP 503 'still loading'" in message
+    pings = sum("Traceback (most recent call last)" in line for line in lines)  # one per /ping, streamed
+    assert 4 <= pings <= 12, f"{pings} pings in 8 s"  # polling every 5-50 ms made ~500
+    log_file = tmp_path / ".smctl" / "logs" / f"{name}.log"
+    assert pings <= log_file.read_text().count("Traceback (most recent call last)") <= 12  # the stream may lag
+    assert f"the end of its log (the whole log: {log_file})" in message
+    excerpt = message.split("the whole log:", 1)[1].splitlines()[1:]
+    assert excerpt[0].strip() == "Traceback (most recent call last):"
+    assert excerpt[-1].strip() == "RuntimeError: model not loaded: weights.bin is missing"
+    assert len(excerpt) < 20
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_crash_while_starting_keeps_its_whole_log_in_a_file(smctl, serve_images, endpoint_name, tmp_path):
+    name = endpoint_name("crashlog")
+    res = smctl("local-serve", "--image", serve_images["crash"], "--name", name, "--port", "0", cwd=tmp_path)
+    assert res.exit_code == 5
+    log_file = tmp_path / ".smctl" / "logs" / f"{name}.log"
+    assert f"(the whole log: {log_file})" in res.stderr
+    assert "RuntimeError: weights are corrupt" in log_file.read_text()
 
 
 def test_slow_ping_is_a_warning_and_the_endpoint_still_starts(smctl, serve_images, endpoint_name, tmp_path):
