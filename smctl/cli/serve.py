@@ -126,27 +126,49 @@ def endpoints(ctx: typer.Context) -> None:
 
 def local_stop(
     ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(help="Endpoint names.", show_default=False)] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Stop every local endpoint.")] = False,
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="NAME", help="Endpoint names (see smctl endpoints).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Stop every smctl endpoint on this Docker engine, other projects' included.")] = False,
 ) -> None:
     """Stop and remove local endpoints (SIGTERM, then SIGKILL after 30 s, as SageMaker)."""
     from smctl.engine.containers import docker_client
-    from smctl.errors import UsageError
+    from smctl.errors import EndpointNotFoundError, UsageError
     from smctl.serving.registry import get_endpoint, list_endpoints, stop_endpoint
 
     out: Output = ctx.obj.out
     if not names and not all_:
         raise UsageError("name the endpoint to stop", "smctl local-stop NAME, or --all (see smctl endpoints)")
     client = docker_client()
-    targets = list_endpoints(client) if all_ else [get_endpoint(client, n, running=False) for n in names or []]
-    threads = [threading.Thread(target=stop_endpoint, args=(client, e)) for e in targets]
+    missing: list[EndpointNotFoundError] = []
+    if all_:
+        targets = list_endpoints(client)
+        if targets:
+            out.info(f"--all stops every smctl endpoint on this Docker engine, other projects' included: "
+                     f"{', '.join(e.name for e in targets)}")
+    else:
+        targets = []
+        for n in dict.fromkeys(names or []):  # as `docker rm a b`: stop what exists, then report the rest
+            try:
+                targets.append(get_endpoint(client, n, running=False))
+            except EndpointNotFoundError as err:
+                missing.append(err)
+    on_event = endpoint_events(out)
+    threads = [threading.Thread(target=stop_endpoint, args=(client, e), kwargs={"on_event": on_event})
+               for e in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     stopped = [e.name for e in targets]
-    out.result({"stopped": stopped}, lambda c: c.print(
-        "\n".join(f"stopped {n}" for n in stopped) or "no local endpoints to stop", markup=False))
+    empty = "no local endpoints to stop" if all_ else ""
+    out.result({"stopped": stopped, "all": all_}, lambda c: c.print(
+        "\n".join(f"stopped {n}" for n in stopped) or empty, markup=False, end="\n" if stopped or all_ else ""))
+    if missing:
+        done = f" (stopped: {', '.join(stopped)})" if stopped else " (nothing was stopped)"
+        raise EndpointNotFoundError("; ".join(err.message for err in missing) + done, missing[0].hint,
+                                    details={"stopped": stopped, "not_found": [n for n in dict.fromkeys(names or [])
+                                                                               if n not in stopped]})
 
 
 def logs(

@@ -23,6 +23,7 @@ from smctl.serving.registry import (
     check_name,
     container_name,
     remove_run_dir,
+    remove_with_notice,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
         SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
         ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
     """
-    from smctl.engine.containers import no_interrupts, remove_container
+    from smctl.engine.containers import no_interrupts
 
     client = client or _client()
     if plan.config.port:
@@ -230,7 +231,8 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
                     if ready is not None:
                         on_event("stopping", {"message": f"stopping endpoint {plan.config.name} (SIGTERM, then "
                                                          f"SIGKILL after {grace} s)"})
-                    remove_container(container, stop_grace=grace)
+                    remove_with_notice(container, plan.config.name, plan.config.image, grace,
+                                       on_event if ready is not None else None)
                 if plan.model_kind != "folder" and (container is not None or made_dir):
                     remove_run_dir(plan.run_dir)
 

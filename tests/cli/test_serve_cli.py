@@ -71,3 +71,8 @@ def test_help_shows_what_values_look_like_not_python_types(smctl, command):
     assert res.exit_code == 0
     for python_type in ("<str>", "<int>", "<float>", "<list[str]>"):
         assert python_type not in res.stdout.split("Arguments:")[-1].split("Options:")[-1]
+
+
+def test_local_stop_all_says_it_reaches_other_projects(smctl):
+    res = smctl("local-stop", "--help")
+    assert "Stop every smctl endpoint on this Docker engine, other projects' included." in " ".join(res.stdout.split())

@@ -187,6 +187,49 @@ def test_invoke_sends_the_container_only_sagemakers_headers(smctl, serve_images,
         smctl("local-stop", name)
 
 
+def test_local_stop_stops_the_names_it_knows_then_reports_the_unknown_one(smctl, serve_images, endpoint_name,
+                                                                         tmp_path, docker_client):
+    name, unknown = endpoint_name("known"), endpoint_name("unknown")
+    assert _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0").exit_code == 0
+    res = smctl("local-stop", name, unknown)
+    assert res.exit_code == 1
+    assert res.stdout == f"stopped {name}\n"
+    assert res.stderr.startswith(f"Error: endpoint '{unknown}' does not exist")
+    assert f"(stopped: {name})" in res.stderr
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_stop_waiting_on_an_image_that_ignores_sigterm_says_so(smctl, serve_images, endpoint_name, tmp_path,
+                                                                 docker_client):
+    from smctl.engine.containers import docker_client as smctl_client
+    from smctl.serving.registry import get_endpoint, stop_endpoint
+
+    name = endpoint_name("sigterm")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--env", "SERVE_IGNORE_SIGTERM=1")
+    assert res.exit_code == 0, res.stdout
+    client = smctl_client()
+    events: list[tuple[str, dict]] = []
+    stop_endpoint(client, get_endpoint(client, name), grace=5, on_event=lambda kind, data: events.append((kind, data)))
+    assert [kind for kind, _ in events] == ["stopping"]
+    message = events[0][1]["message"]
+    assert message.startswith(f"{name} is still stopping after 2 s: waiting up to 5 s for a graceful stop")
+    assert f"an image that ignores SIGTERM always takes the full 5 s (see `smctl check {serve_images['ok']}`)" \
+        in message
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_quick_stop_says_nothing_more(smctl, serve_images, endpoint_name, tmp_path, docker_client):
+    from smctl.engine.containers import docker_client as smctl_client
+    from smctl.serving.registry import get_endpoint, stop_endpoint
+
+    name = endpoint_name("quickstop")
+    assert _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0").exit_code == 0
+    client = smctl_client()
+    events: list[tuple[str, dict]] = []
+    stop_endpoint(client, get_endpoint(client, name), on_event=lambda kind, data: events.append((kind, data)))
+    assert events == []
+
+
 def test_port_held_by_a_process_names_it_and_the_fix(smctl, serve_images, endpoint_name, tmp_path, docker_client):
     name = endpoint_name("pproc")
     with socket.socket() as holder:
