@@ -183,6 +183,21 @@ def prepare_model(plan: EndpointPlan, on_event: OnEvent) -> None:
         archive = model.path
     on_event("extract", {"message": f"extracting {archive} into {plan.model_dir}"})
     unpack_model(archive, plan.model_dir)
+    for message in model_layout_warnings(plan.model_dir, str(model)):
+        on_event("warning", {"message": message})
+
+
+LAYOUT_WARNINGS = ("nested-folder", "empty")  # what makes any container miss its model (the rest is toolkit-specific)
+
+
+def model_layout_warnings(model_dir: Path, source: str) -> list[str]:
+    """`smctl package inspect`'s layout findings for an extracted model (a folder wrapping everything, say)."""
+    from smctl.archive.unpack import Member, layout_findings
+
+    members = [Member(str(p.relative_to(model_dir)), "dir" if p.is_dir() else "file", 0)
+               for p in sorted(model_dir.rglob("*"))]
+    return [f"model {source}: {f.message}; the endpoint still starts, but fix it: {f.hint}"
+            for f in layout_findings(members) if f.code in LAYOUT_WARNINGS]
 
 
 def unpack_model(archive: Path, dest: Path) -> None:

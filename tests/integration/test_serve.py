@@ -95,6 +95,29 @@ def test_model_tar_gz_is_extracted_into_the_run_folder_and_removed_on_stop(smctl
     assert not run_dir.exists()
 
 
+def test_an_archive_wrapped_in_a_folder_is_warned_about_and_still_served(smctl, serve_images, endpoint_name,
+                                                                         tmp_path):
+    name = endpoint_name("nested")
+    archive = _tarball(tmp_path / "model.tar.gz", {"model/weights.bin": b"w", "model/code/inference.py": b"#\n"})
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--model", archive, "--port", "0")
+    assert res.exit_code == 0, res.stdout
+    (warning,) = [w for w in res.json["warnings"] if "inside the folder" in w]
+    assert warning.startswith(f"model {archive}: everything is inside the folder model/: SageMaker extracts the "
+                              "archive into /opt/ml/model, so your files land in /opt/ml/model/model/")
+    assert warning.endswith("fix it: pack the folder's contents, not the folder: smctl package pack model "
+                            "-o model.tar.gz")
+    assert smctl("local-stop", name).exit_code == 0
+
+
+def test_a_well_laid_out_archive_gets_no_layout_warning(smctl, serve_images, endpoint_name, tmp_path):
+    name = endpoint_name("flat")
+    archive = _tarball(tmp_path / "model.tar.gz", {"weights.bin": b"w", "code/inference.py": b"#\n"})
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--model", archive, "--port", "0")
+    assert res.exit_code == 0, res.stdout
+    assert not [w for w in res.json["warnings"] if w.startswith("model ")]
+    assert smctl("local-stop", name).exit_code == 0
+
+
 def test_two_endpoints_run_at_once(smctl, serve_images, endpoint_name, tmp_path, docker_client):
     first, second = endpoint_name("a"), endpoint_name("b")
     for name in (first, second):
