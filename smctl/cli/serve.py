@@ -173,15 +173,18 @@ def local_stop(
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Endpoint name.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
+    tail: Annotated[int | None, typer.Option("--tail", metavar="N", help="Only the last N lines (N >= 0).")] = None,
 ) -> None:
     """Print an endpoint's container logs (stdout and stderr)."""
     from smctl.engine.containers import docker_client, get_container
+    from smctl.errors import UsageError
     from smctl.serving.registry import get_endpoint
 
     out: Output = ctx.obj.out
+    if tail is not None and tail < 0:
+        raise UsageError(f"--tail {tail} is negative", "use --tail N with N >= 0 (leave it out for every line)")
     client = docker_client()
     endpoint = get_endpoint(client, name, running=False)
     container = get_container(client, endpoint.container_id)

@@ -65,7 +65,7 @@ def test_runtime_refuses_bad_addresses(smctl, args, message):
     assert res.stderr.startswith(f"Error: {message}")
 
 
-@pytest.mark.parametrize("command", ["local-serve", "invoke", "runtime", "local-stop", "local-transform"])
+@pytest.mark.parametrize("command", ["local-serve", "invoke", "runtime", "local-stop", "local-transform", "logs"])
 def test_help_shows_what_values_look_like_not_python_types(smctl, command):
     res = smctl(command, "--help")
     assert res.exit_code == 0
@@ -76,3 +76,9 @@ def test_help_shows_what_values_look_like_not_python_types(smctl, command):
 def test_local_stop_all_says_it_reaches_other_projects(smctl):
     res = smctl("local-stop", "--help")
     assert "Stop every smctl endpoint on this Docker engine, other projects' included." in " ".join(res.stdout.split())
+
+
+def test_logs_tail_must_not_be_negative(smctl):
+    res = smctl("logs", "some-endpoint", "--tail", "-3")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("Error: --tail -3 is negative")
