@@ -161,7 +161,7 @@ def test_a_never_healthy_start_pings_every_couple_of_seconds_and_shows_the_last_
     pings = sum("Traceback (most recent call last)" in line for line in lines)  # one per /ping, streamed
     assert 4 <= pings <= 12, f"{pings} pings in 8 s"  # polling every 5-50 ms made ~500
     log_file = tmp_path / ".smctl" / "logs" / f"{name}.log"
-    assert pings <= log_file.read_text().count("Traceback (most recent call last)") <= 12  # the stream may lag
+    assert 1 <= log_file.read_text().count("Traceback (most recent call last)") <= 12  # saved at the deadline
     assert f"the end of its log (the whole log: {log_file})" in message
     excerpt = message.split("the whole log:", 1)[1].splitlines()[1:]
     assert excerpt[0].strip() == "Traceback (most recent call last):"
