@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from smctl.engine.container import Container, ContainerState
 
 # SageMaker's health check pings about every 5 s once the container runs. Locally a quick start should be noticed
-# quickly, so the tries start 0.1 s apart and double up to one every 2 s: a server up within a second is seen within
-# ~0.2 s of it, and a 60 s failed start makes ~35 pings (not ~950 whose tracebacks bury the error).
-PING_FIRST, PING_EVERY = 0.1, 2.0
+# quickly (most servers are up within a second, and a refused connection costs nothing), so the first FAST_TRIES
+# tries are PING_FIRST apart, then the gap doubles up to one try every PING_EVERY: a 60 s failed start makes ~40
+# pings (not ~950 whose tracebacks bury the error), and a server up at 0.4 s is seen by 0.5 s.
+PING_FIRST, PING_EVERY, FAST_TRIES = 0.1, 2.0, 10
 STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs (a crash is noticed at once)
 LISTENER_CHECK_AFTER = 1.0  # a server usually needs a moment to bind: look inside only after this
 LISTENER_CHECK_EVERY = 1.0
@@ -28,14 +29,14 @@ BIND_HINT = "listen on 0.0.0.0:8080 (for example gunicorn --bind 0.0.0.0:8080, u
 
 
 def ping_interval(tries: int) -> float:
-    """Seconds from try number `tries` (1, 2, ...) to the next: 0.1, 0.2, 0.4, 0.8, 1.6, then 2 s."""
-    return min(PING_EVERY, PING_FIRST * 2 ** (max(tries, 1) - 1))
+    """Seconds from try number `tries` (1, 2, ...) to the next: 0.1 for the first ten, then 0.2, 0.4, 0.8, 1.6, 2."""
+    return min(PING_EVERY, PING_FIRST * 2 ** max(tries - FAST_TRIES, 0))
 
 
 def wait_for_ping(container: Container, name: str, *, host: str, port: int, started: float, timeout: float,
                   on_event: OnEvent, on_exit: Callable[[Container], Exception],
                   log_file: Path | None = None) -> float:
-    """Poll GET /ping (2 s per try; tries 0.1 s apart at first, backing off to every 2 s) until 200 and return the
+    """Poll GET /ping (2 s per try; 0.1 s apart for the first second, backing off to every 2 s) until 200; return the
     seconds since `started`.
 
     Raises:
