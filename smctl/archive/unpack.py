@@ -219,6 +219,11 @@ def _expansion_findings(members: list[Member], compressed: int) -> list[Finding]
                     "check where the archive came from; `smctl package unpack` checks free space before it writes")]
 
 
+def layout_findings(members: list[Member]) -> list[Finding]:
+    """inspect_archive's layout checks (a wrapping folder, an empty code/, ...) for members listed elsewhere."""
+    return _layout_findings(members)
+
+
 def _layout_findings(members: list[Member]) -> list[Finding]:
     out: list[Finding] = []
     names = ["/".join(parts_of(m.path)) for m in members]

@@ -8,30 +8,38 @@ import typer
 
 from smctl.cli.output import Output
 
+MAX_TIMEOUT = 3600  # the longest any SageMaker invocation may take (async and batch transform: InvocationsTimeout)
 HELP = "POST a request to an endpoint's /invocations: the body to stdout, status and timing to stderr."
 
 
 def invoke(
     ctx: typer.Context,
     target: Annotated[str | None, typer.Argument(
-        help="Endpoint name or URL (http://HOST:PORT); default: the only running endpoint.", show_default=False)
+        metavar="[NAME|URL]", help="Endpoint name or URL (http://HOST:PORT); default: the only running endpoint.",
+        show_default=False)
     ] = None,
     data: Annotated[str | None, typer.Option(
-        "--data", "-d", help="Request body: @FILE, - (stdin) or literal text.")] = None,
+        "--data", "-d", metavar="@FILE|-|TEXT", help="Request body: @FILE, - (stdin) or literal text (sent as "
+        "application/json when it parses as JSON, else text/plain).")] = None,
     content_type: Annotated[str | None, typer.Option(
-        "--content-type", help="Default: from the file's extension (.csv, .json, .jsonl, .npy, images...).")] = None,
-    accept: Annotated[str | None, typer.Option("--accept", help="Accept header.")] = None,
+        "--content-type", metavar="TYPE", help="Default: from the file's extension (.csv, .json, .jsonl, .npy, "
+        "images...).")] = None,
+    accept: Annotated[str | None, typer.Option("--accept", metavar="TYPE", help="Accept header.")] = None,
     custom_attributes: Annotated[str | None, typer.Option(
-        "--custom-attributes", help="X-Amzn-SageMaker-Custom-Attributes (<=1024 ASCII characters).")] = None,
+        "--custom-attributes", metavar="TEXT", help="X-Amzn-SageMaker-Custom-Attributes (<=1024 ASCII characters).")
+    ] = None,
     max_payload: Annotated[int | None, typer.Option(
-        "--max-payload", help="Body limit in bytes (SageMaker's: 6291456, which it does not let you change).")
+        "--max-payload", metavar="BYTES", help="Body limit in bytes, >= 1 (SageMaker's: 6291456, which it does not "
+        "let you change).")
     ] = None,
     timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Seconds to wait (SageMaker's: 60, which it does not let you change).")] = None,
+        "--timeout", metavar="SECONDS", help=f"Seconds to wait, more than 0 and at most {MAX_TIMEOUT} (SageMaker's: "
+        "60, which it does not let you change).")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
+    _check_ranges(max_payload, timeout)
     url, name = _resolve(target)
     if max_payload is not None and max_payload != core.MAX_PAYLOAD:
         out.warn(f"--max-payload {max_payload}: SageMaker's limit stays {core.MAX_PAYLOAD:,} bytes")
@@ -51,6 +59,18 @@ def invoke(
         out.info(f"custom attributes: {result.custom_attributes}")
     out.data_bytes(result.body)
     out.result({"endpoint": name, "content_type_sent": payload.content_type, **result.as_dict()})
+
+
+def _check_ranges(max_payload: int | None, timeout: float | None) -> None:
+    """Raises: UsageError naming the flag and its range."""
+    from smctl.errors import UsageError
+
+    if max_payload is not None and max_payload < 1:
+        raise UsageError(f"--max-payload {max_payload} is not a byte count",
+                         "use --max-payload BYTES with BYTES >= 1 (SageMaker's limit: 6291456)")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout {timeout:g} is outside 0-{MAX_TIMEOUT} s",
+                         f"use --timeout SECONDS, more than 0 and at most {MAX_TIMEOUT} (SageMaker's: 60)")
 
 
 def _resolve(target: str | None) -> tuple[str, str | None]:

@@ -16,49 +16,61 @@ SERVE_HELP = "Run IMAGE serve as a SageMaker endpoint would, and wait until /pin
 
 def local_serve(
     ctx: typer.Context,
-    image: Annotated[str | None, typer.Option("--image", help="Image to serve (default: smctl.toml).")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", metavar="IMAGE", help="Image to serve (default: smctl.toml).")] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", help="Model folder, model.tar.gz or s3:// URI, at /opt/ml/model (a folder is mounted as is: "
-        "writes reach it).")
+        "--model", metavar="PATH|s3://...", help="Model folder, model.tar.gz or s3:// URI, at /opt/ml/model (a "
+        "folder is mounted as is: writes reach it).")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Host port for the container's 8080 (0: any free one).")
-                    ] = None,
-    host: Annotated[str, typer.Option("--host", help="Host address to publish on (0.0.0.0: every interface).")
-                    ] = "127.0.0.1",
-    env: Annotated[list[str] | None, typer.Option("--env", help="Container environment KEY=VALUE (repeatable).")
-                   ] = None,
-    instance_type: Annotated[str | None, typer.Option("--instance-type", help="ml.* type: CPU/memory limits.")
-                             ] = None,
-    gpus: Annotated[str | None, typer.Option("--gpus", help="all | N | ids (0,1) | none | auto.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Endpoint name (default: smctl.toml / project).")
-                    ] = None,
+    port: Annotated[int | None, typer.Option(
+        "--port", metavar="PORT", help="Host port for the container's 8080, 0-65535 (0: any free one).")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", help="IP address to publish on (default 127.0.0.1; 0.0.0.0: every interface, "
+        "reachable from the network).")] = None,
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", metavar="KEY=VALUE", help="Container environment variable (repeatable).")] = None,
+    instance_type: Annotated[str | None, typer.Option(
+        "--instance-type", metavar="ml.TYPE", help="ml.* type: CPU/memory limits.")] = None,
+    gpus: Annotated[str | None, typer.Option(
+        "--gpus", metavar="GPUS", help="all | N | ids (0,1) | none | auto.")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", metavar="NAME", help="Endpoint name (default: smctl.toml / project).")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Leave it running in the background.")] = False,
-    startup_timeout: Annotated[float | None, typer.Option(
-        "--startup-timeout", help="Seconds to wait for /ping (SageMaker's default: 240).")] = None,
+    startup_timeout: Annotated[int | None, typer.Option(
+        "--startup-timeout", metavar="SECONDS", help="Seconds to wait for /ping, 60-3600 as SageMaker's "
+        "ContainerStartupHealthCheckTimeoutInSeconds (default: 240).")] = None,
     read_only_model: Annotated[bool | None, typer.Option(
         "--read-only-model/--writable-model", help="Mount /opt/ml/model read-only, as SageMaker may.")] = None,
     runtime_port: Annotated[int | None, typer.Option(
-        "--runtime-port", help="Also serve the SageMaker Runtime API (boto3 invoke_endpoint) on this port.")] = None,
+        "--runtime-port", metavar="PORT", help="Also serve the SageMaker Runtime API (boto3 invoke_endpoint) on "
+        "this port of 127.0.0.1.")] = None,
 ) -> None:
+    from smctl.errors import UsageError
     from smctl.project.spec import load_project
     from smctl.serving import endpoint as serving
 
     out: Output = ctx.obj.out
+    if detach and runtime_port is not None:
+        raise UsageError("--runtime-port serves only while local-serve runs in the foreground",
+                         "drop --detach, or serve the runtime API for detached endpoints: smctl runtime --port PORT")
     spec = load_project(ctx.obj.config)
     require_image(spec, image, "local-serve")
-    s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, gpus=gpus, name=name)
+    from smctl.serving.ports import check_port
+
+    if port is not None:
+        check_port(port)
+    s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, gpus=gpus, name=name,
+                                  port=port, host=host, startup_timeout=startup_timeout)
+    if runtime_port is not None:
+        check_port(runtime_port, "--runtime-port")
+    warn_if_every_interface(out, s.host, "endpoint")
     environment = {**s.environment, **parse_pairs(env or [], "--env")}
     config = serving.ServeConfig(
         image=s.image, name=s.name, project_root=spec.root or Path.cwd(), model=s.model,
-        port=s.port if port is None else port, host=host, environment=environment, instance_type=s.instance_type,
-        gpus=s.gpus, startup_timeout=s.startup_timeout if startup_timeout is None else startup_timeout,
+        port=s.port, host=s.host, environment=environment, instance_type=s.instance_type,
+        gpus=s.gpus, startup_timeout=s.startup_timeout,
         read_only_model=s.read_only_model if read_only_model is None else read_only_model, region=spec.aws.region,
     )
-    if detach and runtime_port is not None:
-        from smctl.errors import UsageError
-
-        raise UsageError("--runtime-port serves only while local-serve runs in the foreground",
-                         "drop --detach, or serve the runtime API for detached endpoints: smctl runtime --port PORT")
     from smctl.engine.containers import docker_client
 
     client = docker_client()
@@ -114,40 +126,65 @@ def endpoints(ctx: typer.Context) -> None:
 
 def local_stop(
     ctx: typer.Context,
-    names: Annotated[list[str] | None, typer.Argument(help="Endpoint names.", show_default=False)] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Stop every local endpoint.")] = False,
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="NAME", help="Endpoint names (see smctl endpoints).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Stop every smctl endpoint on this Docker engine, other projects' included.")] = False,
 ) -> None:
     """Stop and remove local endpoints (SIGTERM, then SIGKILL after 30 s, as SageMaker)."""
     from smctl.engine.containers import docker_client
-    from smctl.errors import UsageError
+    from smctl.errors import EndpointNotFoundError, UsageError
     from smctl.serving.registry import get_endpoint, list_endpoints, stop_endpoint
 
     out: Output = ctx.obj.out
     if not names and not all_:
         raise UsageError("name the endpoint to stop", "smctl local-stop NAME, or --all (see smctl endpoints)")
     client = docker_client()
-    targets = list_endpoints(client) if all_ else [get_endpoint(client, n, running=False) for n in names or []]
-    threads = [threading.Thread(target=stop_endpoint, args=(client, e)) for e in targets]
+    missing: list[EndpointNotFoundError] = []
+    if all_:
+        targets = list_endpoints(client)
+        if targets:
+            out.info(f"--all stops every smctl endpoint on this Docker engine, other projects' included: "
+                     f"{', '.join(e.name for e in targets)}")
+    else:
+        targets = []
+        for n in dict.fromkeys(names or []):  # as `docker rm a b`: stop what exists, then report the rest
+            try:
+                targets.append(get_endpoint(client, n, running=False))
+            except EndpointNotFoundError as err:
+                missing.append(err)
+    on_event = endpoint_events(out)
+    threads = [threading.Thread(target=stop_endpoint, args=(client, e), kwargs={"on_event": on_event})
+               for e in targets]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     stopped = [e.name for e in targets]
-    out.result({"stopped": stopped}, lambda c: c.print(
-        "\n".join(f"stopped {n}" for n in stopped) or "no local endpoints to stop", markup=False))
+    empty = "no local endpoints to stop" if all_ else ""
+    out.result({"stopped": stopped, "all": all_}, lambda c: c.print(
+        "\n".join(f"stopped {n}" for n in stopped) or empty, markup=False, end="\n" if stopped or all_ else ""))
+    if missing:
+        done = f" (stopped: {', '.join(stopped)})" if stopped else " (nothing was stopped)"
+        raise EndpointNotFoundError("; ".join(err.message for err in missing) + done, missing[0].hint,
+                                    details={"stopped": stopped, "not_found": [n for n in dict.fromkeys(names or [])
+                                                                               if n not in stopped]})
 
 
 def logs(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Endpoint name.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
+    tail: Annotated[int | None, typer.Option("--tail", metavar="N", help="Only the last N lines (N >= 0).")] = None,
 ) -> None:
     """Print an endpoint's container logs (stdout and stderr)."""
     from smctl.engine.containers import docker_client, get_container
+    from smctl.errors import UsageError
     from smctl.serving.registry import get_endpoint
 
     out: Output = ctx.obj.out
+    if tail is not None and tail < 0:
+        raise UsageError(f"--tail {tail} is negative", "use --tail N with N >= 0 (leave it out for every line)")
     client = docker_client()
     endpoint = get_endpoint(client, name, running=False)
     container = get_container(client, endpoint.container_id)
@@ -158,6 +195,15 @@ def logs(
     text = container.logs(tail)
     out.data_bytes(text)
     out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
+
+
+def warn_if_every_interface(out: Output, host: str, what: str) -> None:
+    """0.0.0.0 / :: is allowed, but the user should know the network can reach it now."""
+    from smctl.contract.serving import is_every_interface
+
+    if is_every_interface(host):
+        out.warn(f"the {what} is published on every interface ({host}): anyone who can reach this machine over "
+                 "the network can call it (--host 127.0.0.1 keeps it on this machine)")
 
 
 def endpoint_events(out: Output) -> OnEvent:

@@ -14,29 +14,45 @@ from smctl.units import human_size
 
 HELP = "Run a SageMaker batch transform job locally: split, batch, invoke, and assemble one .out per input file."
 Opt = typer.Option
+WHERE = "PATH|s3://..."
 
 
 def local_transform(
     ctx: typer.Context,
-    input_: Annotated[str | None, Opt("--input", help="Input folder, file or s3://prefix.")] = None,
-    output: Annotated[str | None, Opt("--output", help="Output folder or s3://prefix (one <name>.out each).")] = None,
-    image: Annotated[str | None, Opt("--image", help="Serving image to start (default: smctl.toml).")] = None,
-    endpoint: Annotated[str | None, Opt("--endpoint", help="Use this running local endpoint instead.")] = None,
-    model: Annotated[str | None, Opt("--model", help="Model folder, model.tar.gz or s3:// URI.")] = None,
-    content_type: Annotated[str | None, Opt("--content-type", help="ContentType sent with each request.")] = None,
-    accept: Annotated[str | None, Opt("--accept", help="Accept sent with each request.")] = None,
-    split_type: Annotated[str | None, Opt("--split-type", help="None | Line | RecordIO | TFRecord.")] = None,
-    strategy: Annotated[str | None, Opt("--strategy", help="SingleRecord | MultiRecord.")] = None,
-    max_payload: Annotated[int | None, Opt("--max-payload", help="MaxPayloadInMB (0: no limit, chunked).")] = None,
-    max_concurrent: Annotated[int | None, Opt("--max-concurrent", help="MaxConcurrentTransforms.")] = None,
-    assemble_with: Annotated[str | None, Opt("--assemble-with", help="None | Line.")] = None,
-    input_filter: Annotated[str | None, Opt("--input-filter", help="JSONPath of what to send, e.g. '$[1:]'.")] = None,
-    output_filter: Annotated[str | None, Opt("--output-filter", help="JSONPath of what to keep.")] = None,
-    join_source: Annotated[str | None, Opt("--join-source", help="None | Input.")] = None,
-    compression: Annotated[str | None, Opt("--compression", help="None | Gzip (input).")] = None,
-    timeout: Annotated[int | None, Opt("--timeout", help="Seconds per request (1-3600, default 600).")] = None,
-    retries: Annotated[int | None, Opt("--retries", help="Retries per request (0-3, default 3).")] = None,
-    env: Annotated[list[str] | None, Opt("--env", help="Container environment KEY=VALUE (repeatable).")] = None,
+    input_: Annotated[str | None, Opt("--input", metavar=WHERE, help="Input folder, file or s3://prefix.")] = None,
+    output: Annotated[str | None, Opt(
+        "--output", metavar=WHERE, help="Output folder or s3://prefix (one <name>.out each).")] = None,
+    image: Annotated[str | None, Opt(
+        "--image", metavar="IMAGE", help="Serving image to start (default: smctl.toml).")] = None,
+    endpoint: Annotated[str | None, Opt(
+        "--endpoint", metavar="NAME", help="Use this running local endpoint instead.")] = None,
+    model: Annotated[str | None, Opt(
+        "--model", metavar=WHERE, help="Model folder, model.tar.gz or s3:// URI.")] = None,
+    content_type: Annotated[str | None, Opt(
+        "--content-type", metavar="TYPE", help="ContentType sent with each request.")] = None,
+    accept: Annotated[str | None, Opt("--accept", metavar="TYPE", help="Accept sent with each request.")] = None,
+    split_type: Annotated[str | None, Opt(
+        "--split-type", metavar="TYPE", help="None | Line | RecordIO | TFRecord.")] = None,
+    strategy: Annotated[str | None, Opt(
+        "--strategy", metavar="STRATEGY", help="SingleRecord | MultiRecord.")] = None,
+    max_payload: Annotated[int | None, Opt(
+        "--max-payload", metavar="MB", help="MaxPayloadInMB, 0-100 (0: no limit, chunked).")] = None,
+    max_concurrent: Annotated[int | None, Opt(
+        "--max-concurrent", metavar="N", help="MaxConcurrentTransforms, >= 0 (0: the container decides).")] = None,
+    assemble_with: Annotated[str | None, Opt("--assemble-with", metavar="None|Line", help="None | Line.")] = None,
+    input_filter: Annotated[str | None, Opt(
+        "--input-filter", metavar="JSONPATH", help="JSONPath of what to send, e.g. '$[1:]'.")] = None,
+    output_filter: Annotated[str | None, Opt(
+        "--output-filter", metavar="JSONPATH", help="JSONPath of what to keep.")] = None,
+    join_source: Annotated[str | None, Opt("--join-source", metavar="None|Input", help="None | Input.")] = None,
+    compression: Annotated[str | None, Opt(
+        "--compression", metavar="None|Gzip", help="None | Gzip (input).")] = None,
+    timeout: Annotated[int | None, Opt(
+        "--timeout", metavar="SECONDS", help="Seconds per request (1-3600, default 600).")] = None,
+    retries: Annotated[int | None, Opt(
+        "--retries", metavar="N", help="Retries per request (0-3, default 3).")] = None,
+    env: Annotated[list[str] | None, Opt(
+        "--env", metavar="KEY=VALUE", help="Container environment variable (repeatable).")] = None,
     resume: Annotated[bool, Opt("--resume", help="Skip input files whose .out already exists.")] = False,
 ) -> None:
     from smctl.errors import UsageError

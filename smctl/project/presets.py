@@ -89,7 +89,7 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        from smctl.project.schema import did_you_mean
+        from smctl.project.checks import did_you_mean
 
         listing = f"choose one of: {', '.join(PRESETS)} (--preset NAME)"
         close = did_you_mean(name, PRESETS, "--preset {}")
@@ -102,7 +102,7 @@ def resolve_cuda(value: str) -> CudaVariant:
     m = re.fullmatch(r"cu(\d+)(\d)", text)
     key = f"{m.group(1)}.{m.group(2)}" if m else ".".join(text.split(".")[:2])
     if key not in CUDA_VARIANTS:
-        from smctl.project.schema import did_you_mean
+        from smctl.project.checks import did_you_mean
 
         listing = f"use --cuda {' | '.join(CUDA_VARIANTS)}, or --base-image IMAGE for another base"
         # a well-formed version smctl lacks (11.8) is no typo: a guess among its neighbours would mislead

@@ -123,7 +123,7 @@ def project_name(folder: Path, name: str | None) -> str:
                              "hyphens (it names the image, the ECR repository and SageMaker jobs)",
                              "pass e.g. --name my-model")
         return name
-    from smctl.project.schema import sanitise_name
+    from smctl.project.checks import sanitise_name
 
     return sanitise_name(folder.resolve().name)
 

@@ -14,7 +14,7 @@ from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.contract.location import Location
 from smctl.errors import ConfigError, UsageError
-from smctl.project import schema
+from smctl.project import checks, schema
 from smctl.project.schema import Bad, Ctx, Problem
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class _Section:
                 changes[key] = fields[key].check(value, Ctx(Path.cwd()))
             except Bad as bad:
                 flag = (flag_names or {}).get(key) or f"--{key.replace('_', '-')}"
-                problem = schema.problems_for(flag, value, bad)[0]
+                problem = checks.problems_for(flag, value, bad)[0]
                 raise UsageError(problem.message, problem.hint) from None
         return dataclasses.replace(self, **changes)
 
@@ -149,6 +149,7 @@ class ServeSection(_Section):
     image: str
     model: Location | None
     port: int
+    host: str
     instance_type: str
     environment: Mapping[str, str]
     gpus: str
@@ -290,7 +291,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
     p, b, a, t, s, x = (v[k] for k in ("project", "build", "aws", "train", "serve", "transform"))
 
     # derived defaults: each names the key it comes from in the README
-    p["name"] = p["name"] or schema.sanitise_name(ctx.base.name)
+    p["name"] = p["name"] or checks.sanitise_name(ctx.base.name)
     p["image"] = p["image"] or p["name"]
     if b["serve_dockerfile"] and not b["serve_image"]:
         b["serve_image"] = f"{p['image']}-serve"
@@ -304,7 +305,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
                                     f"{bad.expected}", "set [aws] ecr_repository to a valid ECR name"))
     t["image"] = t["image"] or f"{p['image']}:{p['tag']}"
     s["image"] = s["image"] or f"{b['serve_image'] or p['image']}:{p['tag']}"
-    s["name"] = s["name"] or schema.endpoint_name(p["name"])
+    s["name"] = s["name"] or checks.endpoint_name(p["name"])
     x["image"] = x["image"] or s["image"]
     x["model"] = x["model"] if x["model"] is not None else s["model"]
     t["channels"] = _channels(t["channels"], t["input_mode"], ctx, problems)
@@ -325,10 +326,10 @@ def _sections(data: Mapping[str, Any], problems: list[Problem]) -> dict[str, Map
         if key in schema.SECTIONS and isinstance(value, dict):
             tables[key] = value
         elif key in schema.SECTIONS:
-            problems.append(Problem(key, f"[{key}] must be a table, got {schema.show(value)}",
+            problems.append(Problem(key, f"[{key}] must be a table, got {checks.show(value)}",
                                     f"write it as a [{key}] section with key = value lines under it"))
         elif isinstance(value, dict):
-            hint = schema.did_you_mean(key, schema.SECTIONS, "[{}]") or \
+            hint = checks.did_you_mean(key, schema.SECTIONS, "[{}]") or \
                 f"sections are: {', '.join(f'[{s}]' for s in schema.SECTIONS)}"
             problems.append(Problem(key, f"section [{key}] is not known", hint))
         else:
@@ -344,13 +345,13 @@ def _channels(raw: Any, default_mode: str, ctx: Ctx, problems: list[Problem]) ->
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        problems.append(Problem("train.channels", f"train.channels must be a table, got {schema.show(raw)}",
+        problems.append(Problem("train.channels", f"train.channels must be a table, got {checks.show(raw)}",
                                 'write [train.channels] then lines like training = "data/train"'))
         return ()
     if len(raw) > layout.MAX_CHANNELS:
         problems.append(Problem("train.channels", f"train.channels has {len(raw)} channels; SageMaker accepts "
                                 f"at most {layout.MAX_CHANNELS}", "merge channels, or drop the ones not used"))
-    channels = [_channel(name, value, default_mode, ctx, f"train.channels.{schema.toml_key(name)}", problems)
+    channels = [_channel(name, value, default_mode, ctx, f"train.channels.{checks.toml_key(name)}", problems)
                 for name, value in raw.items()]
     return tuple(ch for ch in channels if ch is not None)
 
@@ -377,8 +378,8 @@ def _channel(name: str, value: Any, default_mode: str, ctx: Ctx, label: str,
         return None
     table = {"path": value} if isinstance(value, str) else value
     if not isinstance(table, dict):
-        problems.append(Problem(label, f"{label} must be a path or a table, got {schema.show(value)} "
-                                f"({type(value).__name__})", f'write {schema.toml_key(name)} = "data/{name}"'))
+        problems.append(Problem(label, f"{label} must be a path or a table, got {checks.show(value)} "
+                                f"({type(value).__name__})", f'write {checks.toml_key(name)} = "data/{name}"'))
         return None
     fields = schema.read_table(table, schema.CHANNEL, label, ctx, problems)
     if "path" not in table:
@@ -401,7 +402,7 @@ def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem])
             encode_hyperparameters({key: value}, t["hyperparameter_encoding"])
         except UsageError as err:
             problems.append(Problem(f"train.hyperparameters.{key}",
-                                    f"train.hyperparameters.{schema.toml_key(key)}: {err.message}", err.hint))
+                                    f"train.hyperparameters.{checks.toml_key(key)}: {err.message}", err.hint))
     if x["max_concurrent"] and x["max_payload_mb"] and x["max_concurrent"] * x["max_payload_mb"] > 100:
         problems.append(Problem("transform.max_concurrent",
                                 f"transform.max_concurrent * transform.max_payload_mb must be <= 100, got "

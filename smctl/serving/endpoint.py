@@ -19,11 +19,12 @@ from smctl.engine.gpus import GpuRequest
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import ContainerFailedError, ContainerNameInUseError, PortAllocatedError, UsageError
 from smctl.events import OnEvent
-from smctl.serving.ports import check_port
+from smctl.serving.ports import check_host, check_port
 from smctl.serving.registry import (
     check_name,
     container_name,
     remove_run_dir,
+    remove_with_notice,
 )
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
 
     check_name(config.name)
     check_port(config.port)
+    host = check_host(config.host)
     if config.startup_timeout <= 0:
         raise UsageError(f"startup timeout {config.startup_timeout:g} s is not positive",
                          "use --startup-timeout SECONDS (SageMaker allows 60-3600; the default is 240)")
@@ -122,7 +124,7 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
         gpus=gpus,
         mem_limit=instance.memory_bytes or None,
         nano_cpus=cpus * 10**9 if cpus else None,
-        ports={f"{CONTAINER_PORT}/tcp": (config.host, config.port or None)},
+        ports={f"{CONTAINER_PORT}/tcp": (host, config.port or None)},
     )
     return EndpointPlan(config, spec, run_dir, model_dir, kind, instance)
 
@@ -182,6 +184,21 @@ def prepare_model(plan: EndpointPlan, on_event: OnEvent) -> None:
         archive = model.path
     on_event("extract", {"message": f"extracting {archive} into {plan.model_dir}"})
     unpack_model(archive, plan.model_dir)
+    for message in model_layout_warnings(plan.model_dir, str(model)):
+        on_event("warning", {"message": message})
+
+
+LAYOUT_WARNINGS = ("nested-folder", "empty")  # what makes any container miss its model (the rest is toolkit-specific)
+
+
+def model_layout_warnings(model_dir: Path, source: str) -> list[str]:
+    """`smctl package inspect`'s layout findings for an extracted model (a folder wrapping everything, say)."""
+    from smctl.archive.unpack import Member, layout_findings
+
+    members = [Member(str(p.relative_to(model_dir)), "dir" if p.is_dir() else "file", 0)
+               for p in sorted(model_dir.rglob("*"))]
+    return [f"model {source}: {f.message}; the endpoint still starts, but fix it: {f.hint}"
+            for f in layout_findings(members) if f.code in LAYOUT_WARNINGS]
 
 
 def unpack_model(archive: Path, dest: Path) -> None:
@@ -201,7 +218,7 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
         SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
         ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
     """
-    from smctl.engine.containers import no_interrupts, remove_container
+    from smctl.engine.containers import no_interrupts
 
     client = client or _client()
     if plan.config.port:
@@ -230,7 +247,8 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
                     if ready is not None:
                         on_event("stopping", {"message": f"stopping endpoint {plan.config.name} (SIGTERM, then "
                                                          f"SIGKILL after {grace} s)"})
-                    remove_container(container, stop_grace=grace)
+                    remove_with_notice(container, plan.config.name, plan.config.image, grace,
+                                       on_event if ready is not None else None)
                 if plan.model_kind != "folder" and (container is not None or made_dir):
                     remove_run_dir(plan.run_dir)
 
@@ -309,26 +327,31 @@ def wait_until_ready(container: Container, plan: EndpointPlan, on_event: OnEvent
         host, port = published_address(container, lambda c: _exited(c, plan))
         seconds = wait_for_ping(container, plan.config.name, host=host, port=port, started=started,
                                 timeout=plan.config.startup_timeout, on_event=on_event,
-                                on_exit=lambda c: _exited(c, plan))
+                                on_exit=lambda c: _exited(c, plan), log_file=startup_log(plan))
     finally:
         muted[0] = not keep_streaming
     return ReadyEndpoint(plan.config.name, f"http://{url_host(host)}:{port}", port, host, container.id, container.name,
                          plan.config.image, str(plan.config.model or ""), seconds)
 
 
+def startup_log(plan: EndpointPlan) -> Path:
+    """Where a failed start's whole container log is kept (outside the run folder, which is removed)."""
+    return plan.config.project_root / ".smctl" / "logs" / f"{plan.config.name}.log"
+
+
 def _exited(container: Container, plan: EndpointPlan) -> ContainerFailedError:
-    from smctl.serving.readiness import LOG_TAIL
+    from smctl.serving.readiness import describe_logs, failure_logs
 
     code = container.exit_code
     oom = " (killed: out of memory for " + plan.instance.name + ")" if container.oom_killed else ""
-    tail = container.log_tail(LOG_TAIL)
-    last = "\n".join(f"  {line}" for line in tail)
+    excerpt, saved = failure_logs(container, startup_log(plan))
     return ContainerFailedError(
         f"endpoint {plan.config.name}: the container exited with code {code} while starting{oom}"
-        + (f"; its last log lines:\n{last}" if last else " (it printed nothing)"),
+        + describe_logs(excerpt, saved),
         f"SageMaker runs `docker run {plan.config.image} serve`: fix the error above, rebuild (smctl build) "
         "and run smctl local-serve again",
-        details={"exit_code": code, "log_tail": tail, "oom_killed": container.oom_killed},
+        details={"exit_code": code, "log_excerpt": excerpt, "log_file": str(saved) if saved else None,
+                 "oom_killed": container.oom_killed},
     )
 
 

@@ -233,16 +233,26 @@ def invoke(url: str, payload: Payload, *, accept: str | None = None, custom_attr
                           custom_attributes=resp.getheader("X-Amzn-SageMaker-Custom-Attributes"), seconds=seconds,
                           warnings=timing_warnings(seconds), headers=dict(resp.getheaders()))
     if resp.status >= 400:
-        raise model_error(result, what, endpoint)
+        raise model_error(result, what, endpoint, payload)
     return result
 
 
-def model_error(result: InvokeResult, what: str, endpoint: str | None) -> ModelError:
+def model_error(result: InvokeResult, what: str, endpoint: str | None, payload: Payload | None = None
+                ) -> ModelError:
     text = result.body[:2000].decode("utf-8", errors="replace")
     kind = "client" if result.status < 500 else "server"
+    sent = ""
+    if payload is not None and result.status < 500:
+        how = f"inferred from the {payload.source}" if payload.inferred else "from --content-type"
+        sent = f"; the request was sent as Content-Type {payload.content_type} ({how})"
+    hint = f"fix the error shown in the container's logs: smctl logs {endpoint or 'NAME'}"
+    if result.status == 415:
+        hint = (f"the container does not take {payload.content_type if payload else 'that content type'}: send "
+                "the type it expects with --content-type TYPE (e.g. --content-type application/json or text/csv)")
     return ModelError(
         f"{what} answered HTTP {result.status} (SageMaker returns this as ModelError, HTTP 424: "
-        f"\"Received {kind} error ({result.status}) from primary\"); body: {text}",
-        f"fix the error shown in the container's logs: smctl logs {endpoint or 'NAME'}",
-        details={"original_status_code": result.status, "original_message": text},
+        f"\"Received {kind} error ({result.status}) from primary\"){sent}; body: {text}",
+        hint,
+        details={"original_status_code": result.status, "original_message": text,
+                 **({"content_type_sent": payload.content_type} if payload is not None else {})},
     )

@@ -64,10 +64,24 @@ class ContainerHolder:
     endpoint: str | None = None  # the smctl endpoint, when the container is one
 
 
-def check_port(port: int) -> None:
+def check_port(port: int, flag: str = "--port") -> None:
     """Raises: UsageError when `port` is not 0-65535."""
     if not 0 <= port <= MAX_PORT:
-        raise UsageError(f"port {port} is out of range", "use --port 1-65535, or --port 0 to pick a free one")
+        raise UsageError(f"{flag} {port} is out of range 0-{MAX_PORT}",
+                         f"use {flag} 1-{MAX_PORT}, or {flag} 0 to pick a free one")
+
+
+def check_host(host: str, flag: str = "--host") -> str:
+    """The address to bind or publish on (localhost as 127.0.0.1).
+
+    Raises: UsageError for anything but an IP address or localhost (the engine would publish it everywhere).
+    """
+    from smctl.contract.serving import HOST_EXPECTED, HOST_HINT, parse_host
+
+    parsed = parse_host(host)
+    if parsed is None:
+        raise UsageError(f"{flag} {host!r} is not {HOST_EXPECTED}", HOST_HINT.replace("--host", flag))
+    return parsed
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
@@ -14,62 +15,121 @@ from smctl.events import OnEvent
 if TYPE_CHECKING:
     from smctl.engine.container import Container, ContainerState
 
-POLL_FAST, POLL_SLOW, FAST_FOR = 0.005, 0.05, 2.0  # most servers are up within 2 s: notice that at once
-STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs
+# SageMaker's health check pings about every 5 s once the container runs. Locally a quick start should be noticed
+# quickly (most servers are up within a second, and a refused connection costs nothing), so the first FAST_TRIES
+# tries are PING_FIRST apart, then the gap doubles up to one try every PING_EVERY: a 60 s failed start makes ~40
+# pings (not ~950 whose tracebacks bury the error), and a server up at 0.4 s is seen by 0.5 s.
+PING_FIRST, PING_EVERY, FAST_TRIES = 0.1, 2.0, 10
+STATE_EVERY = 0.25  # how often the engine is asked whether the container still runs (a crash is noticed at once)
 LISTENER_CHECK_AFTER = 1.0  # a server usually needs a moment to bind: look inside only after this
 LISTENER_CHECK_EVERY = 1.0
 LOG_TAIL = 20
+TRACEBACK_LINES = 40  # the most of one traceback shown in an error message
 BIND_HINT = "listen on 0.0.0.0:8080 (for example gunicorn --bind 0.0.0.0:8080, uvicorn --host 0.0.0.0 --port 8080)"
 
 
+def ping_interval(tries: int) -> float:
+    """Seconds from try number `tries` (1, 2, ...) to the next: 0.1 for the first ten, then 0.2, 0.4, 0.8, 1.6, 2."""
+    return min(PING_EVERY, PING_FIRST * 2 ** max(tries - FAST_TRIES, 0))
+
+
 def wait_for_ping(container: Container, name: str, *, host: str, port: int, started: float, timeout: float,
-                  on_event: OnEvent, on_exit: Callable[[Container], Exception]) -> float:
-    """Poll GET /ping (2 s per try) until 200 and return the seconds since `started`.
+                  on_event: OnEvent, on_exit: Callable[[Container], Exception],
+                  log_file: Path | None = None) -> float:
+    """Poll GET /ping (2 s per try; 0.1 s apart for the first second, backing off to every 2 s) until 200; return the
+    seconds since `started`.
 
     Raises:
         ContainerFailedError: the container exits (on_exit's error), listens only on loopback, or is not healthy
-            within `timeout`.
+            within `timeout` (with an excerpt of its logs; the whole log is saved to `log_file`).
     """
     deadline = started + timeout
     warned: set[str] = set()
     last_answer = "no answer"
     last_state = last_listeners = started
+    tries = 0
+    next_ping = time.monotonic()
     while True:
-        status, detail = ping_once(host, port)
         now = time.monotonic()
-        if status == 200:
-            return now - started
-        if status is not None:
-            last_answer = f"HTTP {status}" + (f" {detail!r}" if detail else "")
-        elif detail == "timeout":
-            last_answer = f"no answer within {PING_TIMEOUT:g} s"
-            if "slow-ping" not in warned:
-                warned.add("slow-ping")
-                on_event("warning", {"message": f"/ping took more than {PING_TIMEOUT:g} s: SageMaker counts a "
-                                                "ping slower than 2 s as failed (answer /ping without waiting "
-                                                "on the model)"})
-        elif now - started >= LISTENER_CHECK_AFTER and now - last_listeners >= LISTENER_CHECK_EVERY:
-            last_listeners = now
-            problem = judge_listeners(container_listeners(container))
-            if problem is not None and problem[0] == "fatal":
-                raise ContainerFailedError(f"endpoint {name}: {problem[1]}", BIND_HINT,
-                                           details={"container": container.name})
-            if problem is not None and problem[1] not in warned:
-                warned.add(problem[1])
-                on_event("warning", {"message": problem[1]})
+        if now >= next_ping:
+            status, detail = ping_once(host, port)
+            tries += 1
+            now = time.monotonic()
+            next_ping = now + ping_interval(tries)
+            if status == 200:
+                return now - started
+            if status is not None:
+                last_answer = f"HTTP {status}" + (f" {detail!r}" if detail else "")
+            elif detail == "timeout":
+                last_answer = f"no answer within {PING_TIMEOUT:g} s"
+                if "slow-ping" not in warned:
+                    warned.add("slow-ping")
+                    on_event("warning", {"message": f"/ping took more than {PING_TIMEOUT:g} s: SageMaker counts a "
+                                                    "ping slower than 2 s as failed (answer /ping without waiting "
+                                                    "on the model)"})
+            elif now - started >= LISTENER_CHECK_AFTER and now - last_listeners >= LISTENER_CHECK_EVERY:
+                last_listeners = now
+                problem = judge_listeners(container_listeners(container))
+                if problem is not None and problem[0] == "fatal":
+                    raise ContainerFailedError(f"endpoint {name}: {problem[1]}", BIND_HINT,
+                                               details={"container": container.name})
+                if problem is not None and problem[1] not in warned:
+                    warned.add(problem[1])
+                    on_event("warning", {"message": problem[1]})
         if now - last_state >= STATE_EVERY:
             last_state = now
             if state_or_fail(container, name, "while starting").finished:
                 raise on_exit(container)
         if now >= deadline:
+            excerpt, saved = failure_logs(container, log_file)
             raise ContainerFailedError(
-                f"endpoint {name} did not become healthy within {timeout:g} s (last /ping: {last_answer}); "
-                "the container was removed",
-                "make GET /ping answer 200 once the model is loaded (its logs are above), or allow longer: "
-                "--startup-timeout SECONDS",
-                details={"last_ping": last_answer, "log_tail": container.log_tail(LOG_TAIL)},
+                f"endpoint {name} did not become healthy within {timeout:g} s (last /ping: {last_answer}, "
+                f"{tries} tries); the container was removed" + describe_logs(excerpt, saved),
+                "make GET /ping answer 200 once the model is loaded, or allow longer: --startup-timeout SECONDS "
+                "(60-3600)",
+                details={"last_ping": last_answer, "pings": tries, "log_excerpt": excerpt,
+                         "log_file": str(saved) if saved else None},
             )
-        time.sleep(POLL_FAST if now - started < FAST_FOR else POLL_SLOW)
+        time.sleep(max(0.0, min(next_ping, deadline, now + STATE_EVERY) - now))
+
+
+def failure_logs(container: Container, log_file: Path | None) -> tuple[list[str], Path | None]:
+    """(a short excerpt: the last traceback or the last 20 lines, the file now holding the whole log or None)."""
+    try:
+        text = container.logs().decode("utf-8", errors="replace")
+    except ContainerGoneError:
+        return [], None
+    saved = None
+    if log_file is not None and text:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = log_file.with_name(log_file.name + ".partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(log_file)
+            saved = log_file
+        except OSError:
+            saved = None  # the excerpt still says what went wrong
+    return log_excerpt(text.splitlines()), saved
+
+
+def log_excerpt(lines: list[str]) -> list[str]:
+    """The last Python traceback in the log (where the error is), else the last LOG_TAIL lines."""
+    starts = [i for i, line in enumerate(lines) if line.lstrip().startswith("Traceback (most recent call last)")]
+    if starts:
+        block = lines[starts[-1]:]
+        if len(block) <= TRACEBACK_LINES:
+            return block
+        return [*block[:5], "...", *block[-(TRACEBACK_LINES - 6):]]
+    return lines[-LOG_TAIL:]
+
+
+def describe_logs(excerpt: list[str], saved: Path | None) -> str:
+    """'; its logs end with:' + the excerpt indented, and where the whole log is (for an error message)."""
+    where = f" (the whole log: {saved})" if saved else ""
+    if not excerpt:
+        return f"; it printed nothing{where}"
+    body = "\n".join(f"  {line}" for line in excerpt)
+    return f"; the end of its log{where}:\n{body}"
 
 
 def ping_once(host: str, port: int, timeout: float = PING_TIMEOUT) -> tuple[int | None, str]:

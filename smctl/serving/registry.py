@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smctl.contract.serving import CONTAINER_PORT, ENDPOINT_NAME, SERVE_STOP_GRACE
 from smctl.engine.container import ContainerState, ContainerSummary, url_host
 from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MANAGED, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import EndpointNotFoundError, UsageError
+from smctl.events import OnEvent
+
+if TYPE_CHECKING:
+    from smctl.engine.container import Container
+
+SLOW_STOP_NOTICE = 2.0  # a stop that takes longer than this is waiting on the grace period: say so
 
 
 @dataclass(frozen=True)
@@ -103,14 +110,32 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     return ping_once(endpoint.host, endpoint.port, timeout)[0] == 200
 
 
-def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE) -> None:
+def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_GRACE,
+                  on_event: OnEvent | None = None) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
     from smctl.engine.containers import find_container
 
     container = find_container(client, endpoint.container_id)
     if container is not None:  # gone already: stopping twice is harmless
-        container.remove(stop_grace=grace)
+        remove_with_notice(container, endpoint.name, endpoint.image, grace, on_event)
     remove_run_dir(endpoint.run_dir)
+
+
+def remove_with_notice(container: Container, name: str, image: str, grace: float, on_event: OnEvent | None) -> None:
+    """Stop and remove; if it is still stopping after SLOW_STOP_NOTICE s, say why the wait may last `grace` s."""
+    timer = None
+    if on_event is not None and grace > SLOW_STOP_NOTICE:
+        message = (f"{name} is still stopping after {SLOW_STOP_NOTICE:g} s: waiting up to {grace:g} s for a graceful "
+                   f"stop before SIGKILL, as SageMaker does; an image that ignores SIGTERM always takes the full "
+                   f"{grace:g} s (see `smctl check {image}`)")
+        timer = threading.Timer(SLOW_STOP_NOTICE, on_event, ("stopping", {"message": message, "endpoint": name}))
+        timer.daemon = True
+        timer.start()
+    try:
+        container.remove(stop_grace=grace)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def remove_run_dir(run_dir: Path | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,7 @@ class RuntimeServer(ThreadingHTTPServer):
 
     def __init__(self, host: str, port: int, directory: EndpointDirectory, on_event: OnEvent,
                  timeout: float = TIMEOUT) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Handler)
         self.directory = directory
         self.on_event = on_event
@@ -75,7 +77,7 @@ class RuntimeServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://[{host!s}]:{port}" if ":" in str(host) else f"http://{host!s}:{port}"
 
     def start(self) -> RuntimeServer:
         """Serve in a background thread (the foreground `local-serve --runtime-port` case)."""

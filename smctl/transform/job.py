@@ -3,6 +3,7 @@ parameters, run, and report. The CLI calls plan_transform, then run_transform, t
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -100,7 +101,7 @@ def plan_transform(job: TransformJob) -> TransformPlan:
 
     Raises:
         UsageError: a bad value, an output inside the input, an input that is missing or empty.
-        AwsError: an s3:// location cannot be listed.
+        AwsError: an s3:// location cannot be listed, or the output bucket cannot be reached.
     """
     if job.split_type not in SPLIT_TYPES:
         raise UsageError(f"--split-type {job.split_type!r} is not a split type",
@@ -112,11 +113,33 @@ def plan_transform(job: TransformJob) -> TransformPlan:
                                  join_source=job.join_source, output_filter=job.output_filter,
                                  split_type=job.split_type, assemble_with=job.assemble_with)
     source, sink = open_locations(job.input, job.output, region=job.region, profile=job.profile)
+    check_output(job.output, region=job.region, profile=job.profile)
     objects = tuple(source.list())
     if not objects:
         raise UsageError(f"input {job.input} holds no files",
                          "put the data to transform there, or point --input at another folder or s3:// prefix")
     return TransformPlan(job, source, sink, objects, processing)
+
+
+def check_output(output: Location, *, region: str | None, profile: str | None) -> None:
+    """Fail before any container starts (not after predicting everything) when the output cannot be written.
+
+    Raises:
+        AwsError: the bucket is missing, inaccessible or S3 unreachable (exit 4).
+        UsageError: a local output that is a file, or inside a folder this user cannot write.
+    """
+    if output.is_s3:
+        from smctl.aws.s3 import check_bucket
+
+        check_bucket(output, region=region, profile=profile)
+        return
+    target = output.path.expanduser().absolute()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"output {output} is a file, not a folder", "pass --output FOLDER or s3://bucket/prefix")
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"output {output} cannot be written: {existing} is not a folder this user can write to",
+                         "pass --output with a folder you can write to, or an s3://bucket/prefix")
 
 
 def run_transform(plan: TransformPlan, on_event: OnEvent, stop: threading.Event | None = None) -> TransformResult:

@@ -32,6 +32,8 @@ class _Model(BaseHTTPRequestHandler):
             ctype, out = "application/octet-stream", bytes(range(256))
         elif body == b"fail":
             status, ctype, out = 500, "text/plain", b"model exploded"
+        elif body == b"plain words" or self.headers.get("Content-Type") == "text/x-odd":
+            status, ctype, out = 415, "text/plain", b"unsupported content type"
         elif body == b"slow":
             time.sleep(2)
         else:
@@ -115,6 +117,32 @@ def test_container_error_exits_5_with_status_and_body(smctl, model_url):
     assert "ModelError, HTTP 424" in res.stderr
     assert "body: model exploded" in res.stderr
     assert res.stdout == ""
+
+
+def test_unsupported_media_type_names_the_content_type_sent_and_the_flag(smctl, model_url):
+    res = smctl("invoke", model_url, "--data", "plain words")
+    assert res.exit_code == 5
+    assert "answered HTTP 415" in res.stderr
+    assert "sent as Content-Type text/plain (inferred from the literal)" in res.stderr
+    assert "Hint: the container does not take text/plain: send the type it expects with --content-type" in res.stderr
+
+
+def test_explicit_content_type_is_named_on_a_client_error(smctl, model_url):
+    res = smctl("--json", "invoke", model_url, "--data", "x", "--content-type", "text/x-odd")
+    assert res.exit_code == 5
+    assert "Content-Type text/x-odd (from --content-type)" in res.json["error"]["message"]
+
+
+@pytest.mark.parametrize(("flag", "value", "hint"), [
+    ("--timeout", "-1", "more than 0 and at most 3600"), ("--timeout", "0", "more than 0 and at most 3600"),
+    ("--timeout", "3601", "more than 0 and at most 3600"), ("--max-payload", "0", "BYTES >= 1"),
+])
+def test_out_of_range_numbers_are_usage_errors_with_the_range(smctl, model_url, flag, value, hint):
+    res = smctl("invoke", model_url, "--data", '{"x": 1}', flag, value)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"Error: {flag} {value}")
+    assert hint in res.stderr
+    assert _Model.received == []
 
 
 def test_payload_over_6_mb_is_refused_before_sending(smctl, model_url, tmp_path):

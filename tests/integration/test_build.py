@@ -12,7 +12,7 @@ import pytest
 
 from smctl import __version__
 from smctl.errors import ExitCode
-from smctl.project.schema import sanitise_name
+from smctl.project.checks import sanitise_name
 from tests.helpers import TEST_LABELS
 
 pytestmark = pytest.mark.docker

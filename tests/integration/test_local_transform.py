@@ -292,6 +292,27 @@ def test_s3_input_and_output_with_gzip(work, aws_env):
     assert got == {"results/a.csv.gz.out": b"ONE\nTWO\n", "results/sub/b.csv.gz.out": b"THREE\n"}
 
 
+@pytest.mark.parametrize("fault", ["unreachable", "no-such-bucket"])
+def test_an_s3_output_that_cannot_be_written_fails_before_any_container_starts(work, aws_env, monkeypatch, fault):
+    if fault == "unreachable":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    work.write("a.csv", b"one\n")
+    res = work.run("--split-type", "Line", output=f"s3://smctl-missing-{os.getpid()}/results")
+    assert res.exit_code == 4, res.stdout
+    assert f"s3://smctl-missing-{os.getpid()}/results" in res.json["error"]["message"]
+    assert work.starts() == []  # the recorder logs each start of its container: there was none
+
+
+def test_an_output_that_is_a_file_fails_before_any_container_starts(work):
+    work.write("a.csv", b"one\n")
+    (work.root / "taken").write_text("not a folder")
+    res = work.run("--split-type", "Line", output=work.root / "taken")
+    assert res.exit_code == 2, res.stdout
+    assert res.json["error"]["message"] == f"output {work.root / 'taken'} is a file, not a folder"
+    assert work.starts() == []
+
+
 def test_endpoint_option_uses_a_running_local_endpoint(work):
     name = f"tr{WORKER.replace('gw', '')}-endpoint-{os.getpid()}"
     started = work.smctl("--json", "local-serve", "--image", work.image, "--name", name, "--port", "0",

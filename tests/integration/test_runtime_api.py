@@ -99,14 +99,16 @@ def test_body_over_6_mb_is_a_validation_error(running, runtime_url):
     assert "6291456" in caught.value.response["Error"]["Message"]
 
 
-def test_runtime_command_serves_detached_endpoints_until_ctrl_c(running, tmp_path):
+def test_runtime_command_serves_detached_endpoints_until_ctrl_c_and_stops_without_an_error(running, tmp_path):
     port = free_port()
     fg = Foreground(["runtime", "--port", str(port)], tmp_path)
     fg.wait_for("SageMaker Runtime API ready at")
     resp = sagemaker_runtime(f"http://127.0.0.1:{port}").invoke_endpoint(EndpointName=running["ok"], Body=b"hi")
     assert resp["Body"].read() == b"HI"
     fg.proc.send_signal(signal.SIGINT)
-    assert fg.finish() == 130, fg.output()
+    assert fg.finish() == 0, fg.output()  # Ctrl-C is how `smctl runtime` ends: not an error
+    assert f"SageMaker Runtime API at http://127.0.0.1:{port} stopped (Ctrl-C)" in fg.output()
+    assert "Error:" not in fg.output()
 
 
 def test_foreground_local_serve_with_runtime_port(serve_images, endpoint_name, tmp_path, docker_client):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from smctl.errors import ContainerFailedError
+from smctl.serving.endpoint import ServeConfig, plan_endpoint, running_endpoint
 from tests.helpers import TEST_LABELS, WORKER
 from tests.integration import serving_fixtures
 from tests.integration.serving_fixtures import Foreground, endpoint_containers
@@ -93,6 +95,29 @@ def test_model_tar_gz_is_extracted_into_the_run_folder_and_removed_on_stop(smctl
     assert not run_dir.exists()
 
 
+def test_an_archive_wrapped_in_a_folder_is_warned_about_and_still_served(smctl, serve_images, endpoint_name,
+                                                                         tmp_path):
+    name = endpoint_name("nested")
+    archive = _tarball(tmp_path / "model.tar.gz", {"model/weights.bin": b"w", "model/code/inference.py": b"#\n"})
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--model", archive, "--port", "0")
+    assert res.exit_code == 0, res.stdout
+    (warning,) = [w for w in res.json["warnings"] if "inside the folder" in w]
+    assert warning.startswith(f"model {archive}: everything is inside the folder model/: SageMaker extracts the "
+                              "archive into /opt/ml/model, so your files land in /opt/ml/model/model/")
+    assert warning.endswith("fix it: pack the folder's contents, not the folder: smctl package pack model "
+                            "-o model.tar.gz")
+    assert smctl("local-stop", name).exit_code == 0
+
+
+def test_a_well_laid_out_archive_gets_no_layout_warning(smctl, serve_images, endpoint_name, tmp_path):
+    name = endpoint_name("flat")
+    archive = _tarball(tmp_path / "model.tar.gz", {"weights.bin": b"w", "code/inference.py": b"#\n"})
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--model", archive, "--port", "0")
+    assert res.exit_code == 0, res.stdout
+    assert not [w for w in res.json["warnings"] if w.startswith("model ")]
+    assert smctl("local-stop", name).exit_code == 0
+
+
 def test_two_endpoints_run_at_once(smctl, serve_images, endpoint_name, tmp_path, docker_client):
     first, second = endpoint_name("a"), endpoint_name("b")
     for name in (first, second):
@@ -108,7 +133,6 @@ def test_two_endpoints_run_at_once(smctl, serve_images, endpoint_name, tmp_path,
 
 @pytest.mark.parametrize(("fault", "args", "expected"), [
     ("crash", (), ["exited with code 3 while starting", "RuntimeError: weights are corrupt"]),
-    ("never-healthy", ("--startup-timeout", "2"), ["did not become healthy within 2 s", "HTTP 503 'still loading'"]),
     ("localhost", (), ["listens on 127.0.0.1:8080 only", "Hint: listen on 0.0.0.0:8080"]),
 ])
 def test_faulty_container_exits_5_with_the_reason_and_leaves_nothing(smctl, serve_images, endpoint_name, tmp_path,
@@ -121,6 +145,38 @@ def test_faulty_container_exits_5_with_the_reason_and_leaves_nothing(smctl, serv
     assert "Traceback" not in res.stderr
     assert endpoint_containers(docker_client, name) == []
     assert not (tmp_path / ".smctl" / "endpoints" / name).exists()
+
+
+def test_a_never_healthy_start_pings_every_couple_of_seconds_and_shows_the_last_traceback(
+        serve_images, endpoint_name, tmp_path, docker_client):
+    name = endpoint_name("pings")
+    config = ServeConfig(image=serve_images["never-healthy"], name=name, project_root=tmp_path, port=0,
+                         instance_type="local", startup_timeout=8)  # the library takes any timeout; the flag 60-3600
+    lines: list[str] = []
+    with pytest.raises(ContainerFailedError) as caught, running_endpoint(
+            plan_endpoint(config), lambda kind, data: lines.append(data.get("line", ""))):
+        pass
+    message = str(caught.value)
+    assert f"endpoint {name} did not become healthy within 8 s (last /ping: HTTP 503 'still loading'" in message
+    pings = sum("Traceback (most recent call last)" in line for line in lines)  # one per /ping, streamed
+    assert 10 <= pings <= 20, f"{pings} pings in 8 s"  # 10 in the first second, then backing off; 5-50 ms made ~500
+    log_file = tmp_path / ".smctl" / "logs" / f"{name}.log"
+    assert 1 <= log_file.read_text().count("Traceback (most recent call last)") <= 20  # saved at the deadline
+    assert f"the end of its log (the whole log: {log_file})" in message
+    excerpt = message.split("the whole log:", 1)[1].splitlines()[1:]
+    assert excerpt[0].strip() == "Traceback (most recent call last):"
+    assert excerpt[-1].strip() == "RuntimeError: model not loaded: weights.bin is missing"
+    assert len(excerpt) < 20
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_crash_while_starting_keeps_its_whole_log_in_a_file(smctl, serve_images, endpoint_name, tmp_path):
+    name = endpoint_name("crashlog")
+    res = smctl("local-serve", "--image", serve_images["crash"], "--name", name, "--port", "0", cwd=tmp_path)
+    assert res.exit_code == 5
+    log_file = tmp_path / ".smctl" / "logs" / f"{name}.log"
+    assert f"(the whole log: {log_file})" in res.stderr
+    assert "RuntimeError: weights are corrupt" in log_file.read_text()
 
 
 def test_slow_ping_is_a_warning_and_the_endpoint_still_starts(smctl, serve_images, endpoint_name, tmp_path):
@@ -152,6 +208,49 @@ def test_invoke_sends_the_container_only_sagemakers_headers(smctl, serve_images,
         assert set(seen) == {"host", "content-length", "content-type", "accept"}  # no Accept-Encoding
     finally:
         smctl("local-stop", name)
+
+
+def test_local_stop_stops_the_names_it_knows_then_reports_the_unknown_one(smctl, serve_images, endpoint_name,
+                                                                         tmp_path, docker_client):
+    name, unknown = endpoint_name("known"), endpoint_name("unknown")
+    assert _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0").exit_code == 0
+    res = smctl("local-stop", name, unknown)
+    assert res.exit_code == 1
+    assert res.stdout == f"stopped {name}\n"
+    assert res.stderr.startswith(f"Error: endpoint '{unknown}' does not exist")
+    assert f"(stopped: {name})" in res.stderr
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_stop_waiting_on_an_image_that_ignores_sigterm_says_so(smctl, serve_images, endpoint_name, tmp_path,
+                                                                 docker_client):
+    from smctl.engine.containers import docker_client as smctl_client
+    from smctl.serving.registry import get_endpoint, stop_endpoint
+
+    name = endpoint_name("sigterm")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--env", "SERVE_IGNORE_SIGTERM=1")
+    assert res.exit_code == 0, res.stdout
+    client = smctl_client()
+    events: list[tuple[str, dict]] = []
+    stop_endpoint(client, get_endpoint(client, name), grace=5, on_event=lambda kind, data: events.append((kind, data)))
+    assert [kind for kind, _ in events] == ["stopping"]
+    message = events[0][1]["message"]
+    assert message.startswith(f"{name} is still stopping after 2 s: waiting up to 5 s for a graceful stop")
+    assert f"an image that ignores SIGTERM always takes the full 5 s (see `smctl check {serve_images['ok']}`)" \
+        in message
+    assert endpoint_containers(docker_client, name) == []
+
+
+def test_a_quick_stop_says_nothing_more(smctl, serve_images, endpoint_name, tmp_path, docker_client):
+    from smctl.engine.containers import docker_client as smctl_client
+    from smctl.serving.registry import get_endpoint, stop_endpoint
+
+    name = endpoint_name("quickstop")
+    assert _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0").exit_code == 0
+    client = smctl_client()
+    events: list[tuple[str, dict]] = []
+    stop_endpoint(client, get_endpoint(client, name), on_event=lambda kind, data: events.append((kind, data)))
+    assert events == []
 
 
 def test_port_held_by_a_process_names_it_and_the_fix(smctl, serve_images, endpoint_name, tmp_path, docker_client):
@@ -233,6 +332,32 @@ def test_port_out_of_range_is_a_usage_error(smctl, serve_images, endpoint_name, 
     assert res.exit_code == 2
     assert "port 70000 is out of range" in res.stderr
     assert "--port 0" in res.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.l", "not-an-ip"])
+def test_a_host_that_is_not_an_ip_is_refused_instead_of_published_everywhere(smctl, serve_images, endpoint_name,
+                                                                              tmp_path, docker_client, host):
+    name = endpoint_name("badhost")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--host", host)
+    assert res.exit_code == 2, res.stdout
+    assert f"--host must be an IP address (127.0.0.1, ::1, 0.0.0.0, ::) or localhost, got '{host}'" in \
+        res.json["error"]["message"]
+    assert endpoint_containers(docker_client, name) == []
+
+
+@pytest.mark.parametrize(("host", "published", "warned"), [
+    ("localhost", "127.0.0.1", False), ("0.0.0.0", "0.0.0.0", True),
+])
+def test_host_localhost_is_loopback_and_every_interface_is_a_warning(smctl, serve_images, endpoint_name, tmp_path,
+                                                                     docker_client, host, published, warned):
+    name = endpoint_name("host")
+    res = _serve(smctl, tmp_path, serve_images["ok"], name, "--port", "0", "--host", host)
+    assert res.exit_code == 0, res.stdout
+    (container,) = endpoint_containers(docker_client, name)
+    assert container.attrs["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == published
+    network_warning = [w for w in res.json["warnings"] if "published on every interface (0.0.0.0)" in w]
+    assert bool(network_warning) is warned
+    assert smctl("local-stop", name).exit_code == 0
 
 
 def test_gpus_without_a_gpu_runtime_fail_clearly(smctl, serve_images, endpoint_name, tmp_path, docker_client):
