@@ -14,16 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import smctl_exe
+from tests.integration import train_fixtures
 
 pytestmark = pytest.mark.docker
-IMAGES = Path(__file__).resolve().parents[1] / "images"
-PROBE = "smctl-test-train-probe:latest"
-
-
-@pytest.fixture(scope="session")
-def probe_image(docker_client):
-    docker_client.images.build(path=str(IMAGES / "train-probe"), tag=PROBE, labels={"smctl.test": "1"}, rm=True)
-    return PROBE
+probe_image = train_fixtures.probe_image
 
 
 @pytest.fixture
