@@ -20,12 +20,17 @@ def _interrupt_when_created(client, kind: str, name: str, signum: int) -> thread
     """Send `signum` to this process the moment the engine lists `name`: while smctl is still inside the create
     call (docker-py creates, then inspects) or just after it returned."""
 
+    def listed() -> bool:
+        # The engine's own summaries: docker-py's high-level list() inspects each match after listing it, and a
+        # container another worker removes in between made that inspect fail with 404 and this watcher die.
+        if kind == "container":
+            return bool(client.api.containers(all=True, filters={"name": name}))
+        return bool(client.api.networks(names=[name]))
+
     def watch() -> None:
         deadline = time.monotonic() + 60
-        collection = client.containers if kind == "container" else client.networks
-        extra = {"all": True} if kind == "container" else {}
         while time.monotonic() < deadline:
-            if collection.list(filters={"name": name}, **extra):
+            if listed():
                 os.kill(os.getpid(), signum)
                 return
             time.sleep(0.001)
