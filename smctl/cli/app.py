@@ -38,9 +38,13 @@ class AppState:
     extra: dict = field(default_factory=dict)
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        sys.stdout.write(f"smctl {__version__}\n")
+        state = ctx.obj
+        if isinstance(state, AppState) and state.out.json_mode:
+            state.out.result({"version": __version__})  # the one JSON document run() prints at the end
+        else:
+            sys.stdout.write(f"smctl {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -191,6 +195,10 @@ def _command_for(argv: list[str]) -> Any:
     """The command tree to run `argv` with: the root and only the sub-command it names (building every command's
     options costs about 25 ms on each run), or the whole tree for help, completion and anything unusual."""
     name = _invoked_name(argv)
+    if name is None and "--version" in argv and "_SMCTL_COMPLETE" not in os.environ:
+        bare = copy.copy(app)  # `--version` is the root's eager option: no command needs to be built
+        bare.registered_commands, bare.registered_groups = [], []
+        return typer.main.get_command(bare)
     if name is not None and "_SMCTL_COMPLETE" not in os.environ:
         single = copy.copy(app)
         single.registered_commands = [c for c in app.registered_commands if c.name == name]

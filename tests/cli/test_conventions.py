@@ -152,3 +152,10 @@ def test_a_smctl_toml_value_of_the_wrong_type_says_which_key_to_set(smctl, tmp_p
     assert res.exit_code == ExitCode.USAGE
     assert res.stderr.endswith("serve.port must be an integer from 0 to 65535, got 'two' (str)\n"
                                "Hint: set serve.port in smctl.toml to an integer from 0 to 65535\n"), res.stderr
+
+
+def test_version_with_json_is_one_json_document(smctl):
+    for args in (("--version", "--json"), ("--json", "--version")):
+        res = smctl(*args)
+        assert res.exit_code == 0
+        assert json.loads(res.stdout)["result"] == {"version": __version__}  # json.loads fails on a second document

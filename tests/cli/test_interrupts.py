@@ -19,11 +19,12 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 def _signal_after_import(signum: int, module: str, delay: float,
                          *flags: str) -> subprocess.CompletedProcess | None:
-    """Start `python -m smctl --version` and send `signum` `delay` seconds after `module` is imported (Python's
-    import-time report says when, line by line); None when smctl finished first. Python's own start-up, before any
-    of smctl's code runs, cannot be covered by smctl: the trigger is always an import smctl itself makes."""
+    """Start `python -m smctl --help` (it builds every command after its imports, so it runs long enough) and
+    send `signum` `delay` seconds after `module` is imported (Python's import-time report says when, line by line);
+    None when smctl finished first. Python's own start-up, before any of smctl's code runs, cannot be covered by
+    smctl: the trigger is always an import smctl itself makes."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "smctl", *flags, "--version"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "smctl", *flags, "--help"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     report = []
@@ -50,7 +51,7 @@ def _signal_after_import(signum: int, module: str, delay: float,
 def test_a_signal_while_smctl_is_still_importing_exits_130_with_a_message(signum, module, delay):
     done = _signal_after_import(signum, module, delay)
     if done is None:
-        pytest.skip(f"smctl --version finished within {delay} s of importing {module}: nothing to interrupt")
+        pytest.skip(f"smctl --help finished within {delay} s of importing {module}: nothing to interrupt")
     assert done.returncode == ExitCode.INTERRUPTED, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("Error: interrupted"), done.stderr
@@ -59,7 +60,7 @@ def test_a_signal_while_smctl_is_still_importing_exits_130_with_a_message(signum
 def test_an_early_interrupt_with_json_prints_one_json_document():
     done = _signal_after_import(signal.SIGTERM, "typer", 0, "--json")
     if done is None:
-        pytest.skip("smctl --version finished before the signal: nothing to interrupt")
+        pytest.skip("smctl --help finished before the signal: nothing to interrupt")
     assert done.returncode == ExitCode.INTERRUPTED
     doc = json.loads(done.stdout)
     assert doc["ok"] is False and doc["error"]["exit_code"] == ExitCode.INTERRUPTED
