@@ -10,6 +10,7 @@ from typing import Any
 
 from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
+from smctl.contract.transform import MAX_PAYLOAD_MB
 from smctl.project.checks import (
     ENVIRONMENT,
     INSTANCE_TYPE,
@@ -109,7 +110,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("split_type", choice("None", "Line", "RecordIO", "TFRecord"), "None"),
         Field("strategy", choice("SingleRecord", "MultiRecord",
                                  aliases={"SINGLE_RECORD": "SingleRecord", "MULTI_RECORD": "MultiRecord"})),
-        Field("max_payload_mb", integer(0, 100)),
+        Field("max_payload_mb", integer(0, MAX_PAYLOAD_MB)),
         Field("max_concurrent", integer(0)),
         Field("assemble_with", choice("None", "Line"), "None"),
         Field("input_filter", JSONPATH),

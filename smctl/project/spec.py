@@ -13,6 +13,7 @@ from smctl.contract import layout
 from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.contract.location import Location
+from smctl.contract.transform import MAX_CONCURRENT_X_PAYLOAD
 from smctl.errors import ConfigError, UsageError
 from smctl.project import checks, schema
 from smctl.project.schema import Bad, Ctx, Problem
@@ -403,11 +404,11 @@ def _cross_checks(t: dict[str, Any], x: dict[str, Any], problems: list[Problem])
         except UsageError as err:
             problems.append(Problem(f"train.hyperparameters.{key}",
                                     f"train.hyperparameters.{checks.toml_key(key)}: {err.message}", err.hint))
-    if x["max_concurrent"] and x["max_payload_mb"] and x["max_concurrent"] * x["max_payload_mb"] > 100:
+    concurrent, payload = x["max_concurrent"], x["max_payload_mb"]
+    if concurrent and payload and concurrent * payload > MAX_CONCURRENT_X_PAYLOAD:
         problems.append(Problem("transform.max_concurrent",
-                                f"transform.max_concurrent * transform.max_payload_mb must be <= 100, got "
-                                f"{x['max_concurrent']} * {x['max_payload_mb']} = "
-                                f"{x['max_concurrent'] * x['max_payload_mb']}",
+                                f"transform.max_concurrent * transform.max_payload_mb must be <= "
+                                f"{MAX_CONCURRENT_X_PAYLOAD}, got {concurrent} * {payload} = {concurrent * payload}",
                                 "lower one of them (SageMaker rejects the job otherwise)"))
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from smctl.contract.transform import MAX_CONCURRENT_X_PAYLOAD, MAX_PAYLOAD_MB
 from smctl.errors import UsageError
 from smctl.transform.batching import MB
 from smctl.transform.dataproc import DataProcessing
@@ -15,8 +16,6 @@ from smctl.transform.dataproc import DataProcessing
 DEFAULT_MAX_CONCURRENT = 1
 DEFAULT_STRATEGY = "MultiRecord"
 DEFAULT_MAX_PAYLOAD_MB = 6
-MAX_PAYLOAD_MB = 100
-MAX_CONCURRENT_X_PAYLOAD = 100
 _STRATEGIES = {"SingleRecord": "SingleRecord", "SINGLE_RECORD": "SingleRecord",
                "MultiRecord": "MultiRecord", "MULTI_RECORD": "MultiRecord"}
 ENV_NAMES = {"max_payload_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB", "strategy": "SAGEMAKER_BATCH_STRATEGY",
