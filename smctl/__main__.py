@@ -7,12 +7,20 @@ smctl's own code every SIGINT and SIGTERM ends in exit 130.
 
 import signal
 
+_caught: list[int] = []
+
 
 def _interrupt(signum: int, frame: object) -> None:
+    # Remembered too: a KeyboardInterrupt raised inside importlib's own weakref callbacks is printed and swallowed
+    # ("Exception ignored in: _get_module_lock..."), so main() also checks this list once the imports are done.
+    _caught.append(signum)
     raise KeyboardInterrupt
 
 
 signal.signal(signal.SIGTERM, _interrupt)  # first, before any other import (this module is only ever the entry point)
+_OWN_SIGINT = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when started with SIGINT ignored
+if _OWN_SIGINT:
+    signal.signal(signal.SIGINT, _interrupt)
 
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -25,6 +33,10 @@ def main() -> None:
         from smctl.cli.app import main as run_cli
     except KeyboardInterrupt:  # nothing has been started yet: nothing to clean up
         _exit_interrupted("interrupted before smctl started; nothing was started")
+    if _caught:  # the KeyboardInterrupt was swallowed where Python ignores exceptions
+        _exit_interrupted("interrupted before smctl started; nothing was started")
+    if _OWN_SIGINT:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Python's own Ctrl-C handling
     try:
         run_cli()
     except KeyboardInterrupt:  # a signal in the instant between the import and run()'s own handler
