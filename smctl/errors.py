@@ -225,3 +225,11 @@ class SplitError(ValueError):
         self.reason = reason
         self.record = record
         self.offset = offset
+
+
+class RoleNotAssumableError(AwsError):
+    """--role names a role the caller cannot assume (trust policy, permissions, or no such role)."""
+
+
+class CredentialsEndpointError(DockerError):
+    """The engine's containers cannot reach smctl's credentials endpoint on this host (a remote or rootless engine)."""

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from smctl.cli.doctor import finish
+from smctl.cli.options import NoCredentialsOption, RoleOption, credentials_request
 from smctl.cli.output import Output
 
 
@@ -33,15 +34,20 @@ def check(
         "--train-only", help="The image only trains: check `train`, skip the `serve` rules.")] = False,
     serve_only: Annotated[bool, typer.Option(
         "--serve-only", help="The image only serves: check `serve`, skip the `train` rules.")] = False,
+    role: RoleOption = None,
+    no_credentials: NoCredentialsOption = False,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
     from smctl.doctor.image_checks import CheckOptions, parse_samples, run_image_checks, validate
     from smctl.engine.client import engine
+    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
     opts = CheckOptions(image=image, model=model, samples=parse_samples(sample or []),
                         startup_timeout=startup_timeout, stop_grace=stop_timeout, train_timeout=train_timeout,
-                        train=not serve_only, serve=not train_only)
+                        train=not serve_only, serve=not train_only,
+                        credentials=credentials_request(load_project(ctx.obj.config), role, no_credentials,
+                                                        name="smctl-check"))
     validate(opts)
     client = engine(timeout=120)
     try:

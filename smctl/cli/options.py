@@ -6,7 +6,9 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from smctl.errors import UsageError
 
@@ -132,3 +134,32 @@ def require_image(spec: Any, image: str | None, command: str) -> None:
     if image is None and spec.source is None:
         raise UsageError(f"no --image given and no smctl.toml in {Path.cwd()} or its parents",
                          f"pass --image IMAGE, or run `smctl {command}` inside a project made by `smctl init`")
+
+
+ROLE_HELP = ("IAM role the containers get credentials of (assumed through STS, as SageMaker's execution role; "
+             "default: smctl.toml [aws] role, else your own credentials).")
+NO_CREDENTIALS_HELP = "Give the containers no AWS credentials."
+
+
+RoleOption = Annotated[str | None, typer.Option("--role", metavar="ARN", help=ROLE_HELP)]
+NoCredentialsOption = Annotated[bool, typer.Option("--no-credentials", help=NO_CREDENTIALS_HELP)]
+
+
+def credentials_request(spec: Any, role: str | None, no_credentials: bool, *, region: str | None = None,
+                        name: str = "smctl") -> Any:
+    """The run's CredentialsRequest from --role / --no-credentials and smctl.toml's [aws] (region, profile, role).
+
+    Raises: UsageError: both flags, or --role is not a role ARN.
+    """
+    from smctl.contract.credentials import CredentialsMode, CredentialsRequest, session_name
+
+    if role is not None and no_credentials:
+        raise UsageError("--role and --no-credentials were both given",
+                         "keep --role ARN to give the containers that role's credentials, or --no-credentials "
+                         "for none")
+    aws = spec.aws.with_overrides(role=role)
+    if no_credentials:
+        return CredentialsRequest(mode=CredentialsMode.NONE)
+    mode = CredentialsMode.ROLE if aws.role else CredentialsMode.CALLER
+    return CredentialsRequest(mode=mode, role_arn=aws.role, session_name=session_name(name),
+                              region=region or aws.region, profile=aws.profile)

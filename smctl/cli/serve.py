@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs, require_image
+from smctl.cli.options import NoCredentialsOption, RoleOption, credentials_request, parse_pairs, require_image
 from smctl.cli.output import OnEvent, Output, event_printer
 
 SERVE_HELP = "Run IMAGE serve as a SageMaker endpoint would, and wait until /ping answers."
@@ -44,6 +44,8 @@ def local_serve(
     runtime_port: Annotated[int | None, typer.Option(
         "--runtime-port", metavar="PORT", help="Also serve the SageMaker Runtime API (boto3 invoke_endpoint) on "
         "this port of 127.0.0.1.")] = None,
+    role: RoleOption = None,
+    no_credentials: NoCredentialsOption = False,
 ) -> None:
     from smctl.errors import UsageError
     from smctl.project.spec import load_project
@@ -70,6 +72,7 @@ def local_serve(
         port=s.port, host=s.host, environment=environment, instance_type=s.instance_type,
         gpus=s.gpus, startup_timeout=s.startup_timeout,
         read_only_model=s.read_only_model if read_only_model is None else read_only_model, region=spec.aws.region,
+        credentials=credentials_request(spec, role, no_credentials),
     )
     from smctl.engine.containers import docker_client
 

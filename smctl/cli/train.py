@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_channel, parse_hyperparameters, parse_pairs, require_image
+from smctl.cli.options import (
+    NoCredentialsOption,
+    RoleOption,
+    credentials_request,
+    parse_channel,
+    parse_hyperparameters,
+    parse_pairs,
+    require_image,
+)
 from smctl.cli.output import Output, event_printer
 from smctl.units import human_size
 
@@ -68,6 +76,8 @@ def local_train(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the hosts' model/ and output/ trees.")] = False,
     read_only_channels: Annotated[bool, typer.Option(
         "--read-only-channels", help="Mount File-mode channels read-only instead of as writable overlays.")] = False,
+    role: RoleOption = None,
+    no_credentials: NoCredentialsOption = False,
 ) -> None:
     from smctl.project.spec import load_project, override
     from smctl.training.artifacts import raise_for_failure
@@ -95,7 +105,8 @@ def local_train(
         output_dir=output_dir.expanduser().resolve() if output_dir else None,
         output_root=None if output_dir else t.output_dir, checkpoint_dir=t.checkpoint_dir,
         entrypoint=t.entrypoint, arguments=t.arguments, gpus=t.gpus, region=override(region, spec.aws.region),
-        keep=t.keep, read_only_channels=t.read_only_channels)
+        keep=t.keep, read_only_channels=t.read_only_channels,
+        credentials=credentials_request(spec, role, no_credentials, region=override(region, spec.aws.region)))
     if dry_run:
         plan = plan_job(job)
         if plan.gpus_from_instance:
@@ -143,6 +154,7 @@ def _words(text: str | None) -> list[str] | None:
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:
     console.print(f"job {plan['job_name']} (run folder {plan['run_dir']}; artifacts to {plan['output_dir']})",
                   markup=False)
+    console.print(f"AWS credentials for the containers: {plan['credentials'].get('summary', 'none')}", markup=False)
     for host in plan["hosts"]:
         c = host["container"]
         console.print(f"\n[{host['host']}] docker run {c['image']} {' '.join(c['command'] or [])}", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs, require_image
+from smctl.cli.options import NoCredentialsOption, RoleOption, credentials_request, parse_pairs, require_image
 from smctl.cli.output import OnEvent, Output, event_printer
 from smctl.units import human_size
 
@@ -54,6 +54,8 @@ def local_transform(
     env: Annotated[list[str] | None, Opt(
         "--env", metavar="KEY=VALUE", help="Container environment variable (repeatable).")] = None,
     resume: Annotated[bool, Opt("--resume", help="Skip input files whose .out already exists.")] = False,
+    role: RoleOption = None,
+    no_credentials: NoCredentialsOption = False,
 ) -> None:
     from smctl.errors import UsageError
     from smctl.project.spec import load_project, override
@@ -71,6 +73,11 @@ def local_transform(
         image=image, model=model, input=input_, output=output, content_type=content_type, accept=accept,
         split_type=split_type, assemble_with=assemble_with, input_filter=input_filter, output_filter=output_filter,
         join_source=join_source, compression=compression, timeout=timeout, retries=retries)
+    if endpoint and (role or no_credentials):
+        raise UsageError(f"--{'role' if role else 'no-credentials'} applies to the job's own container, not to the "
+                         f"running endpoint {endpoint}", "drop it: the endpoint keeps the credentials it was started "
+                         "with (smctl local-serve --role ARN), or drop --endpoint")
+    job_name = new_job_name()
     if t.input is None:
         raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
                                                   "input in smctl.toml")
@@ -83,7 +90,8 @@ def local_transform(
         output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
         retries=t.retries, environment={**t.environment, **parse_pairs(env or [], "--env")},
         resume=resume, project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
-        region=spec.aws.region, profile=spec.aws.profile, job_name=new_job_name())
+        region=spec.aws.region, profile=spec.aws.profile, job_name=job_name,
+        credentials=None if endpoint else credentials_request(spec, role, no_credentials, name=job_name))
     plan = plan_transform(job)
     out.info(f"{len(plan.objects)} file(s), {human_size(plan.total_bytes)} from {plan.source.describe()} "
              f"-> {plan.sink.describe()}")

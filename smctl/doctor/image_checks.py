@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smctl.contract.credentials import CredentialsRequest
 from smctl.doctor import image_judges as j
 from smctl.doctor.model import CheckResult, Event, Report, guarded
 
@@ -31,6 +32,7 @@ class CheckOptions:
     labels: Mapping[str, str] = field(default_factory=dict)
     train: bool = True  # False with --serve-only
     serve: bool = True  # False with --train-only
+    credentials: CredentialsRequest | None = None  # what the train and serve runs' containers get (None: none)
 
 
 def parse_samples(items: list[str]) -> dict[str, Path]:
@@ -107,14 +109,15 @@ def run_image_checks(client: Any, opts: CheckOptions, on_event: Event = lambda m
     if opts.train:
         timeout = opts.train_timeout if opts.samples else TRAIN_PROBE_SECONDS
         train_run = run_train(opts.image, channels=opts.samples, timeout=timeout, labels=opts.labels,
-                              on_event=on_event)
+                              on_event=on_event, credentials=opts.credentials)
         results += guarded("train", "`train` resolves", lambda: j.judge_train(lookup, train_run))
         results.append(j.judge_sample(train_run, opts.train_timeout))
     else:
         results += j.skipped_train("not run: --serve-only")
     if opts.serve:
         serve_run = run_serve(client, opts.image, model=opts.model, startup_timeout=opts.startup_timeout,
-                              stop_grace=opts.stop_grace, labels=opts.labels, on_event=on_event)
+                              stop_grace=opts.stop_grace, labels=opts.labels, on_event=on_event,
+                              credentials=opts.credentials)
         results += j.judge_serve(serve_run)
     else:
         results += j.skipped_serve("not run: --train-only")

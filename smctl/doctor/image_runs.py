@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
+from smctl.contract.credentials import CredentialsRequest
 from smctl.contract.serving import CONTAINER_PORT, PING_TIMEOUT
+from smctl.credentials.endpoint import container_credentials
 from smctl.engine.container import Container, ContainerState
 from smctl.engine.containers import ContainerSpec, Mount, run_container
 from smctl.engine.labels import LABEL_KIND
-from smctl.errors import SmctlError, UsageError
+from smctl.errors import CredentialsEndpointError, RoleNotAssumableError, SmctlError, UsageError
 from smctl.serving.ports import listening_sockets
 
 INVOKE_TIMEOUT = 60.0
@@ -107,7 +109,8 @@ def prepare_model(model: Path, work: Path) -> Path:
 
 
 def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: float, stop_grace: float,
-              labels: Mapping[str, str], on_event: Callable[[str], None]) -> ServeRun:
+              labels: Mapping[str, str], on_event: Callable[[str], None],
+              credentials: CredentialsRequest | None = None) -> ServeRun:
     """`docker run IMAGE serve` with 8080 published on loopback; ping, invoke, then SIGTERM and time the stop."""
     work = Path(tempfile.mkdtemp(prefix="smctl-check-serve-"))
     try:
@@ -117,8 +120,11 @@ def run_serve(client: Any, image: str, *, model: Path | None, startup_timeout: f
                              labels={LABEL_KIND: "check", **labels})
         on_event(f"running `{image} serve` (startup window {startup_timeout:g} s)")
         try:
-            with run_container(client, spec, stop_grace=0) as container:
+            with container_credentials(credentials, lambda kind, data: on_event(data["message"])) as creds, \
+                    run_container(client, creds.apply(spec) if creds else spec, stop_grace=0) as container:
                 return _exercise(container, startup_timeout, stop_grace, on_event)
+        except (RoleNotAssumableError, CredentialsEndpointError):
+            raise
         except SmctlError as err:
             return ServeRun(startup_timeout, stop_grace, start_error=_start_error(err))
     finally:

@@ -14,17 +14,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from smctl.contract.credentials import CredentialsRequest
 from smctl.contract.failure import FAILURE_REASON_LIMIT
 from smctl.doctor.image_runs import TrainRun
 from smctl.engine.labels import LABEL_KIND
-from smctl.errors import SmctlError, UsageError
+from smctl.errors import CredentialsEndpointError, RoleNotAssumableError, SmctlError, UsageError
 
 INSTANCE_TYPE = "ml.m5.xlarge"
 STOP_GRACE = 5.0  # a check that timed out stops `train` quickly (SageMaker's 120 s only matter to local-train)
 
 
 def run_train(image: str, *, channels: Mapping[str, Path], timeout: float, labels: Mapping[str, str],
-              on_event: Callable[[str], None]) -> TrainRun:
+              on_event: Callable[[str], None], credentials: CredentialsRequest | None = None) -> TrainRun:
     """`IMAGE train` as local-train runs it, with `channels` (name -> folder) as its data; stopped after `timeout`.
 
     Raises:
@@ -40,12 +41,12 @@ def run_train(image: str, *, channels: Mapping[str, Path], timeout: float, label
     root = Path(tempfile.mkdtemp(prefix="smctl-check-"))
     try:
         job = TrainingJob(image=image, project_root=root, job_name=f"check-{uuid.uuid4().hex[:10]}",
-                          instance_type=INSTANCE_TYPE, instance_count=1,
+                          instance_type=INSTANCE_TYPE, instance_count=1, credentials=credentials,
                           channels=tuple(ChannelInput(ChannelConfig(name), Location.from_path(path.resolve()))
                                          for name, path in channels.items()))
 
         def forward(kind: str, data: dict[str, Any]) -> None:
-            if kind in ("info", "warning", "stopped") and data.get("message"):
+            if kind in ("info", "warning", "stopped", "credentials") and data.get("message"):
                 on_event(str(data["message"]))
 
         plan = _labelled(prepare(job, forward), labels)
@@ -56,7 +57,7 @@ def run_train(image: str, *, channels: Mapping[str, Path], timeout: float, label
         try:
             result = run_job(plan, forward, keep=True, stop_after=timeout, stop_grace=STOP_GRACE)
         except SmctlError as err:
-            if isinstance(err, UsageError):
+            if isinstance(err, UsageError | RoleNotAssumableError | CredentialsEndpointError):
                 raise
             return TrainRun(bool(channels), start_error=err.engine_message or err.message)
         host = plan.hosts[0]

@@ -10,6 +10,7 @@ from typing import Any
 
 from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
+from smctl.contract.credentials import ROLE_ARN
 from smctl.contract.transform import MAX_PAYLOAD_MB
 from smctl.project.checks import (
     ENVIRONMENT,
@@ -68,6 +69,8 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
                                  'quote it, leading zeros count: account_id = "012345678901"')),
         Field("registry", text(r"[A-Za-z0-9.-]+(?::[0-9]+)?", "a registry host[:port] without a scheme", 255,
                                "e.g. 127.0.0.1:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com")),
+        Field("role", text(ROLE_ARN.pattern, "an IAM role ARN", 2048,
+                           "e.g. arn:aws:iam::123456789012:role/SageMakerExecutionRole")),
     ),
     "train": (
         Field("image", image_ref),

@@ -87,6 +87,7 @@ class AwsSection(_Section):
     ecr_repository: str
     account_id: str | None
     registry: str | None
+    role: str | None  # the execution role local runs assume for their containers' credentials (--role)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,12 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.contract import layout
+from smctl.contract.credentials import CredentialsRequest, session_name
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.location import Location, as_location
 from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE, SERVE_STOP_GRACE
@@ -48,6 +49,7 @@ class ServeConfig:
     startup_timeout: float = 240
     read_only_model: bool = False
     region: str | None = None
+    credentials: CredentialsRequest | None = None  # None: none; the session name becomes the endpoint name
 
     def __post_init__(self) -> None:
         model: Location | Path | str | None = self.model
@@ -63,6 +65,7 @@ class EndpointPlan:
     model_dir: Path  # the host folder mounted at /opt/ml/model
     model_kind: str  # none | folder | archive | s3
     instance: InstanceType
+    credentials: CredentialsRequest | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.config.name, "run_dir": str(self.run_dir), "model_dir": str(self.model_dir),
@@ -126,7 +129,8 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
         nano_cpus=cpus * 10**9 if cpus else None,
         ports={f"{CONTAINER_PORT}/tcp": (host, config.port or None)},
     )
-    return EndpointPlan(config, spec, run_dir, model_dir, kind, instance)
+    credentials = replace(config.credentials, session_name=session_name(config.name)) if config.credentials else None
+    return EndpointPlan(config, spec, run_dir, model_dir, kind, instance, credentials)
 
 
 def check_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -218,13 +222,27 @@ def running_endpoint(plan: EndpointPlan, on_event: OnEvent, *, detach: bool = Fa
         SmctlError: the image is missing, the name or port is taken, or the model cannot be prepared.
         ContainerFailedError: the container exits while starting, never becomes healthy, or is unreachable.
     """
-    from smctl.engine.containers import no_interrupts
+    from smctl.credentials.endpoint import container_credentials
 
     client = client or _client()
     if plan.config.port:
         from smctl.serving.ports import ensure_port_free
 
         ensure_port_free(plan.config.port, plan.config.host, client)
+    with container_credentials(plan.credentials, on_event) as creds:  # stopped after the container went
+        if creds is not None:
+            plan = replace(plan, container=creds.apply(plan.container))
+        with _endpoint_container(plan, on_event, client, detach=detach) as ready:
+            if detach and creds is not None:
+                creds.keep_after_exit()
+            yield ready
+
+
+@contextmanager
+def _endpoint_container(plan: EndpointPlan, on_event: OnEvent, client: Any, *,
+                        detach: bool) -> Iterator[ReadyEndpoint]:
+    from smctl.engine.containers import no_interrupts
+
     container = None
     ready: ReadyEndpoint | None = None
     keep = False

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
+from smctl.contract.credentials import CredentialsRequest, session_name
 from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.layout import ChannelConfig
@@ -48,6 +49,7 @@ class TrainingJob:
     region: str | None = None
     keep: bool = False
     read_only_channels: bool = False  # File-mode channels as read-only binds instead of writable overlays
+    credentials: CredentialsRequest | None = None  # None: none; the session name becomes the job name
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class JobPlan:
     network: str | None
     job: TrainingJob
     latest_dir: Path | None = None  # where model.tar.gz / output.tar.gz link to this job's artifacts
+    credentials: CredentialsRequest | None = None  # the job's, with the job name as STS session name
 
     @property
     def gpus_from_instance(self) -> bool:
@@ -90,6 +93,7 @@ class JobPlan:
             "output_dir": str(self.output_dir),
             "latest_links": str(self.latest_dir) if self.latest_dir else None,
             "network": self.network,
+            "credentials": self.credentials.describe() if self.credentials else {"source": "none", "summary": "none"},
             "hosts": [
                 {
                     "host": h.host,
@@ -215,8 +219,9 @@ def plan_job(job: TrainingJob) -> JobPlan:
             network_of=holder.name if holder else None,
         )
         host_plans.append(HostPlan(host, root, spec, config_files, pipe_options, pipe_order, holder))
+    credentials = replace(job.credentials, session_name=session_name(job_name)) if job.credentials else None
     return JobPlan(job_name, run_dir, output_dir, job.checkpoint_dir, instance, host_plans, network, job,
-                   latest_dir)
+                   latest_dir, credentials)
 
 
 def _network_holder(job: TrainingJob, job_name: str, host: str, network: str) -> ContainerSpec:

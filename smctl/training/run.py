@@ -86,6 +86,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
     Raises:
         SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
+    from smctl.credentials.endpoint import container_credentials
     from smctl.engine.containers import (
         docker_client,
         ensure_image,
@@ -124,6 +125,8 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
                 del tail[:-50]
             on_event("log", {"host": host, "line": text})
 
+        # Before the containers exist (a role that cannot be assumed fails here), stopped after they are gone.
+        creds = stack.enter_context(container_credentials(plan.credentials, on_event))
         for host in plan.hosts:
             prepare_host(plan, host, sources)
         stack.callback(fix_ownership, client, plan)
@@ -143,11 +146,12 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
         # are all up first and stay up): one small holder per host owns the name; the algorithm joins it.
         for host in plan.hosts:
             if host.holder is not None:
-                _start_holder(client, stack, host.holder)
+                _start_holder(client, stack, creds.apply(host.holder) if creds else host.holder)
         containers = []
         pumps = []
         for host in plan.hosts:
-            container = stack.enter_context(run_container(client, host.container, stop_grace=10))
+            spec = creds.apply(host.container) if creds else host.container
+            container = stack.enter_context(run_container(client, spec, stop_grace=10))
             containers.append((host, container))
             pumps.append(stream_logs(container, functools.partial(on_line, host.host)))
         # Unwinding (Ctrl-C included) stops every host at once, rather than one grace period after another.

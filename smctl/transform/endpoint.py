@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from smctl.contract.credentials import CredentialsRequest
 from smctl.contract.location import Location
 from smctl.contract.serving import PING_TIMEOUT
 from smctl.events import OnEvent
@@ -29,7 +30,7 @@ class Target:
 @contextmanager
 def job_container(*, image: str, job_name: str, project_root: Path, model: Location | None,
                   environment: Mapping[str, str], instance_type: str, gpus: str, region: str | None,
-                  on_event: OnEvent) -> Iterator[Target]:
+                  on_event: OnEvent, credentials: CredentialsRequest | None = None) -> Iterator[Target]:
     """Run `IMAGE serve` for this job on a free loopback port and wait for /ping; removed when the block ends,
     Ctrl-C included. The container is labelled smctl.kind=transform and smctl.job=JOB_NAME.
 
@@ -41,7 +42,7 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Locat
 
     config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,
                                  host="127.0.0.1", environment=dict(environment), instance_type=instance_type,
-                                 gpus=gpus, region=region, instance_use="transform")
+                                 gpus=gpus, region=region, instance_use="transform", credentials=credentials)
     cpus, has_gpus = serving.engine_facts()
     plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
     labels = {**plan.container.labels, LABEL_KIND: KIND_TRANSFORM, LABEL_JOB: job_name}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smctl.contract.credentials import CredentialsRequest
 from smctl.contract.location import Location
 from smctl.errors import ContainerFailedError, SmctlError, TransformDataError, UsageError
 from smctl.events import OnEvent
@@ -57,6 +58,7 @@ class TransformJob:
     region: str | None = None
     profile: str | None = None
     job_name: str = ""
+    credentials: CredentialsRequest | None = None  # for the job's own container (not an --endpoint's)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def run_transform(plan: TransformPlan, on_event: OnEvent, stop: threading.Event 
     assert job.image is not None
     with endpoint.job_container(image=job.image, job_name=name, project_root=job.project_root, model=job.model,
                                 environment=env, instance_type=job.instance_type, gpus=job.gpus,
-                                region=job.region, on_event=on_event) as target:
+                                region=job.region, credentials=job.credentials, on_event=on_event) as target:
         return _run(plan, target, name, on_event, stop)
 
 

@@ -1,0 +1,132 @@
+"""The process that serves a run's credentials: `python -m smctl.credentials.agent`, driven over stdin/stdout.
+
+It reads one JSON line (the request and the run's label), gets the first credentials, gives the host ECS's address,
+binds the endpoint and answers one JSON line: ready (port, path, token, region, source), none, or error. It then
+serves until its parent closes stdin (the run ended, however it ended) or, after a `detach` line, until the
+run's containers are gone (a detached endpoint). Nothing secret is ever in its argv, its output or a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import uuid
+from typing import IO, Any
+
+from smctl.contract.credentials import ECS_HOST, CredentialsRequest, credentials_document
+
+WATCH_INTERVAL = 1.0
+DETACHED_GRACE = 60.0  # a detached run's first container may take this long to appear
+
+
+def main() -> int:
+    from smctl.errors import SmctlError
+
+    stdout = sys.stdout
+    try:
+        config = json.loads(sys.stdin.readline() or "{}")
+        request = CredentialsRequest(**config["request"])
+        run = str(config["run"])
+    except (ValueError, KeyError, TypeError) as exc:
+        _reply(stdout, status="error", kind="UsageError", message=f"bad agent configuration: {exc}", hint=None)
+        return 2
+    try:
+        return _serve(request, run, stdout)
+    except SmctlError as exc:
+        _reply(stdout, status="error", kind=type(exc).__name__, message=exc.message, hint=exc.hint,
+               exit=int(exc.exit_code))
+        return 0
+
+
+def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
+    from smctl.aws.credentials import CredentialSource, NoCallerCredentials
+    from smctl.credentials.server import AddressBook, CredentialsServer
+    from smctl.engine.client import engine
+    from smctl.engine.linklocal import ensure_host_address, release_host_address, run_addresses
+
+    source = CredentialSource(request)
+    try:
+        source.current()  # a role that cannot be assumed fails here, before any container starts
+    except NoCallerCredentials as exc:
+        _reply(stdout, status="none", message=str(exc))
+        return 0
+    client = engine()
+    ensure_host_address(client)
+
+    def fetch() -> dict[str, str]:
+        c = source.current()
+        return credentials_document(c.access_key, c.secret_key, c.token, c.expiration, c.role_arn)
+
+    server = CredentialsServer((ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}",
+                               token=secrets.token_urlsafe(32), fetch=fetch,
+                               allowed=AddressBook(lambda: run_addresses(client, run)))
+    threading.Thread(target=server.serve_forever, name="credentials", daemon=True).start()
+    try:
+        _reply(stdout, status="ready", port=server.server_address[1], path=server.path, token=server.token,
+               region=source.region, source=source.description)
+        _quiet_stderr()
+        _watch(client, run)
+    finally:
+        server.shutdown()
+        server.server_close()
+        with contextlib.suppress(Exception):  # the engine went away: nothing more to tidy
+            release_host_address(client, ignore=run)
+    return 0
+
+
+def _watch(client: Any, run: str) -> None:
+    """Until stdin closes (unless detached), or a detached run's containers are gone; keep the address meanwhile."""
+    from smctl.engine.linklocal import ensure_host_address, host_has_address, running_count
+
+    closed = threading.Event()
+    detached = threading.Event()
+
+    def read() -> None:
+        for line in sys.stdin:
+            if line.strip() == "detach":
+                detached.set()
+        closed.set()
+
+    threading.Thread(target=read, name="parent", daemon=True).start()
+    since: float | None = None
+    seen = False
+    while True:
+        if closed.is_set():
+            time.sleep(WATCH_INTERVAL)
+        else:
+            closed.wait(WATCH_INTERVAL)
+        if closed.is_set() and not detached.is_set():
+            return
+        if detached.is_set():
+            since = since or time.monotonic()
+            try:
+                alive = running_count(client, run)
+            except Exception:  # noqa: BLE001 - the engine stopped: so did the containers
+                return
+            seen = seen or alive > 0
+            if alive == 0 and (seen or time.monotonic() - since > DETACHED_GRACE):
+                return
+        if not host_has_address():  # the last other run removed the network while this one still needs it
+            with contextlib.suppress(Exception):  # tried again next round
+                ensure_host_address(client)
+
+
+def _reply(stdout: IO[str], **fields: Any) -> None:
+    stdout.write(json.dumps(fields) + "\n")
+    stdout.flush()
+
+
+def _quiet_stderr() -> None:
+    """The agent may outlive the terminal (a detached endpoint): it never writes to it after the first answer."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
