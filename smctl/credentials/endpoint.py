@@ -88,9 +88,14 @@ class Agent:
     @classmethod
     def start(cls, request: CredentialsRequest) -> Agent:
         run = uuid.uuid4().hex[:16]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "smctl.credentials.agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True, env=_agent_environment())
+        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                   "text": True, "start_new_session": True, "env": _agent_environment()}
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "smctl.credentials.agent"], **options)
+        except PermissionError:
+            # The interpreter's path is not ours to run (seen under setpriv: the venv's python links into a
+            # folder this user cannot enter), but the binary that runs smctl is: Linux names it /proc/self/exe.
+            proc = subprocess.Popen(["/proc/self/exe", "-m", "smctl.credentials.agent"], **options)
         agent = cls(proc, run)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps({"request": request.__dict__, "run": run}) + "\n")
@@ -144,10 +149,11 @@ def _read_line(stream: IO[str], timeout: float) -> str:
 
 
 def _agent_environment() -> dict[str, str]:
-    """smctl's environment (the AWS chain reads it), importable from wherever smctl itself was imported."""
+    """smctl's environment (the AWS chain reads it) and its import path: the agent imports what smctl imported,
+    from wherever it came (a venv, pipx, a source tree), however the interpreter was reached."""
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in (package_root, *sys.path) if p))
     return env
 
 
