@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import IO, Any
 
-from smctl.contract.credentials import ECS_HOST, CredentialsRequest, credentials_document
+from smctl.contract.credentials import ECS_HOST, CredentialsMode, CredentialsRequest, credentials_document
 
 WATCH_INTERVAL = 1.0
 DETACHED_GRACE = 60.0  # a detached run's first container may take this long to appear
@@ -38,6 +38,9 @@ def main() -> int:
     try:
         return _serve(request, run, stdout)
     except SmctlError as exc:
+        if request.mode == CredentialsMode.CALLER:  # the default never stops a local run: it says why, runs without
+            _reply(stdout, status="unavailable", message=exc.message, hint=exc.hint)
+            return 0
         _reply(stdout, status="error", kind=type(exc).__name__, message=exc.message, hint=exc.hint,
                exit=int(exc.exit_code))
         return 0

@@ -67,6 +67,12 @@ def container_credentials(request: CredentialsRequest | None,
             on_event("credentials", {"message": NO_CREDENTIALS, "source": None})
             yield None
             return
+        if answer["status"] == "unavailable":
+            on_event("warning", {"message": f"the containers run without AWS credentials: {answer['message']} "
+                                            f"({answer.get('hint') or 'see smctl doctor'}; --no-credentials says "
+                                            "none on purpose)"})
+            yield None
+            return
         env = container_environment(answer["port"], answer["path"], answer["token"], answer.get("region"),
                                     os.environ)
         on_event("credentials", {"message": f"AWS credentials for the containers: {answer['source']}",
