@@ -61,6 +61,7 @@ def ensure_host_address(client: Any) -> None:
                 "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
                 "run without credentials: --no-credentials") from exc
     if not host_has_address():
+        release_host_address(client)  # made on an engine elsewhere (a VM, rootless): of no use, not left behind
         raise CredentialsEndpointError(
             f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
             f"smctl's AWS credentials endpoint at {ECS_HOST}",
