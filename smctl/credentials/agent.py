@@ -50,7 +50,7 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
     from smctl.aws.credentials import CredentialSource, NoCallerCredentials
     from smctl.credentials.server import AddressBook, CredentialsServer
     from smctl.engine.client import engine
-    from smctl.engine.linklocal import ensure_host_address, release_host_address, run_addresses
+    from smctl.engine.linklocal import bridge_gateway, ensure_host_address, release_host_address, run_addresses
 
     source = CredentialSource(request)
     try:
@@ -71,7 +71,7 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
     threading.Thread(target=server.serve_forever, name="credentials", daemon=True).start()
     try:
         _reply(stdout, status="ready", port=server.server_address[1], path=server.path, token=server.token,
-               region=source.region, source=source.description)
+               region=source.region, source=source.description, host_address=bridge_gateway(client))
         _quiet_stderr()
         _watch(client, run)
     finally:

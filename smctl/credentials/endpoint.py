@@ -16,7 +16,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
-from smctl.contract.credentials import CredentialsMode, CredentialsRequest, container_environment
+from smctl.contract.credentials import (
+    ENDPOINT_PREFIX,
+    CredentialsMode,
+    CredentialsRequest,
+    container_environment,
+)
 from smctl.engine.containers import ContainerSpec
 from smctl.engine.labels import LABEL_CREDENTIALS
 from smctl.errors import AwsError, CredentialsEndpointError, DockerError, RoleNotAssumableError, SmctlError
@@ -74,7 +79,11 @@ def container_credentials(request: CredentialsRequest | None,
             yield None
             return
         env = container_environment(answer["port"], answer["path"], answer["token"], answer.get("region"),
-                                    os.environ)
+                                    os.environ, answer.get("host_address"))
+        for key in sorted(k for k in env if k.startswith(ENDPOINT_PREFIX) and env[k] != os.environ.get(k)):
+            on_event("endpoint_url", {"message": f"{key}={os.environ[key]} is this machine's loopback, which "
+                                                 f"containers do not share: they get {env[key]} (the host on the "
+                                                 "Docker bridge); the service must listen there too (e.g. 0.0.0.0)"})
         on_event("credentials", {"message": f"AWS credentials for the containers: {answer['source']}",
                                  "source": answer["source"]})
         yield ContainerCredentials(run=agent.run, source=answer["source"], region=answer.get("region"),

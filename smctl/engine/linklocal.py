@@ -97,6 +97,15 @@ def release_host_address(client: Any, *, ignore: str | None = None) -> bool:
     return False
 
 
+def bridge_gateway(client: Any) -> str | None:
+    """The host's address on the engine's default bridge (docker0): where any container reaches this host."""
+    try:
+        configs = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+    except Exception:  # noqa: BLE001 - no default bridge (Podman names it otherwise): nothing to offer
+        return None
+    return next((c["Gateway"] for c in configs if c.get("Gateway") and ":" not in c["Gateway"]), None)
+
+
 def run_addresses(client: Any, run: str) -> set[str]:
     """The IP addresses of this run's containers (by their credentials label), on every network they joined."""
     rows = client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_CREDENTIALS}={run}"})
