@@ -86,35 +86,13 @@ def credentials_document(access_key: str, secret_key: str, token: str, expiratio
 
 
 def container_environment(port: int, path: str, token: str, region: str | None,
-                          host_environment: Mapping[str, str], host_address: str | None = None) -> dict[str, str]:
-    """What each container of the run gets: the endpoint, its token, the region, the host's endpoint overrides
-    (an override on this machine's loopback pointed at `host_address`, where containers reach the host)."""
+                          host_environment: Mapping[str, str]) -> dict[str, str]:
+    """What each container of the run gets: the endpoint, its token, the region, the host's endpoint overrides."""
     env = {ENV_FULL_URI: f"http://{ECS_HOST}:{port}{path}", ENV_TOKEN: token}
     if region:
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
-    for key, value in host_environment.items():
-        if key.startswith(ENDPOINT_PREFIX) and value:
-            env[key] = off_loopback(value, host_address) if host_address else value
+    env.update({k: v for k, v in host_environment.items() if k.startswith(ENDPOINT_PREFIX) and v})
     return env
-
-
-def off_loopback(url: str, host_address: str) -> str:
-    """`url` with a loopback host (localhost, 127.x, ::1) replaced by `host_address`; other URLs as they are."""
-    import ipaddress
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        return url
-    netloc = host_address + (f":{parts.port}" if parts.port else "")
-    if parts.username:
-        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def needs_refresh(expiration: dt.datetime | None, now: dt.datetime, before: float) -> bool:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import IO, Any
 
 from smctl.contract.credentials import ECS_HOST, CredentialsMode, CredentialsRequest, credentials_document
@@ -50,7 +51,7 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
     from smctl.aws.credentials import CredentialSource, NoCallerCredentials
     from smctl.credentials.server import AddressBook, CredentialsServer
     from smctl.engine.client import engine
-    from smctl.engine.linklocal import bridge_gateway, ensure_host_address, release_host_address, run_addresses
+    from smctl.engine.linklocal import bridge_gateway, host_address, run_addresses
 
     source = CredentialSource(request)
     try:
@@ -59,32 +60,33 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
         _reply(stdout, status="none", message=str(exc))
         return 0
     client = engine()
-    ensure_host_address(client)
 
     def fetch() -> dict[str, str]:
         c = source.current()
         return credentials_document(c.access_key, c.secret_key, c.token, c.expiration, c.role_arn)
 
-    server = CredentialsServer((ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}",
-                               token=secrets.token_urlsafe(32), fetch=fetch,
-                               allowed=AddressBook(lambda: run_addresses(client, run)))
-    threading.Thread(target=server.serve_forever, name="credentials", daemon=True).start()
-    try:
-        _reply(stdout, status="ready", port=server.server_address[1], path=server.path, token=server.token,
-               region=source.region, source=source.description, host_address=bridge_gateway(client))
-        _quiet_stderr()
-        _watch(client, run)
-    finally:
-        server.shutdown()
-        server.server_close()
-        with contextlib.suppress(Exception):  # the engine went away: nothing more to tidy
-            release_host_address(client, ignore=run)
+    with host_address(client) as keep_address:  # the last agent out removes the network, after `stopped`
+        server = CredentialsServer((ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}",
+                                   token=secrets.token_urlsafe(32), fetch=fetch,
+                                   allowed=AddressBook(lambda: run_addresses(client, run)))
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="credentials",
+                         daemon=True).start()
+        try:
+            _reply(stdout, status="ready", port=server.server_address[1], path=server.path, token=server.token,
+                   region=source.region, source=source.description, host_address=bridge_gateway(client))
+            _quiet_stderr()
+            _watch(client, run, keep_address)
+        finally:
+            server.shutdown()
+            server.server_close()
+            with contextlib.suppress(OSError):  # the parent is gone: nobody to tell
+                _reply(stdout, status="stopped")
     return 0
 
 
-def _watch(client: Any, run: str) -> None:
+def _watch(client: Any, run: str, keep_address: Callable[[], None]) -> None:
     """Until stdin closes (unless detached), or a detached run's containers are gone; keep the address meanwhile."""
-    from smctl.engine.linklocal import ensure_host_address, host_has_address, running_count
+    from smctl.engine.linklocal import running_count
 
     closed = threading.Event()
     detached = threading.Event()
@@ -114,9 +116,8 @@ def _watch(client: Any, run: str) -> None:
             seen = seen or alive > 0
             if alive == 0 and (seen or time.monotonic() - since > DETACHED_GRACE):
                 return
-        if not host_has_address():  # the last other run removed the network while this one still needs it
-            with contextlib.suppress(Exception):  # tried again next round
-                ensure_host_address(client)
+        with contextlib.suppress(Exception):  # someone removed the network by hand: back it comes (next round)
+            keep_address()
 
 
 def _reply(stdout: IO[str], **fields: Any) -> None:

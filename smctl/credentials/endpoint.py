@@ -78,8 +78,10 @@ def container_credentials(request: CredentialsRequest | None,
                                             "none on purpose)"})
             yield None
             return
+        host = answer.get("host_address")
         env = container_environment(answer["port"], answer["path"], answer["token"], answer.get("region"),
-                                    os.environ, answer.get("host_address"))
+                                    {k: off_loopback(v, host) if host and k.startswith(ENDPOINT_PREFIX) else v
+                                     for k, v in os.environ.items()})
         for key in sorted(k for k in env if k.startswith(ENDPOINT_PREFIX) and env[k] != os.environ.get(k)):
             on_event("endpoint_url", {"message": f"{key}={os.environ[key]} is this machine's loopback, which "
                                                  f"containers do not share: they get {env[key]} (the host on the "
@@ -139,18 +141,25 @@ class Agent:
             self._detached = True
 
     def stop(self) -> None:
-        """Close its stdin (it then stops, unless detached); kill it if it does not go in time."""
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        """Close its stdin: unless detached, it stops serving and says `stopped` (then tidies the network on its
+        own, a second later); killed if it does not say so in time."""
+        if self.proc.stdin is not None:
+            with suppress(OSError):
+                self.proc.stdin.close()
+        if not self._detached and self.proc.poll() is None and self.proc.stdout is not None:
+            try:
+                while (line := _read_line(self.proc.stdout, STOP_TIMEOUT)) and '"stopped"' not in line:
+                    pass
+                stopped = bool(line)
+            except (OSError, ValueError):
+                stopped = False
+            if not stopped and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 with suppress(OSError):
                     stream.close()
-        if self._detached:
-            return
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def _read_line(stream: IO[str], timeout: float) -> str:
@@ -178,3 +187,22 @@ def _error(answer: dict[str, Any]) -> SmctlError:
         "CredentialsEndpointError": CredentialsEndpointError, "DockerError": DockerError}
     cls = kinds.get(answer.get("kind", ""), SmctlError)
     return cls(answer.get("message") or "the credentials endpoint failed", answer.get("hint"))
+
+
+def off_loopback(url: str, host_address: str) -> str:
+    """`url` with a loopback host (localhost, 127.x, ::1) replaced by `host_address`; other URLs as they are."""
+    import ipaddress
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # not an address (a name), or not a URL: the SDK will say what it thinks of it
+        return url
+    if not loopback:
+        return url
+    netloc = host_address + (f":{port}" if port else "")
+    if parts.username:
+        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from smctl.contract.credentials import ECS_HOST, HOST_SUBNET
@@ -18,6 +21,7 @@ from smctl.errors import CredentialsEndpointError
 
 NETWORK = "smctl-credentials"
 KIND = "credentials"
+LOCK_FILE = "/tmp/smctl-credentials.lock"  # noqa: S108 - a fixed name every user's smctl finds; it holds nothing
 
 
 def host_has_address(address: str = ECS_HOST) -> bool:
@@ -78,13 +82,49 @@ def _ours_exists(client: Any) -> bool:
     return (net.attrs.get("Labels") or {}).get(LABEL_KIND) == KIND
 
 
-def release_host_address(client: Any, *, ignore: str | None = None) -> bool:
-    """Remove smctl's network when no container of another run still wants credentials; True if it went."""
+@contextmanager
+def host_address(client: Any) -> Iterator[Callable[[], None]]:
+    """Hold ECS_HOST for this block: a shared lock on LOCK_FILE counts the agents using it (they are all on this
+    host: the host owns the address); the block's end removes the network when no other agent holds the lock.
+
+    Yields the callable that gives the address back if it went anyway (someone removed the network by hand).
+    Raises: CredentialsEndpointError (from ensure_host_address).
+    """
+    import fcntl
+
+    fd = _open_lock()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while the last agent of an earlier run removes the network
+        ensure_host_address(client)
+        yield lambda: ensure_host_address(client) if not host_has_address() else None
+    finally:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # another agent holds it: the address stays for that run
+        else:
+            with contextlib.suppress(Exception):  # the engine went away: nothing more to tidy
+                release_host_address(client)
+        os.close(fd)
+
+
+def _open_lock() -> int:
+    """LOCK_FILE, shared by every user's smctl on this host (it holds nothing: only its lock counts)."""
+    flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(LOCK_FILE, flags, 0o644)
+    except OSError as exc:
+        raise CredentialsEndpointError(f"cannot open {LOCK_FILE}, which counts the runs using smctl's credentials "
+                                       f"network: {exc}", f"remove {LOCK_FILE} or make it readable") from exc
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o644)  # another user's smctl opens it read-only (flock needs no more)
+    return fd
+
+
+def release_host_address(client: Any) -> bool:
+    """Remove smctl's network (only when it is smctl's); True if it is gone."""
     import docker.errors
 
-    rows = client.containers.list(all=True, sparse=True, filters={"label": LABEL_CREDENTIALS})
-    if any((c.attrs.get("Labels") or {}).get(LABEL_CREDENTIALS) != ignore for c in rows):
-        return False
     try:
         net = client.networks.get(NETWORK)
     except docker.errors.NotFound:
