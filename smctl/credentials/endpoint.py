@@ -1,7 +1,7 @@
 """A run's credentials endpoint, from the run's side: start the agent, hand its variables to the containers, stop it.
 
-    with container_credentials(request, on_event) as creds:
-        spec = creds.apply(spec) if creds else spec     # before the container is created
+    with container_credentials(request, on_event) as creds:   # starts the agent
+        spec = creds.apply(spec) if creds else spec          # waits for it: before the container is made
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import IO, Any
 
 from smctl.contract.credentials import (
@@ -33,50 +33,54 @@ NO_CREDENTIALS = ("no AWS credentials found: containers run without any, as befo
                   "yours, --role ARN for a role's, --no-credentials to say none on purpose)")
 
 
-@dataclass
 class ContainerCredentials:
-    """What every container of the run carries: the endpoint's variables (no secret) and the run's label."""
+    """A run's credentials, started at once and waited for only when the first container is made (the agent's
+    start-up overlaps the run's own preparation). apply() gives a spec the endpoint's variables and the run's label
+    (or leaves it as it is when the run gets none after all: no AWS configuration, or the default source failed).
+    """
 
-    run: str
-    source: str
-    region: str | None
-    environment: dict[str, str]
-    labels: dict[str, str] = field(default_factory=dict)
-    _agent: Any = None
+    def __init__(self, agent: Agent, on_event: OnEvent) -> None:
+        self._agent = agent
+        self._on_event = on_event
+        self._resolved = False
+        self.source: str | None = None
+        self.region: str | None = None
+        self.environment: dict[str, str] = {}
+        self.labels: dict[str, str] = {}
+
+    @property
+    def run(self) -> str:
+        return self._agent.run
+
+    def ready(self) -> ContainerCredentials:
+        """Wait for the agent's answer (once). Raises: RoleNotAssumableError, AwsError, CredentialsEndpointError."""
+        if not self._resolved:
+            self._resolved = True
+            self._settle(self._agent.answer())
+        return self
 
     def apply(self, spec: ContainerSpec) -> ContainerSpec:
         """`spec` with the endpoint's variables (the user's own --env win) and the run's label."""
+        self.ready()
+        if not self.environment:
+            return spec
         return replace(spec, environment={**self.environment, **spec.environment},
                        labels={**spec.labels, **self.labels})
 
     def keep_after_exit(self) -> None:
         """The run's containers outlive this process (a detached endpoint): the agent serves until they are gone."""
-        if self._agent is not None:
+        if self.environment:
             self._agent.detach()
 
-
-@contextmanager
-def container_credentials(request: CredentialsRequest | None,
-                          on_event: OnEvent) -> Iterator[ContainerCredentials | None]:
-    """The endpoint for one run, stopped when the block ends (Ctrl-C included); None when the run gets none.
-
-    Raises: RoleNotAssumableError, AwsError, CredentialsEndpointError, DockerError (before any container starts).
-    """
-    if request is None or request.mode == CredentialsMode.NONE:
-        yield None
-        return
-    agent = Agent.start(request)
-    try:
-        answer = agent.answer()
+    def _settle(self, answer: dict[str, Any]) -> None:
+        on_event = self._on_event
         if answer["status"] == "none":
             on_event("credentials", {"message": NO_CREDENTIALS, "source": None})
-            yield None
             return
         if answer["status"] == "unavailable":
             on_event("warning", {"message": f"the containers run without AWS credentials: {answer['message']} "
                                             f"({answer.get('hint') or 'see smctl doctor'}; --no-credentials says "
                                             "none on purpose)"})
-            yield None
             return
         host = answer.get("host_address")
         env = container_environment(answer["port"], answer["path"], answer["token"], answer.get("region"),
@@ -88,8 +92,24 @@ def container_credentials(request: CredentialsRequest | None,
                                                  "Docker bridge); the service must listen there too (e.g. 0.0.0.0)"})
         on_event("credentials", {"message": f"AWS credentials for the containers: {answer['source']}",
                                  "source": answer["source"]})
-        yield ContainerCredentials(run=agent.run, source=answer["source"], region=answer.get("region"),
-                                   environment=env, labels={LABEL_CREDENTIALS: agent.run}, _agent=agent)
+        self.source, self.region, self.environment = answer["source"], answer.get("region"), env
+        self.labels = {LABEL_CREDENTIALS: self.run}
+
+
+@contextmanager
+def container_credentials(request: CredentialsRequest | None,
+                          on_event: OnEvent) -> Iterator[ContainerCredentials | None]:
+    """The endpoint for one run, stopped when the block ends (Ctrl-C included); None for --no-credentials.
+
+    Its errors (RoleNotAssumableError, AwsError, CredentialsEndpointError, DockerError) come from the first
+    apply() or ready(), before any container is made.
+    """
+    if request is None or request.mode == CredentialsMode.NONE:
+        yield None
+        return
+    agent = Agent.start(request)
+    try:
+        yield ContainerCredentials(agent, on_event)
     finally:
         agent.stop()
 

@@ -11,7 +11,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
 from smctl.engine.containers import ContainerSpec, stop_containers
@@ -28,6 +28,9 @@ from smctl.training.artifacts import (
 from smctl.training.plan import HostPlan, JobPlan, with_checkpoints, without_overlays
 from smctl.training.rundir import check_writable, clear_run_dir, prepare_host, rmtree
 
+if TYPE_CHECKING:
+    from smctl.credentials.endpoint import ContainerCredentials
+
 TRAIN_STOP_GRACE = 120  # SageMaker: SIGTERM, then SIGKILL after 120 s
 
 
@@ -39,19 +42,22 @@ def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after:
     Whatever happens (Ctrl-C included), an output folder this run made and left empty goes, and what it made in
     the user's folders belongs to the invoking user (sudo's caller when run through sudo).
     """
+    from smctl.credentials.endpoint import container_credentials
     from smctl.errors import OverlayUnavailableError
 
     created = missing_ancestors(plan.run_dir, plan.output_dir, plan.latest_dir, plan.checkpoint_dir)
     result: TrainResult | None = None
     try:
-        try:
-            result = _run_job(plan, on_event, keep=keep, stop_after=stop_after, resume=resume,
-                              stop_grace=stop_grace)
-        except OverlayUnavailableError as exc:
-            on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts instead "
-                                            "(on SageMaker they are writable copies)"})
-            result = _run_job(without_overlays(plan), on_event, keep=keep, stop_after=stop_after, resume=True,
-                              stop_grace=stop_grace)
+        # Started first (its start-up overlaps the run's preparation), stopped after the containers are gone.
+        with container_credentials(plan.credentials, on_event) as creds:
+            try:
+                result = _run_job(plan, on_event, creds, keep=keep, stop_after=stop_after, resume=resume,
+                                  stop_grace=stop_grace)
+            except OverlayUnavailableError as exc:
+                on_event("warning", {"message": f"{exc.message}; File-mode channels are read-only bind mounts "
+                                                "instead (on SageMaker they are writable copies)"})
+                result = _run_job(without_overlays(plan), on_event, creds, keep=keep, stop_after=stop_after,
+                                  resume=True, stop_grace=stop_grace)
         return result
     finally:
         if result is None or result.model_artifact is None:
@@ -75,8 +81,9 @@ def _drop_empty_folders(folder: Path, created: list[Path]) -> None:
             path = path.parent
 
 
-def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after: float | None = None,
-             resume: bool = False, stop_grace: float = TRAIN_STOP_GRACE) -> TrainResult:
+def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | None, *, keep: bool = False,
+             stop_after: float | None = None, resume: bool = False,
+             stop_grace: float = TRAIN_STOP_GRACE) -> TrainResult:
     """Run every host's container to completion and collect the artifacts; cleanup is always done.
 
     Every host starts from an empty /opt/ml, as on SageMaker: what an earlier run of the same job name left in the
@@ -86,7 +93,6 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
     Raises:
         SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
-    from smctl.credentials.endpoint import container_credentials
     from smctl.engine.containers import (
         docker_client,
         ensure_image,
@@ -125,8 +131,6 @@ def _run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after
                 del tail[:-50]
             on_event("log", {"host": host, "line": text})
 
-        # Before the containers exist (a role that cannot be assumed fails here), stopped after they are gone.
-        creds = stack.enter_context(container_credentials(plan.credentials, on_event))
         for host in plan.hosts:
             prepare_host(plan, host, sources)
         stack.callback(fix_ownership, client, plan)
