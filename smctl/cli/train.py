@@ -112,7 +112,12 @@ def local_train(
         if plan.gpus_from_instance:
             out.warn(f"{plan.instance.name} has GPUs: the run asks the engine for them (--gpus auto), as SageMaker "
                      "gives them; an engine without the NVIDIA runtime refuses that, and --gpus none runs on CPU")
-        out.result({"dry_run": True, **plan.describe()}, lambda c: _render_plan(c, plan.describe()))
+        from smctl.cloud.training_request import CloudTraining, training_job_request
+
+        role = plan.credentials.role_arn if plan.credentials and plan.credentials.role_arn else None
+        request = training_job_request(plan, CloudTraining(role_arn=role) if role else None)
+        out.result({"dry_run": True, **plan.describe(), "sagemaker_request": request},
+                   lambda c: _render_plan(c, plan.describe()))
         return
     on_event = event_printer(out, download=lambda d: out.info(f"channel {d['channel']}: {d['uri']} "
                                                                 "(mirrored in .smctl/cache/s3)"))
@@ -155,6 +160,8 @@ def _render_plan(console: Any, plan: dict[str, Any]) -> None:
     console.print(f"job {plan['job_name']} (run folder {plan['run_dir']}; artifacts to {plan['output_dir']})",
                   markup=False)
     console.print(f"AWS credentials for the containers: {plan['credentials'].get('summary', 'none')}", markup=False)
+    console.print("on SageMaker this is one CreateTrainingJob request: --json shows it (sagemaker_request)",
+                  markup=False)
     for host in plan["hosts"]:
         c = host["container"]
         console.print(f"\n[{host['host']}] docker run {c['image']} {' '.join(c['command'] or [])}", markup=False)
