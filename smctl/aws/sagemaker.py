@@ -1,0 +1,119 @@
+"""SageMaker's control plane for training jobs: create, describe, stop; its refusals as errors with the fix.
+
+boto3 validates every request against botocore's model of the API before sending it; throttling is retried
+with backoff (the standard retry mode, 10 attempts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from smctl.aws.session import aws_errors
+from smctl.errors import AwsError, UsageError
+
+RETRIES = {"mode": "standard", "max_attempts": 10}
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+class TrainingJobExistsError(UsageError):
+    """CreateTrainingJob: a job of that name exists in the account and region (names are never reused)."""
+
+
+class ResourceLimitError(AwsError):
+    """A service quota refused the request (ResourceLimitExceeded)."""
+
+
+@dataclass(frozen=True)
+class TrainingJobState:
+    """What DescribeTrainingJob says, in the terms the waiter reports."""
+
+    name: str
+    status: str
+    secondary_status: str | None = None
+    transitions: tuple[tuple[str, str], ...] = ()  # (status, message), oldest first
+    failure_reason: str | None = None
+    model_artifact: str | None = None  # s3:// URI of model.tar.gz
+    output_path: str | None = None  # OutputDataConfig.S3OutputPath
+    instance_count: int = 1
+    billable_seconds: int | None = None
+    started: dt.datetime | None = None
+    ended: dt.datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+def client(region: str | None = None, profile: str | None = None) -> Any:
+    from botocore.config import Config
+
+    from smctl.aws.session import session
+
+    with aws_errors("creating the SageMaker client"):
+        return session(region, profile).client("sagemaker", config=Config(retries=RETRIES))
+
+
+def create_training_job(sm: Any, request: dict[str, Any]) -> str:
+    """Start the job; its ARN. Raises: TrainingJobExistsError, ResourceLimitError, AwsError (with the fix)."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    name = request.get("TrainingJobName", "?")
+    with aws_errors(f"creating the training job {name}"):
+        try:
+            return str(sm.create_training_job(**request)["TrainingJobArn"])
+        except ClientError as exc:
+            raise _create_error(exc, name, request) from exc
+        except ParamValidationError as exc:  # botocore's own check of the request, before anything is sent
+            raise UsageError(f"SageMaker would refuse the training job {name}: {exc}",
+                             "fix the option the message names (smctl local-train --dry-run --json shows the "
+                             "request)") from exc
+
+
+def describe_training_job(sm: Any, name: str) -> TrainingJobState:
+    with aws_errors(f"describing the training job {name}"):
+        d = sm.describe_training_job(TrainingJobName=name)
+    return state_of(d)
+
+
+def state_of(d: dict[str, Any]) -> TrainingJobState:
+    """A TrainingJobState from a DescribeTrainingJob answer (moto's, AWS's, or a recorded one)."""
+    transitions = tuple((t.get("Status", ""), t.get("StatusMessage", "")) for t in d.get("SecondaryStatusTransitions")
+                        or ())
+    return TrainingJobState(
+        name=d["TrainingJobName"], status=d["TrainingJobStatus"], secondary_status=d.get("SecondaryStatus"),
+        transitions=transitions, failure_reason=d.get("FailureReason"),
+        model_artifact=(d.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+        output_path=(d.get("OutputDataConfig") or {}).get("S3OutputPath"),
+        instance_count=int((d.get("ResourceConfig") or {}).get("InstanceCount") or 1),
+        billable_seconds=d.get("BillableTimeInSeconds"), started=d.get("TrainingStartTime"),
+        ended=d.get("TrainingEndTime"), raw=d)
+
+
+def stop_training_job(sm: Any, name: str) -> None:
+    with aws_errors(f"stopping the training job {name}"):
+        sm.stop_training_job(TrainingJobName=name)
+
+
+def _create_error(exc: Any, name: str, request: dict[str, Any]) -> AwsError | UsageError:
+    err = exc.response.get("Error", {})
+    code, message = str(err.get("Code", "")), str(err.get("Message") or "")
+    if code == "ResourceInUse" or "already exists" in message.lower():
+        return TrainingJobExistsError(f"a training job named {name} exists already (SageMaker never reuses a name)",
+                                      "pick another: --job-name NAME (or leave it out: smctl makes a new one)")
+    if code == "ResourceLimitExceeded":
+        itype = request.get("ResourceConfig", {}).get("InstanceType", "the instance type")
+        return ResourceLimitError(f"SageMaker refused the training job {name}: {message}",
+                                  f"ask for a higher quota for {itype} training (Service Quotas console, service "
+                                  "SageMaker), or use another instance type: --instance-type")
+    if code in ("AccessDeniedException", "AccessDenied") and "PassRole" in message:
+        return AwsError(f"you may not pass the role {request.get('RoleArn')} to SageMaker: {message}",
+                        "allow iam:PassRole on that role for your identity (condition iam:PassedToService "
+                        "sagemaker.amazonaws.com)")
+    if code == "ValidationException":
+        return AwsError(f"SageMaker refused the training job {name}: {message}",
+                        "fix the field the message names (smctl local-train --dry-run --json shows the request)")
+    return AwsError(f"creating the training job {name} failed: {code}: {message}",
+                    "rerun with -v for details")
