@@ -81,32 +81,20 @@ def local_train(
 ) -> None:
     from smctl.project.spec import load_project, override
     from smctl.training.artifacts import raise_for_failure
-    from smctl.training.plan import TrainingJob, plan_job
+    from smctl.training.plan import plan_job
     from smctl.training.preflight import prepare
     from smctl.training.run import run_job, run_with_interruption
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
-    require_image(spec, image, "local-train")
-    channels = _channels(spec.train, channel or [])  # first: a channel's own rules come before the other flags'
-    t = spec.train.with_overrides(
-        FLAG_NAMES, image=image, instance_type=instance_type, hyperparameter_encoding=hp_encoding,
-        job_name=job_name, gpus=gpus, checkpoint_dir=checkpoint_dir, entrypoint=_words(entrypoint),
-        arguments=_words(args), keep=keep or None, read_only_channels=read_only_channels or None,
-        instance_count=instance_count)
     if simulate_interruption is not None:
         _check_interruption(simulate_interruption)
-    job = TrainingJob(
-        image=t.image, project_root=spec.root or Path.cwd(), job_name=t.job_name, instance_type=t.instance_type,
-        instance_count=t.instance_count,
-        hyperparameters={**t.hyperparameters, **parse_hyperparameters(hp or [], hyperparameters)},
-        hyperparameter_encoding=t.hyperparameter_encoding, channels=channels,
-        environment={**t.environment, **parse_pairs(env or [], "--env")},
-        output_dir=output_dir.expanduser().resolve() if output_dir else None,
-        output_root=None if output_dir else t.output_dir, checkpoint_dir=t.checkpoint_dir,
-        entrypoint=t.entrypoint, arguments=t.arguments, gpus=t.gpus, region=override(region, spec.aws.region),
-        keep=t.keep, read_only_channels=t.read_only_channels,
-        credentials=credentials_request(spec, role, no_credentials, region=override(region, spec.aws.region)))
+    job = build_job(spec, "local-train", image=image, hp=hp, hyperparameters=hyperparameters, channel=channel,
+                    instance_type=instance_type, instance_count=instance_count, gpus=gpus, output_dir=output_dir,
+                    checkpoint_dir=checkpoint_dir, env=env, job_name=job_name, entrypoint=entrypoint, args=args,
+                    hp_encoding=hp_encoding, region=region, keep=keep, read_only_channels=read_only_channels,
+                    credentials=credentials_request(spec, role, no_credentials,
+                                                    region=override(region, spec.aws.region)))
     if dry_run:
         plan = plan_job(job)
         if plan.gpus_from_instance:
@@ -129,6 +117,37 @@ def local_train(
         result = run_job(plan, on_event, keep=job.keep)
     raise_for_failure(result)
     out.result(result.as_dict(), lambda c: _render_result(c, result))
+
+
+def build_job(spec: Any, command: str, *, image: str | None, hp: list[str] | None, hyperparameters: Path | None,
+              channel: list[str] | None, instance_type: str | None, instance_count: int | None, gpus: str | None,
+              output_dir: Path | None, checkpoint_dir: Path | None, env: list[str] | None, job_name: str | None,
+              entrypoint: str | None, args: str | None, hp_encoding: str | None, region: str | None,
+              keep: bool = False, read_only_channels: bool = False, credentials: Any = None) -> Any:
+    """The TrainingJob that flags and smctl.toml describe: what local-train runs and `smctl train` sends.
+
+    Raises: UsageError / ConfigError naming the flag or key.
+    """
+    from smctl.project.spec import override
+    from smctl.training.plan import TrainingJob
+
+    require_image(spec, image, command)
+    channels = _channels(spec.train, channel or [])  # first: a channel's own rules come before the other flags'
+    t = spec.train.with_overrides(
+        FLAG_NAMES, image=image, instance_type=instance_type, hyperparameter_encoding=hp_encoding,
+        job_name=job_name, gpus=gpus, checkpoint_dir=checkpoint_dir, entrypoint=_words(entrypoint),
+        arguments=_words(args), keep=keep or None, read_only_channels=read_only_channels or None,
+        instance_count=instance_count)
+    return TrainingJob(
+        image=t.image, project_root=spec.root or Path.cwd(), job_name=t.job_name, instance_type=t.instance_type,
+        instance_count=t.instance_count,
+        hyperparameters={**t.hyperparameters, **parse_hyperparameters(hp or [], hyperparameters)},
+        hyperparameter_encoding=t.hyperparameter_encoding, channels=channels,
+        environment={**t.environment, **parse_pairs(env or [], "--env")},
+        output_dir=output_dir.expanduser().resolve() if output_dir else None,
+        output_root=None if output_dir else t.output_dir, checkpoint_dir=t.checkpoint_dir,
+        entrypoint=t.entrypoint, arguments=t.arguments, gpus=t.gpus, region=override(region, spec.aws.region),
+        keep=t.keep, read_only_channels=t.read_only_channels, credentials=credentials)
 
 
 def _channels(t: TrainSection, flags: list[str]) -> tuple[ChannelInput, ...]:

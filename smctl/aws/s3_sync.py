@@ -1,0 +1,88 @@
+"""S3 for the cloud half: the SDK's default bucket, folders uploaded once (by content), artifacts fetched whole."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from smctl.aws.s3 import PART_SIZE, _download, parse_s3_uri
+from smctl.aws.session import aws_errors, client
+
+UPLOAD_WORKERS = 8
+
+
+def account_id(region: str | None = None, profile: str | None = None) -> str:
+    with aws_errors("asking STS who you are (GetCallerIdentity)"):
+        return str(client("sts", region, profile).get_caller_identity()["Account"])
+
+
+def default_bucket(region: str, profile: str | None = None) -> str:
+    """sagemaker-REGION-ACCOUNT, created in `region` when missing, as the SageMaker SDK does."""
+    name = f"sagemaker-{region}-{account_id(region, profile)}"
+    ensure_bucket(name, region, profile)
+    return name
+
+
+def ensure_bucket(name: str, region: str, profile: str | None = None) -> None:
+    s3 = client("s3", region, profile)
+    with aws_errors(f"checking the bucket {name}", bucket=name):
+        try:
+            s3.head_bucket(Bucket=name)
+            return
+        except s3.exceptions.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **config)
+
+
+def exists(uri: str, region: str | None = None, profile: str | None = None) -> bool:
+    bucket, key = parse_s3_uri(uri)
+    s3 = client("s3", region, profile)
+    with aws_errors(f"looking for {uri}", bucket=bucket):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except s3.exceptions.ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+
+def upload_files(files: Sequence[tuple[Path, str]], prefix_uri: str, *, region: str | None = None,
+                 profile: str | None = None, on_progress: Callable[[int], None] | None = None) -> None:
+    """Upload (path, relative key) pairs under prefix_uri, in parallel, multipart for large files."""
+    from boto3.s3.transfer import TransferConfig
+
+    bucket, prefix = parse_s3_uri(prefix_uri, allow_prefix=True)
+    s3 = client("s3", region, profile)
+    config = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4)
+    base = prefix.rstrip("/") + "/" if prefix else ""
+
+    def one(item: tuple[Path, str]) -> None:
+        path, key = item
+        s3.upload_file(str(path), bucket, base + key, Callback=on_progress, Config=config)
+
+    with aws_errors(f"uploading to {prefix_uri}", bucket=bucket), ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
+        list(pool.map(one, files))
+
+
+def put_text(uri: str, text: str, region: str | None = None, profile: str | None = None) -> None:
+    bucket, key = parse_s3_uri(uri)
+    with aws_errors(f"writing {uri}", bucket=bucket):
+        client("s3", region, profile).put_object(Bucket=bucket, Key=key, Body=text.encode())
+
+
+def download(uri: str, dest: Path, region: str | None = None, profile: str | None = None,
+             advance: Callable[[int], None] | None = None) -> Path:
+    """One object to `dest` (through a temp file: never half a file). Raises: AwsError (missing object...)."""
+    bucket, key = parse_s3_uri(uri)
+    s3: Any = client("s3", region, profile)
+    with aws_errors(f"downloading {uri}", bucket=bucket):
+        if advance is None:
+            _download(s3, bucket, key, dest)
+        else:
+            _download(s3, bucket, key, dest, advance=advance)
+    return dest

@@ -1,0 +1,147 @@
+"""`smctl train`: the job local-train runs, on SageMaker (CreateTrainingJob), from the same options and smctl.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smctl.cli.options import parse_pairs
+from smctl.cli.output import Output, event_printer
+
+HELP = "Run the training job local-train runs on SageMaker itself: upload, create, follow the logs, fetch the model."
+
+
+def train(
+    ctx: typer.Context,
+    image: Annotated[str | None, typer.Option(
+        "--image", metavar="IMAGE", help="ECR image URI (default: smctl.toml).")] = None,
+    hp: Annotated[list[str] | None, typer.Option(
+        "--hp", metavar="KEY=VALUE", help="Hyperparameter KEY=VALUE (repeatable).")] = None,
+    hyperparameters: Annotated[Path | None, typer.Option(
+        "--hyperparameters", metavar="FILE", help="JSON file of hyperparameters.")] = None,
+    channel: Annotated[list[str] | None, typer.Option(
+        "--channel", metavar="NAME=PATH[,OPT=VALUE...]",
+        help="As local-train's: a local PATH is uploaded (once per content), s3:// is used as it is.")] = None,
+    instance_type: Annotated[str | None, typer.Option("--instance-type", metavar="TYPE")] = None,
+    instance_count: Annotated[int | None, typer.Option("--instance-count", metavar="N")] = None,
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", metavar="KEY=VALUE", help="Container environment KEY=VALUE.")] = None,
+    job_name: Annotated[str | None, typer.Option("--job-name", metavar="NAME")] = None,
+    entrypoint: Annotated[str | None, typer.Option("--entrypoint", metavar="COMMAND")] = None,
+    args: Annotated[str | None, typer.Option("--args", metavar="ARGS")] = None,
+    hp_encoding: Annotated[str | None, typer.Option("--hp-encoding", metavar="json|str")] = None,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
+    role: Annotated[str | None, typer.Option(
+        "--role", metavar="ARN", help="The job's execution role (default: smctl.toml [aws] role).")] = None,
+    output_path: Annotated[str | None, typer.Option(
+        "--output-path", metavar="s3://...", help="S3OutputPath (default: s3://sagemaker-REGION-ACCOUNT/).")] = None,
+    bucket: Annotated[str | None, typer.Option(
+        "--bucket", metavar="BUCKET", help="For uploads and the default output (default: sagemaker-REGION-"
+        "ACCOUNT, created when missing).")] = None,
+    checkpoint_s3: Annotated[str | None, typer.Option("--checkpoint-s3", metavar="s3://...")] = None,
+    max_runtime: Annotated[int, typer.Option("--max-runtime", metavar="SECONDS")] = 86400,
+    spot: Annotated[bool, typer.Option("--spot", help="Managed Spot training.")] = False,
+    max_wait: Annotated[int | None, typer.Option(
+        "--max-wait", metavar="SECONDS", help="Spot: the longest wait plus run (>= --max-runtime).")] = None,
+    volume_size: Annotated[int, typer.Option("--volume-size", metavar="GB")] = 30,
+    volume_kms_key: Annotated[str | None, typer.Option("--volume-kms-key", metavar="KEY")] = None,
+    output_kms_key: Annotated[str | None, typer.Option("--output-kms-key", metavar="KEY")] = None,
+    subnet: Annotated[list[str] | None, typer.Option("--subnet", metavar="ID", help="VPC subnet (repeatable).")
+                      ] = None,
+    security_group: Annotated[list[str] | None, typer.Option(
+        "--security-group", metavar="ID", help="VPC security group (repeatable).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="Tag (repeatable).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", metavar="NAME=REGEX", help="Metric definition from the logs (repeatable).")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the job is created.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")
+                       ] = False,
+) -> None:
+    from smctl.cli.train import build_job
+    from smctl.cloud import training as cloud_training
+    from smctl.cloud.training_request import CloudTraining, training_job_request
+    from smctl.errors import UsageError
+    from smctl.project.spec import load_project, override
+    from smctl.training.plan import plan_job
+
+    out: Output = ctx.obj.out
+    spec = load_project(ctx.obj.config)
+    job = build_job(spec, "train", image=image, hp=hp, hyperparameters=hyperparameters, channel=channel,
+                    instance_type=instance_type, instance_count=instance_count, gpus=None, output_dir=None,
+                    checkpoint_dir=None, env=env, job_name=job_name, entrypoint=entrypoint, args=args,
+                    hp_encoding=hp_encoding, region=region)
+    plan = plan_job(job)
+    if spot and max_wait is not None and max_wait < max_runtime:
+        raise UsageError(f"--max-wait {max_wait} is shorter than --max-runtime {max_runtime}",
+                         f"Spot waits count too: --max-wait {max_runtime} or more")
+    role_arn = spec.aws.with_overrides(role=role).role
+    defaults = CloudTraining()
+    cloud = CloudTraining(
+        role_arn=role_arn or defaults.role_arn, output_path=output_path or defaults.output_path,
+        checkpoint_uri=checkpoint_s3, max_runtime=max_runtime, volume_size_gb=volume_size,
+        volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, spot=spot,
+        max_wait=(max_wait or max_runtime * 2) if spot else None, subnets=tuple(subnet or ()),
+        security_groups=tuple(security_group or ()), tags=parse_pairs(tag or [], "--tag"),
+        metric_definitions=parse_pairs(metric or [], "--metric"))
+    _check_image(job.image)
+    if dry_run:
+        out.result({"dry_run": True, "request": training_job_request(plan, cloud)},
+                   lambda c: c.print_json(data=training_job_request(plan, cloud)))
+        return
+    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    cjob = cloud_training.CloudTrainJob(plan, cloud, where, spec.aws.profile, bucket)
+    on_event = event_printer(out)
+    request = cloud_training.prepare_request(cjob, on_event)
+    import time
+
+    started = time.monotonic()
+    sm = cloud_training.start(cjob, request, on_event)
+    name = plan.job_name
+    if no_wait:
+        out.result({"job_name": name, "status": "InProgress"},
+                   lambda c: c.print(f"{name}: created; follow it with `aws sagemaker describe-training-job "
+                                     f"--training-job-name {name}`", markup=False))
+        return
+    try:
+        state, tail = cloud_training.follow(sm, name, on_event, region=where, profile=spec.aws.profile)
+    except KeyboardInterrupt:
+        out.warn(f"detached: training job {name} goes on in SageMaker. Follow it: aws sagemaker "
+                 f"describe-training-job --training-job-name {name}; stop it: aws sagemaker stop-training-job "
+                 f"--training-job-name {name}")
+        raise
+    artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile)
+                 if state.status == "Completed" else (None, None))
+    result = cloud_training.result_of(state, tail, started, artifacts, request)
+    out.result(result.as_dict(), lambda c: _render(c, result))
+    cloud_training.raise_for_status(result)
+
+
+def _check_image(image: str) -> None:
+    """Raises: UsageError unless `image` is an ECR image URI (SageMaker pulls training images from ECR)."""
+    from smctl.aws.ecr import ecr_registry_of_image
+    from smctl.errors import UsageError
+
+    if ecr_registry_of_image(image) is None:
+        raise UsageError(f"SageMaker cannot pull {image}: training images come from Amazon ECR",
+                         "push it first (smctl push --ecr), then pass its URI: --image "
+                         "ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")
+
+
+def _region(region: str | None, profile: str | None) -> str:
+    from smctl.aws.session import REGION_HINT, session
+    from smctl.errors import AwsError
+
+    found = region or session(None, profile).region_name
+    if not found:
+        raise AwsError("no AWS region is configured: SageMaker jobs are regional", REGION_HINT)
+    return str(found)
+
+
+def _render(console: Any, result: Any) -> None:
+    console.print(f"{result.job_name}: {result.status} in {result.seconds:.1f} s"
+                  + (f" ({result.billable_seconds} billable seconds)" if result.billable_seconds else ""), markup=False)
+    for label, path in (("model", result.model_artifact), ("output", result.output_artifact)):
+        if path:
+            console.print(f"  {label}: {path}", markup=False)
