@@ -61,6 +61,9 @@ def create_training_job(sm: Any, request: dict[str, Any]) -> str:
     from botocore.exceptions import ClientError, ParamValidationError
 
     name = request.get("TrainingJobName", "?")
+    if training_job_exists(sm, name):  # checked here: not every endpoint refuses a second job of one name
+        raise TrainingJobExistsError(f"a training job named {name} exists already (SageMaker never reuses a name)",
+                                     "pick another: --job-name NAME (or leave it out: smctl makes a new one)")
     with aws_errors(f"creating the training job {name}"):
         try:
             return str(sm.create_training_job(**request)["TrainingJobArn"])
@@ -70,6 +73,23 @@ def create_training_job(sm: Any, request: dict[str, Any]) -> str:
             raise UsageError(f"SageMaker would refuse the training job {name}: {exc}",
                              "fix the option the message names (smctl local-train --dry-run --json shows the "
                              "request)") from exc
+
+
+def training_job_exists(sm: Any, name: str) -> bool:
+    """Whether a job of this name exists in the account and region (SageMaker never reuses a name)."""
+    from botocore.exceptions import ClientError
+
+    with aws_errors(f"looking for the training job {name}"):
+        try:
+            sm.describe_training_job(TrainingJobName=name)
+            return True
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            text = str(err.get("Message", "")).lower()
+            if err.get("Code") in ("ValidationException", "ResourceNotFound") and (
+                    "not found" in text or "could not find" in text):  # AWS's words, then moto's
+                return False
+            raise
 
 
 def describe_training_job(sm: Any, name: str) -> TrainingJobState:
