@@ -25,7 +25,8 @@ ECR_LOGIN = ("ecr:GetAuthorizationToken",)
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 LOG_GROUPS = "/aws/sagemaker/*"  # TrainingJobs, Endpoints/NAME, TransformJobs
 
-ASSUMED_ROLE = re.compile(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+")
+ROLE = re.compile(r"arn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[A-Za-z0-9_+=,.@/-]*/)?([A-Za-z0-9_+=,.@-]+)")
+ASSUMED_ROLE = re.compile(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.+")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class RoleArn:
     @classmethod
     def parse(cls, arn: str) -> RoleArn:
         """Raises: ValueError for anything but arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME."""
-        match = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", arn)
+        match = ROLE.fullmatch(arn)
         if not match:
             raise ValueError(f"{arn!r} is not an IAM role ARN")
         return cls(*match.groups())
