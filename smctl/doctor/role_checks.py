@@ -52,6 +52,8 @@ def probe_endpoint(client: Any) -> EndpointFacts:
     except SmctlError as exc:
         return EndpointFacts(engine_reachable=True, error=exc.message, hint=exc.hint)
     finally:
-        with contextlib.suppress(Exception):  # a run that started meanwhile keeps it: release checks for one
+        # A run whose containers exist keeps it (release checks). One starting in these milliseconds loses it
+        # for about a second: its agent gives it back within WATCH_INTERVAL, inside the SDKs' retries.
+        with contextlib.suppress(Exception):
             release_host_address(client)
     return EndpointFacts(engine_reachable=True)
