@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -186,3 +188,32 @@ def smctl() -> object:
         return run_cli(*args, cwd=cwd, expect_internal=expect_internal)  # type: ignore[arg-type]
 
     return _run
+
+
+@pytest.fixture
+def caller_denied_assume_role(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An IAM user allowed everything but sts:AssumeRole is the caller; moto enforces IAM policies meanwhile."""
+    import boto3
+
+    iam = boto3.client("iam")
+    user = f"smctl-test-{uuid.uuid4().hex[:10]}"
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    iam.put_user_policy(UserName=user, PolicyName="all-but-assume-role", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
+                                               {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    previous = _reset_auth(aws_env, "0")
+    try:
+        yield arn
+    finally:
+        _reset_auth(aws_env, previous)
+
+
+def _reset_auth(endpoint: str, count: str) -> str:
+    """moto's switch for IAM authorization: requests after the first `count` are checked against IAM policies."""
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})  # a form body would be parsed away
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return str(json.loads(resp.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])

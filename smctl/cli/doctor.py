@@ -27,7 +27,11 @@ def doctor(
         help="Also check this host port (repeatable; 8080 and [serve] port always).")
     ] = None,
     online: Annotated[bool, typer.Option(
-        "--online", help="Also call AWS: STS GetCallerIdentity and ECR GetAuthorizationToken.")] = False,
+        "--online", help="Also call AWS: STS GetCallerIdentity and ECR GetAuthorizationToken; with a role, "
+        "AssumeRole, its trust policy and its permissions (IAM GetRole, SimulatePrincipalPolicy).")] = False,
+    role: Annotated[str | None, typer.Option(
+        "--role", metavar="ARN", help="The execution role to check (default: smctl.toml [aws] role); without "
+        "--online only named.")] = None,
     fix: Annotated[list[str] | None, typer.Option(
         "--fix", metavar="data-root=PATH",
         help="Apply a fix instead of checking: data-root=PATH moves Docker's data (root, asks first).")
@@ -42,10 +46,11 @@ def doctor(
     if fix:
         _fix(out, fix, yes, daemon_json)
         return
+    from smctl.cli.options import check_role
     from smctl.doctor.runner import DoctorOptions, run_doctor
 
     opts = DoctorOptions(cwd=Path.cwd(), config=ctx.obj.config, ports=tuple(port or ()), online=online,
-                         daemon_json=daemon_json)
+                         daemon_json=daemon_json, role=check_role(role))
     report = run_doctor(opts, lambda what: out.debug(f"checking {what}"))
     finish(out, report, "fix what the table says, then rerun `smctl doctor`")
 

@@ -145,6 +145,21 @@ RoleOption = Annotated[str | None, typer.Option("--role", metavar="ARN", help=RO
 NoCredentialsOption = Annotated[bool, typer.Option("--no-credentials", help=NO_CREDENTIALS_HELP)]
 
 
+def check_role(role: str | None) -> str | None:
+    """--role's value through [aws] role's check. Raises: UsageError naming --role and an example ARN."""
+    if role is None:
+        return None
+    from smctl.project.checks import Bad, Ctx, problems_for
+    from smctl.project.schema import SECTIONS
+
+    field = next(f for f in SECTIONS["aws"] if f.name == "role")
+    try:
+        return str(field.check(role, Ctx(Path.cwd())))
+    except Bad as bad:
+        problem = problems_for("--role", role, bad)[0]
+        raise UsageError(problem.message, problem.hint) from None
+
+
 def credentials_request(spec: Any, role: str | None, no_credentials: bool, *, region: str | None = None,
                         name: str = "smctl") -> Any:
     """The run's CredentialsRequest from --role / --no-credentials and smctl.toml's [aws] (region, profile, role).

@@ -26,8 +26,9 @@ SECRET_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_T
 # Passed through from smctl's environment so containers reach the same endpoints (a stand-in, a VPC endpoint).
 ENDPOINT_PREFIX = "AWS_ENDPOINT_URL"
 
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
+# ASCII only, as IAM and STS mean them (Python's \w and \d also match other scripts' letters and digits)
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}")
+SESSION_NAME_CHARS = re.compile(r"[^A-Za-z0-9_+=,.@-]")
 SESSION_NAME_MAX = 64
 ROLE_DURATION = 3600  # AssumeRole's default; a role's MaxSessionDuration may allow more, chaining caps it at 1 h
 REFRESH_BEFORE = 20 * 60  # botocore refetches 15 min before expiry: what it gets then must outlive that window

@@ -21,6 +21,11 @@ class ProjectFacts:
     needs_gpu: str | None = None  # why the project needs GPUs
     aws_region: str | None = None  # [aws] region and profile: smctl's commands use them
     aws_profile: str | None = None
+    aws_role: str | None = None  # [aws] role: the execution role local runs' containers get
+    ecr_repository: str | None = None
+    account_id: str | None = None
+    s3_reads: tuple[tuple[str, str, str], ...] = ()  # (the key that names it, bucket, key): what jobs read
+    s3_writes: tuple[tuple[str, str, str], ...] = ()  # ... and write
 
 
 def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> ProjectFacts:
@@ -52,7 +57,19 @@ def probe_project(explicit: Path | None, cwd: Path, client: Any = None) -> Proje
         needs_gpu=_gpu_reason(spec),
         aws_region=spec.aws.region,
         aws_profile=spec.aws.profile,
+        aws_role=spec.aws.role,
+        ecr_repository=spec.aws.ecr_repository,
+        account_id=spec.aws.account_id,
+        s3_reads=_s3((f"[train.channels.{c.name}]", c.path) for c in spec.train.channels) +
+        _s3((("[serve] model", spec.serve.model), ("[transform] model", spec.transform.model),
+             ("[transform] input", spec.transform.input))),
+        s3_writes=_s3((("[transform] output", spec.transform.output),)),
     )
+
+
+def _s3(named: Any) -> tuple[tuple[str, str, str], ...]:
+    """The s3:// locations among (key, Location | None) pairs, as (key, bucket, key prefix)."""
+    return tuple((why, loc.bucket, loc.key) for why, loc in named if loc is not None and loc.is_s3)
 
 
 def _gpu_reason(spec: Any) -> str | None:

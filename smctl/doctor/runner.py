@@ -23,6 +23,7 @@ class DoctorOptions:
     online: bool = False
     daemon_json: Path = DAEMON_JSON
     env: dict[str, str] | None = field(default=None)
+    role: str | None = None  # --role: the execution role to check (default: smctl.toml [aws] role)
 
 
 def run_doctor(opts: DoctorOptions, on_event: Event = lambda msg: None) -> Report:
@@ -55,7 +56,16 @@ def run_doctor(opts: DoctorOptions, on_event: Event = lambda msg: None) -> Repor
         on_event("GPU")
         results += guarded("gpu", "GPU", lambda: _gpu(engine, project))
         on_event("AWS" + (" (online)" if opts.online else ""))
-        results += guarded("aws.credentials", "AWS credentials", lambda: _aws(opts.online, project))
+        aws_box: list[Any] = []
+        results += guarded("aws.credentials", "AWS credentials", lambda: _aws(opts.online, project, aws_box))
+        aws = aws_box[0] if aws_box else None
+        role = opts.role or getattr(project, "aws_role", None)
+        if role:
+            on_event("execution role" + (" (online)" if opts.online else ""))
+            results += guarded("aws.role", "execution role", lambda: _role(opts, role, project, aws))
+        on_event("credentials endpoint")
+        gives = bool(role) or (aws is not None and aws.method is not None)
+        results += guarded("credentials.endpoint", "credentials for containers", lambda: _endpoint(client, gives))
     finally:
         if client is not None:
             client.close()
@@ -135,10 +145,35 @@ def _gpu(engine: Any, project: Any) -> CheckResult:
     return judges.judge_gpu(facts)
 
 
-def _aws(online: bool, project: Any) -> list[CheckResult]:
+def _aws(online: bool, project: Any, box: list[Any]) -> list[CheckResult]:
     """AWS as smctl's commands will see it: smctl.toml's [aws] region and profile count."""
     from smctl.doctor.aws_checks import probe_aws
 
     region = getattr(project, "aws_region", None)
     profile = getattr(project, "aws_profile", None)
-    return judges.judge_aws(probe_aws(online, region=region, profile=profile))
+    facts = probe_aws(online, region=region, profile=profile)
+    box.append(facts)
+    return judges.judge_aws(facts)
+
+
+def _role(opts: DoctorOptions, role: str, project: Any, aws: Any) -> list[CheckResult]:
+    """The role local runs' containers get; with --online: AssumeRole, its trust policy, its permissions."""
+    from smctl.doctor import role_judges
+
+    source = "--role" if opts.role else "smctl.toml [aws] role"
+    out = [role_judges.judge_role(role, source, opts.online)]
+    if not opts.online:
+        return out
+    from smctl.doctor.role_checks import probe_role
+
+    region = getattr(aws, "region", None)
+    facts, needs, unchecked = probe_role(role, project, region, getattr(project, "aws_profile", None))
+    return [*out, role_judges.judge_role_assume(facts, getattr(aws, "arn", None)),
+            role_judges.judge_role_trust(facts), role_judges.judge_role_permissions(facts, needs, unchecked)]
+
+
+def _endpoint(client: Any, gives_credentials: bool) -> CheckResult:
+    from smctl.doctor.role_checks import probe_endpoint
+    from smctl.doctor.role_judges import judge_credentials_endpoint
+
+    return judge_credentials_endpoint(probe_endpoint(client), gives_credentials)
