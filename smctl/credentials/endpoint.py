@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from smctl.contract.credentials import (
     ENDPOINT_PREFIX,
+    SECRET_VARIABLES,
     CredentialsMode,
     CredentialsRequest,
     container_environment,
@@ -43,6 +44,7 @@ class ContainerCredentials:
         self._agent = agent
         self._on_event = on_event
         self._resolved = False
+        self._warned = False
         self.source: str | None = None
         self.region: str | None = None
         self.environment: dict[str, str] = {}
@@ -64,6 +66,12 @@ class ContainerCredentials:
         self.ready()
         if not self.environment:
             return spec
+        given = sorted(k for k in SECRET_VARIABLES if k in spec.environment)
+        if given and not self._warned:
+            self._warned = True
+            self._on_event("warning", {"message": f"{', '.join(given)} from --env or smctl.toml win over the "
+                                                  "credentials smctl gives the containers, and show in `docker "
+                                                  "inspect`: drop them (--role ARN gives a role's credentials)"})
         return replace(spec, environment={**self.environment, **spec.environment},
                        labels={**spec.labels, **self.labels})
 

@@ -37,10 +37,9 @@ def probe_role(role_arn: str, project: ProjectFacts | None, region: str | None,
 
 
 def probe_endpoint(client: Any) -> EndpointFacts:
-    """Give this host 169.254.170.2 as a run would, then take it back (only when this probe gave it)."""
-    import contextlib
-
-    from smctl.engine.linklocal import ensure_host_address, host_has_address, release_host_address
+    """Give this host 169.254.170.2 as a run would, then take it back (only when no run's agent holds it: the
+    agents' shared lock counts the probe as one of them)."""
+    from smctl.engine.linklocal import host_address, host_has_address
     from smctl.errors import SmctlError
 
     if client is None:
@@ -48,12 +47,8 @@ def probe_endpoint(client: Any) -> EndpointFacts:
     if host_has_address():
         return EndpointFacts(engine_reachable=True, already_owned=True)
     try:
-        ensure_host_address(client)
+        with host_address(client):
+            pass
     except SmctlError as exc:
         return EndpointFacts(engine_reachable=True, error=exc.message, hint=exc.hint)
-    finally:
-        # A run whose containers exist keeps it (release checks). One starting in these milliseconds loses it
-        # for about a second: its agent gives it back within WATCH_INTERVAL, inside the SDKs' retries.
-        with contextlib.suppress(Exception):
-            release_host_address(client)
     return EndpointFacts(engine_reachable=True)
