@@ -86,6 +86,11 @@ def _register() -> None:
 
     app.command("train", help=cloud_train.HELP)(cloud_train.train)
 
+    from smctl.cli import deploy
+
+    app.command("deploy", help=deploy.HELP)(deploy.deploy)
+    app.command("undeploy", help=deploy.UNDEPLOY_HELP)(deploy.undeploy)
+
     from smctl.cli import transform
 
     app.command("local-transform", help=transform.HELP)(transform.local_transform)

@@ -124,7 +124,7 @@ def _check_image(image: str) -> None:
     from smctl.errors import UsageError
 
     if ecr_registry_of_image(image) is None:
-        raise UsageError(f"SageMaker cannot pull {image}: training images come from Amazon ECR",
+        raise UsageError(f"SageMaker cannot pull {image}: its images come from Amazon ECR",
                          "push it first (smctl push --ecr), then pass its URI: --image "
                          "ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")
 

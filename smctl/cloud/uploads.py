@@ -36,7 +36,8 @@ def content_digest(files: list[tuple[Path, str]]) -> str:
 
 
 def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, profile: str | None,
-                on_event: Callable[[str, dict], None], on_progress: Callable[[int], None] | None = None) -> str:
+                on_event: Callable[[str, dict], None], on_progress: Callable[[int], None] | None = None,
+                shown: str | None = None) -> str:
     """Upload `source` to BASE/NAME/DIGEST/ unless that upload finished before; its S3 prefix."""
     from smctl.aws import s3_sync
 
@@ -45,11 +46,12 @@ def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, p
     prefix = f"{base_uri.rstrip('/')}/{name}/{digest}/"
     marker = f"{base_uri.rstrip('/')}/{name}/{digest}.complete"
     if s3_sync.exists(marker, region, profile):
-        on_event("upload", {"message": f"{name}: {source} is in {prefix} already (unchanged)", "uri": prefix,
+        on_event("upload", {"message": f"{name}: {shown or source} is in {prefix} already (unchanged)", "uri": prefix,
                             "skipped": True})
         return prefix
     size = sum(p.stat().st_size for p, _ in files)
-    on_event("upload", {"message": f"{name}: uploading {source} ({len(files)} file(s), {size} bytes) to {prefix}",
+    on_event("upload", {"message": f"{name}: uploading {shown or source} ({len(files)} file(s), {size} bytes) to "
+                                   f"{prefix}",
                         "uri": prefix, "skipped": False, "bytes": size})
     s3_sync.upload_files(files, prefix, region=region, profile=profile, on_progress=on_progress)
     s3_sync.put_text(marker, f"{len(files)} files, {size} bytes\n", region, profile)

@@ -124,7 +124,7 @@ def test_a_job_name_taken_is_a_usage_error(smctl, project):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--image", IMAGE], "needs an execution role"),
-    (["--image", "churn:v1", "--role", ROLE], "training images come from Amazon ECR"),
+    (["--image", "churn:v1", "--role", ROLE], "its images come from Amazon ECR"),
     (["--image", IMAGE, "--role", "not-an-arn"], "--role"),
     (["--image", IMAGE, "--role", ROLE, "--spot", "--max-runtime", "600", "--max-wait", "300"], "--max-wait"),
 ])

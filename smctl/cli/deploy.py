@@ -1,0 +1,137 @@
+"""`smctl deploy` and `smctl undeploy`: what local-serve runs, as a SageMaker endpoint; and its removal."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from smctl.cli.options import parse_pairs
+from smctl.cli.output import Output, event_printer
+
+HELP = "Deploy what local-serve runs as a SageMaker endpoint (model, config, endpoint) and wait until InService."
+UNDEPLOY_HELP = "Delete a SageMaker endpoint with its endpoint config and model (asks first)."
+
+
+def deploy(
+    ctx: typer.Context,
+    image: Annotated[str | None, typer.Option("--image", metavar="IMAGE", help="ECR image URI.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="PATH|s3://...", help="A folder (packed), a model.tar.gz (uploaded) or s3:// (as is).")
+    ] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", metavar="KEY=VALUE")] = None,
+    instance_type: Annotated[str | None, typer.Option("--instance-type", metavar="ml.TYPE")] = None,
+    instance_count: Annotated[int, typer.Option("--instance-count", metavar="N")] = 1,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="Endpoint name.")] = None,
+    role: Annotated[str | None, typer.Option("--role", metavar="ARN", help="Execution role ([aws] role).")] = None,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", metavar="BUCKET")] = None,
+    serverless_memory: Annotated[int | None, typer.Option(
+        "--serverless-memory", metavar="MB", help="Serverless inference with this memory (1024-6144).")] = None,
+    serverless_concurrency: Annotated[int, typer.Option("--serverless-concurrency", metavar="N")] = 5,
+    startup_timeout: Annotated[int | None, typer.Option("--startup-timeout", metavar="SECONDS")] = None,
+    variant: Annotated[str, typer.Option("--variant", metavar="NAME")] = "AllTraffic",
+    data_capture: Annotated[str | None, typer.Option("--data-capture", metavar="s3://...")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the endpoint is being created.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the three requests; create nothing.")] = False,
+) -> None:
+    from smctl.cli.cloud_train import _check_image, _region
+    from smctl.cloud import deploy as cloud_deploy
+    from smctl.cloud.endpoint_request import (
+        CloudEndpoint,
+        endpoint_config_request,
+        endpoint_request,
+        model_request,
+    )
+    from smctl.errors import UsageError
+    from smctl.project.spec import load_project, override
+
+    out: Output = ctx.obj.out
+    spec = load_project(ctx.obj.config)
+    s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, name=name,
+                                  startup_timeout=startup_timeout)
+    if not s.image:
+        raise UsageError("no image to deploy", "pass --image ECR_URI, or set [serve] image in smctl.toml")
+    _check_image(s.image)
+    role_arn = spec.aws.with_overrides(role=role).role
+    if not role_arn:
+        raise UsageError("a SageMaker endpoint needs an execution role",
+                         "pass --role arn:aws:iam::ACCOUNT:role/NAME, or set [aws] role in smctl.toml")
+    if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
+        raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
+                         "e.g. --serverless-memory 2048")
+    ep = CloudEndpoint(name=s.name, image=s.image, role_arn=role_arn,
+                       environment={**s.environment, **parse_pairs(env or [], "--env")},
+                       instance_type=s.instance_type, instance_count=instance_count, variant=variant,
+                       serverless_memory_mb=serverless_memory, serverless_max_concurrency=serverless_concurrency,
+                       startup_timeout=startup_timeout, data_capture_uri=data_capture,
+                       tags=parse_pairs(tag or [], "--tag"))
+    if dry_run:
+        names = f"{s.name}-<timestamp>"
+        requests = {"CreateModel": model_request(ep, names),
+                    "CreateEndpointConfig": endpoint_config_request(ep, names, names),
+                    "CreateEndpoint": endpoint_request(ep, names), "model": str(s.model) if s.model else None}
+        out.result({"dry_run": True, "requests": requests}, lambda c: c.print_json(data=requests))
+        return
+    from smctl.aws import sagemaker
+    from smctl.aws.s3_sync import default_bucket
+
+    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    on_event = event_printer(out)
+    if s.model is not None and not s.model.is_s3:
+        bucket = bucket or default_bucket(where, spec.aws.profile)
+    ep = cloud_deploy.upload_model(ep, s.model, bucket or "", region=where, profile=spec.aws.profile,
+                                   on_event=on_event)
+    sm = sagemaker.client(where, spec.aws.profile)
+    made = cloud_deploy.deploy(sm, ep, on_event)
+    if no_wait:
+        out.result({"endpoint": ep.name, "model": made.model_name, "config": made.config_name},
+                   lambda c: c.print(f"{ep.name}: {'updating' if made.updated else 'creating'}", markup=False))
+        return
+    try:
+        state = cloud_deploy.follow(sm, ep.name, variant, on_event, region=where, profile=spec.aws.profile)
+    except KeyboardInterrupt:
+        out.warn(f"detached: endpoint {ep.name} goes on being {'updated' if made.updated else 'created'}. Follow "
+                 f"it: aws sagemaker describe-endpoint --endpoint-name {ep.name}; remove it: smctl undeploy "
+                 f"{ep.name}")
+        raise
+    result = {"endpoint": ep.name, "status": state.status, "failure_reason": state.failure_reason,
+              "model": made.model_name, "config": made.config_name, "model_data": ep.model_uri}
+    out.result(result, lambda c: _render(c, result))
+    cloud_deploy.raise_for_state(state)
+
+
+def undeploy(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The SageMaker endpoint.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
+) -> None:
+    from smctl.aws import sagemaker
+    from smctl.cli.cloud_train import _region
+    from smctl.cloud.undeploy import remove_endpoint, what_to_remove
+    from smctl.errors import UsageError
+    from smctl.project.spec import load_project, override
+
+    out: Output = ctx.obj.out
+    spec = load_project(ctx.obj.config)
+    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    sm = sagemaker.client(where, spec.aws.profile)
+    plan = what_to_remove(sm, name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"smctl undeploy deletes endpoint {name}, config {plan.config} and model(s) "
+                             f"{', '.join(plan.models) or '(none)'}, and there is no terminal to ask",
+                             f"confirm with --yes: smctl undeploy {name} --yes")
+        typer.confirm(f"delete endpoint {name}, config {plan.config} and model(s) {', '.join(plan.models)}?",
+                      abort=True)
+    removed = remove_endpoint(sm, plan)
+    out.result({"removed": removed}, lambda c: c.print(f"removed {', '.join(removed)}", markup=False))
+
+
+def _render(console: Any, r: dict[str, Any]) -> None:
+    console.print(f"{r['endpoint']}: {r['status']} (model {r['model']}, config {r['config']})", markup=False)
+    if r.get("model_data"):
+        console.print(f"  model data: {r['model_data']}", markup=False)
