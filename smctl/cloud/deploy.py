@@ -3,6 +3,7 @@ and endpoint created (or the endpoint updated), followed until InService; a fail
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,7 +61,7 @@ def deploy(sm: Any, ep: CloudEndpoint, on_event: OnEvent) -> Deployment:
     from smctl.aws import sagemaker_hosting as hosting
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    model_name = f"{ep.name[:47]}-{stamp}"
+    model_name = f"{ep.name[:42]}-{stamp}-{secrets.token_hex(2)}"  # two deploys in one second stay apart
     config_name = model_name
     existed = hosting.endpoint_exists(sm, ep.name)
     hosting.create(sm, "create_model", model_request(ep, model_name), f"the model {model_name}")
