@@ -58,39 +58,25 @@ def local_transform(
     no_credentials: NoCredentialsOption = False,
 ) -> None:
     from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
-    from smctl.transform.job import TransformJob, new_job_name, plan_transform, raise_for_failures, run_transform
-    from smctl.transform.params import check_user_limits
+    from smctl.project.spec import load_project
+    from smctl.transform.job import new_job_name, plan_transform, raise_for_failures, run_transform
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
-    if not endpoint:
-        require_image(spec, image, "local-transform")
     if image and endpoint:
         raise UsageError("--image and --endpoint were both given", "use --image to start a container for the job, "
                          "or --endpoint NAME to use one that runs already (smctl endpoints lists them)")
-    t = spec.transform.with_overrides(
-        image=image, model=model, input=input_, output=output, content_type=content_type, accept=accept,
-        split_type=split_type, assemble_with=assemble_with, input_filter=input_filter, output_filter=output_filter,
-        join_source=join_source, compression=compression, timeout=timeout, retries=retries)
     if endpoint and (role or no_credentials):
         raise UsageError(f"--{'role' if role else 'no-credentials'} applies to the job's own container, not to the "
                          f"running endpoint {endpoint}", "drop it: the endpoint keeps the credentials it was started "
                          "with (smctl local-serve --role ARN), or drop --endpoint")
     job_name = new_job_name()
-    if t.input is None:
-        raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
-                                                  "input in smctl.toml")
-    limits = check_user_limits(override(max_payload, t.max_payload_mb), override(strategy, t.strategy),
-                               override(max_concurrent, t.max_concurrent))
-    job = TransformJob(
-        input=t.input, output=t.output, image=None if endpoint else t.image, endpoint=endpoint,
-        model=t.model, content_type=t.content_type, accept=t.accept, split_type=t.split_type,
-        assemble_with=t.assemble_with, compression=t.compression, input_filter=t.input_filter,
-        output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
-        retries=t.retries, environment={**t.environment, **parse_pairs(env or [], "--env")},
-        resume=resume, project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
-        region=spec.aws.region, profile=spec.aws.profile, job_name=job_name,
+    job = build_transform_job(
+        spec, "local-transform", job_name=job_name, endpoint=endpoint, image=image, model=model, input_=input_,
+        output=output, content_type=content_type, accept=accept, split_type=split_type, strategy=strategy,
+        max_payload=max_payload, max_concurrent=max_concurrent, assemble_with=assemble_with,
+        input_filter=input_filter, output_filter=output_filter, join_source=join_source, compression=compression,
+        timeout=timeout, retries=retries, env=env, resume=resume,
         credentials=None if endpoint else credentials_request(spec, role, no_credentials, name=job_name))
     plan = plan_transform(job)
     out.info(f"{len(plan.objects)} file(s), {human_size(plan.total_bytes)} from {plan.source.describe()} "
@@ -103,6 +89,43 @@ def local_transform(
             stop.set()
     out.result(result.as_dict(), lambda c: _render(c, result))
     raise_for_failures(result)
+
+
+def build_transform_job(spec: Any, command: str, *, job_name: str, endpoint: str | None = None, image: str | None,
+                        model: str | None, input_: str | None, output: str | None, content_type: str | None,
+                        accept: str | None, split_type: str | None, strategy: str | None, max_payload: int | None,
+                        max_concurrent: int | None, assemble_with: str | None, input_filter: str | None,
+                        output_filter: str | None, join_source: str | None, compression: str | None,
+                        timeout: int | None, retries: int | None, env: list[str] | None, resume: bool = False,
+                        credentials: Any = None) -> Any:
+    """The TransformJob flags and smctl.toml describe: what local-transform runs and `smctl transform` sends.
+
+    Raises: UsageError / ConfigError naming the flag or key.
+    """
+    from smctl.errors import UsageError
+    from smctl.project.spec import override
+    from smctl.transform.job import TransformJob
+    from smctl.transform.params import check_user_limits
+
+    if not endpoint:
+        require_image(spec, image, command)
+    t = spec.transform.with_overrides(
+        image=image, model=model, input=input_, output=output, content_type=content_type, accept=accept,
+        split_type=split_type, assemble_with=assemble_with, input_filter=input_filter, output_filter=output_filter,
+        join_source=join_source, compression=compression, timeout=timeout, retries=retries)
+    if t.input is None:
+        raise UsageError("no input to transform", "pass --input FOLDER|s3://bucket/prefix, or set [transform] "
+                                                  "input in smctl.toml")
+    limits = check_user_limits(override(max_payload, t.max_payload_mb), override(strategy, t.strategy),
+                               override(max_concurrent, t.max_concurrent))
+    return TransformJob(
+        input=t.input, output=t.output, image=None if endpoint else t.image, endpoint=endpoint,
+        model=t.model, content_type=t.content_type, accept=t.accept, split_type=t.split_type,
+        assemble_with=t.assemble_with, compression=t.compression, input_filter=t.input_filter,
+        output_filter=t.output_filter, join_source=t.join_source, limits=limits, timeout=t.timeout,
+        retries=t.retries, environment={**t.environment, **parse_pairs(env or [], "--env")},
+        resume=resume, project_root=spec.root or Path.cwd(), instance_type=t.instance_type, gpus=t.gpus,
+        region=spec.aws.region, profile=spec.aws.profile, job_name=job_name, credentials=credentials)
 
 
 def _event_printer(out: Output, advance: Any) -> OnEvent:
