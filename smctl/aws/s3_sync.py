@@ -86,3 +86,21 @@ def download(uri: str, dest: Path, region: str | None = None, profile: str | Non
         else:
             _download(s3, bucket, key, dest, advance=advance)
     return dest
+
+
+def download_tree(prefix_uri: str, dest: Path, region: str | None = None, profile: str | None = None) -> list[Path]:
+    """Every object under prefix_uri into dest, by its key relative to the prefix (each through a temp file)."""
+    bucket, prefix = parse_s3_uri(prefix_uri, allow_prefix=True)
+    base = prefix.rstrip("/") + "/" if prefix else ""
+    s3: Any = client("s3", region, profile)
+    got: list[Path] = []
+    with aws_errors(f"downloading {prefix_uri}", bucket=bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(base):]
+                if not rel or rel.endswith("/") or any(p in ("", ".", "..") for p in rel.split("/")):
+                    continue  # folder markers, and keys that would leave dest
+                target = dest / rel
+                _download(s3, bucket, obj["Key"], target)
+                got.append(target)
+    return got

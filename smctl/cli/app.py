@@ -95,6 +95,10 @@ def _register() -> None:
 
     app.command("local-transform", help=transform.HELP)(transform.local_transform)
 
+    from smctl.cli import cloud_transform
+
+    app.command("transform", help=cloud_transform.HELP)(cloud_transform.transform)
+
     from smctl.cli import build, push
 
     app.command("build", help=build.HELP)(build.build)
