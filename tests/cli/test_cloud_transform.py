@@ -50,8 +50,8 @@ def test_transform_creates_the_job_local_transform_would_run(smctl, project):
 
 def test_the_batch_settings_the_request_names_are_the_ones_local_transform_gives_its_container(tmp_path):
     limits = UserLimits(max_payload_mb=6, strategy="SingleRecord", max_concurrent=3)
-    job = TransformJob(input=Location.parse("s3://b-in/x/", tmp_path), output=Location.parse("s3://b-out/y/", tmp_path), image=IMAGE,
-                       limits=limits, job_name="t-1")
+    job = TransformJob(input=Location.parse("s3://b-in/x/", tmp_path), output=Location.parse("s3://b-out/y/", tmp_path),
+                       image=IMAGE, limits=limits, job_name="t-1")
     request = transform_job_request(job, model_name="m", input_uri="s3://b-in/x/", output_uri="s3://b-out/y/")
     env = batch_environment(limits)
     assert env[ENV_NAMES["max_payload_mb"]] == str(request["MaxPayloadInMB"])
