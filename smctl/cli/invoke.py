@@ -35,12 +35,24 @@ def invoke(
     timeout: Annotated[float | None, typer.Option(
         "--timeout", metavar="SECONDS", help=f"Seconds to wait, more than 0 and at most {MAX_TIMEOUT} (SageMaker's: "
         "60, which it does not let you change).")] = None,
+    cloud: Annotated[bool, typer.Option("--cloud", help="NAME is a SageMaker endpoint (sagemaker-runtime).")] = False,
+    local: Annotated[bool, typer.Option("--local", help="NAME is a local endpoint (SageMaker is not asked).")
+                     ] = False,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
     _check_ranges(max_payload, timeout)
-    url, name = _resolve(target)
+    where = _where(ctx, target, cloud=cloud, local=local, region=region)
+    if where is not None:
+        _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
+        return
+    try:
+        url, name = _resolve(target, ask_cloud=not local, region=region, config=ctx.obj.config)
+    except _OnlyInCloud:  # not here, but SageMaker has it: that one, as with --cloud
+        _invoke_cloud(out, target or "", _aws(ctx, region), data, content_type, accept, custom_attributes, timeout)
+        return
     if max_payload is not None and max_payload != core.MAX_PAYLOAD:
         out.warn(f"--max-payload {max_payload}: SageMaker's limit stays {core.MAX_PAYLOAD:,} bytes")
     if timeout is not None and timeout != core.TIMEOUT:
@@ -73,8 +85,60 @@ def _check_ranges(max_payload: int | None, timeout: float | None) -> None:
                          f"use --timeout SECONDS, more than 0 and at most {MAX_TIMEOUT} (SageMaker's: 60)")
 
 
-def _resolve(target: str | None) -> tuple[str, str | None]:
-    """(invocations URL, endpoint name or None) for a name, a URL, or nothing (the only running endpoint)."""
+class _OnlyInCloud(Exception):
+    """The name is no local endpoint's, and SageMaker has an endpoint of that name."""
+
+
+def _where(ctx: typer.Context, target: str | None, *, cloud: bool, local: bool,
+           region: str | None) -> tuple[str | None, str | None] | None:
+    """(region, profile) when the request goes to SageMaker (--cloud); None for a local endpoint or a URL.
+
+    Raises: UsageError for --cloud with --local, or --cloud without a name.
+    """
+    from smctl.errors import UsageError
+
+    if cloud and local:
+        raise UsageError("--cloud and --local were both given", "keep one: --cloud for SageMaker's endpoint NAME, "
+                                                                 "--local for the one smctl runs here")
+    if not cloud:
+        return None
+    if not target or "://" in target:
+        raise UsageError("--cloud needs the SageMaker endpoint's name", "smctl invoke NAME --cloud --data ...")
+    return _aws(ctx, region)
+
+
+def _aws(ctx: typer.Context, region: str | None) -> tuple[str | None, str | None]:
+    from smctl.project.spec import load_project, override
+
+    spec = load_project(ctx.obj.config)
+    return override(region, spec.aws.region), spec.aws.profile
+
+
+def _invoke_cloud(out: Output, name: str, where: tuple[str | None, str | None], data: str | None,
+                  content_type: str | None, accept: str | None, custom_attributes: str | None,
+                  timeout: float | None) -> None:
+    from smctl.aws.runtime import invoke_endpoint
+    from smctl.serving import invoke as core
+
+    payload = core.read_payload(data, content_type)
+    answer = invoke_endpoint(name, payload.body, payload.content_type, accept=accept,
+                             custom_attributes=custom_attributes, region=where[0], profile=where[1],
+                             timeout=timeout or core.TIMEOUT)
+    result = core.InvokeResult(answer.url, answer.status, answer.body, answer.content_type, answer.custom_attributes,
+                               answer.seconds)
+    out.info(f"SageMaker endpoint {name}: HTTP {result.status} in {result.seconds * 1000:.0f} ms, "
+             f"{len(result.body):,} bytes" + (f", {result.content_type}" if result.content_type else ""))
+    out.data_bytes(result.body)
+    out.result({"endpoint": name, "cloud": True, "content_type_sent": payload.content_type, **result.as_dict()})
+
+
+def _resolve(target: str | None, *, ask_cloud: bool = False, region: str | None = None,
+             config: Any = None) -> tuple[str, str | None]:
+    """(invocations URL, endpoint name or None) for a name, a URL, or nothing (the only running endpoint).
+
+    A name that is a SageMaker endpoint too is refused (both named), never guessed; one that is only SageMaker's
+    says so with --cloud (the local lookup's error otherwise).
+    """
     from smctl.serving.invoke import invocations_url
 
     if target and "://" in target:
@@ -94,8 +158,27 @@ def _resolve(target: str | None) -> tuple[str, str | None]:
                              "name it: smctl invoke NAME --data ... (start one with smctl local-serve)")
         endpoint: Any = running[0]
     else:
-        endpoint = get_endpoint(client, target)
+        from smctl.errors import EndpointNotFoundError, UsageError
+
+        try:
+            endpoint = get_endpoint(client, target)
+        except EndpointNotFoundError as exc:
+            if ask_cloud and _in_cloud(target, region, config):
+                raise _OnlyInCloud from exc
+            raise
+        if ask_cloud and _in_cloud(target, region, config):
+            raise UsageError(f"{target} is both a local endpoint and a SageMaker endpoint",
+                             f"say which: smctl invoke {target} --local, or smctl invoke {target} --cloud")
     return invocations_url(endpoint.url), endpoint.name
+
+
+def _in_cloud(name: str, region: str | None, config: Any) -> bool:
+    """True only when SageMaker says it has the endpoint (no AWS set up, offline: False, the local one is used)."""
+    from smctl.aws.runtime import cloud_endpoint_exists
+    from smctl.project.spec import load_project, override
+
+    spec = load_project(config)
+    return bool(cloud_endpoint_exists(name, override(region, spec.aws.region), spec.aws.profile))
 
 
 def register(app: typer.Typer) -> None:

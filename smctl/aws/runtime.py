@@ -1,0 +1,68 @@
+"""SageMaker Runtime InvokeEndpoint: one request to a cloud endpoint, answered as a local invoke is."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from smctl.aws.session import aws_errors, session
+from smctl.errors import EndpointNotFoundError, ModelError
+
+
+@dataclass(frozen=True)
+class RuntimeAnswer:
+    status: int
+    body: bytes
+    content_type: str | None
+    custom_attributes: str | None
+    seconds: float
+    url: str
+
+
+def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | None = None,
+                    custom_attributes: str | None = None, region: str | None = None, profile: str | None = None,
+                    timeout: float = 60.0) -> RuntimeAnswer:
+    """Raises: EndpointNotFoundError, ModelError (the container answered an error: ModelError's status and body),
+    AwsError."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    kwargs: dict[str, Any] = {"EndpointName": name, "Body": body, "ContentType": content_type}
+    if accept:
+        kwargs["Accept"] = accept
+    if custom_attributes:
+        kwargs["CustomAttributes"] = custom_attributes
+    with aws_errors(f"invoking the SageMaker endpoint {name}"):
+        rt = session(region, profile).client("sagemaker-runtime", config=Config(read_timeout=timeout,
+                                                                                retries={"max_attempts": 1}))
+        started = time.monotonic()
+        try:
+            answer = rt.invoke_endpoint(**kwargs)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            message = str(err.get("Message") or "")
+            if err.get("Code") == "ValidationError" and "not found" in message.lower():
+                raise EndpointNotFoundError(f"there is no SageMaker endpoint {name} in this region",
+                                            "list them: aws sagemaker list-endpoints (or set --region)") from exc
+            if err.get("Code") == "ModelError":
+                raise ModelError(f"endpoint {name}'s container answered an error: {message}",
+                                 f"its logs: aws logs tail /aws/sagemaker/Endpoints/{name}") from exc
+            raise
+        data = answer["Body"].read()
+    return RuntimeAnswer(200, data, answer.get("ContentType"), answer.get("CustomAttributes"),
+                         time.monotonic() - started, f"sagemaker-runtime:{name}")
+
+
+def cloud_endpoint_exists(name: str, region: str | None, profile: str | None) -> bool | None:
+    """Whether SageMaker has an endpoint of this name; None when that cannot be told (no AWS set up, offline)."""
+    from botocore.config import Config
+
+    try:
+        sm = session(region, profile).client("sagemaker", config=Config(connect_timeout=3, read_timeout=5,
+                                                                        retries={"max_attempts": 1}))
+        sm.describe_endpoint(EndpointName=name)
+        return True
+    except Exception as exc:  # noqa: BLE001 - only a clear "not found" answers False; the rest is "cannot tell"
+        text = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
+        return False if ("could not find" in text or "not found" in text) else None
