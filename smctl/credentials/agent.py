@@ -3,7 +3,8 @@
 It reads one JSON line (the request and the run's label), gets the first credentials, gives the host ECS's address,
 binds the endpoint and answers one JSON line: ready (port, path, token, region, source), none, or error. It then
 serves until its parent closes stdin (the run ended, however it ended) or, after a `detach` line, until the
-run's containers are gone (a detached endpoint). Nothing secret is ever in its argv, its output or a file.
+run's containers are gone (a detached endpoint); SIGTERM ends it too, tidily. Nothing secret is ever in its
+argv, its output or a file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -27,6 +29,8 @@ DETACHED_GRACE = 60.0  # a detached run's first container may take this long to 
 def main() -> int:
     from smctl.errors import SmctlError
 
+    # `kill PID` (or a shutdown) ends it through its finally blocks, which give the host's address back.
+    signal.signal(signal.SIGTERM, _terminated)
     stdout = sys.stdout
     try:
         config = json.loads(sys.stdin.readline() or "{}")
@@ -114,6 +118,10 @@ def _watch(client: Any, run: str) -> None:
         if not host_has_address():  # the last other run removed the network while this one still needs it
             with contextlib.suppress(Exception):  # tried again next round
                 ensure_host_address(client)
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _reply(stdout: IO[str], **fields: Any) -> None:

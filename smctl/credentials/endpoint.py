@@ -88,13 +88,20 @@ class Agent:
     @classmethod
     def start(cls, request: CredentialsRequest) -> Agent:
         run = uuid.uuid4().hex[:16]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "smctl.credentials.agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True, env=_agent_environment())
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "smctl.credentials.agent"], executable=_this_interpreter(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True, env=_agent_environment())
+        except OSError as exc:
+            raise CredentialsEndpointError(f"smctl's AWS credentials endpoint did not start ({sys.executable} -m "
+                                           f"smctl.credentials.agent): {exc.strerror or exc}",
+                                           "run without credentials: --no-credentials") from exc
         agent = cls(proc, run)
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"request": request.__dict__, "run": run}) + "\n")
-        proc.stdin.flush()
+        with suppress(BrokenPipeError):  # it died at once: answer() reports what it said
+            proc.stdin.write(json.dumps({"request": request.__dict__, "run": run}) + "\n")
+            proc.stdin.flush()
         return agent
 
     def answer(self) -> dict[str, Any]:
@@ -102,15 +109,24 @@ class Agent:
         assert self.proc.stdout is not None
         line = _read_line(self.proc.stdout, READY_TIMEOUT)
         if not line:
+            detail = self._last_words()
             self.stop()
-            detail = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()[-1:]
             raise CredentialsEndpointError(
-                "smctl's AWS credentials endpoint did not start" + (f": {detail[0]}" if detail else ""),
+                "smctl's AWS credentials endpoint did not start" + (f": {detail}" if detail else ""),
                 "rerun with -v; or run without credentials: --no-credentials")
         answer: dict[str, Any] = json.loads(line)
         if answer.get("status") == "error":
             raise _error(answer)
         return answer
+
+    def _last_words(self) -> str:
+        """The last line the agent wrote to stderr, read once it is gone (killed if it hangs without answering)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        text = self.proc.stderr.read() if self.proc.stderr is not None else ""
+        lines = text.strip().splitlines()
+        return lines[-1] if lines else ""
 
     def detach(self) -> None:
         if self.proc.stdin is not None and self.proc.poll() is None:
@@ -141,6 +157,13 @@ def _read_line(stream: IO[str], timeout: float) -> str:
         if not sel.select(timeout):
             return ""
     return stream.readline()
+
+
+def _this_interpreter() -> str | None:
+    """The binary running smctl (Linux's /proc/self/exe), for Popen's `executable`; argv[0] stays sys.executable,
+    so a venv is still found. Its path may not be: a venv whose python links into a home only root can enter
+    runs under `setpriv`/`sudo -u` but cannot start itself again by that path. None elsewhere (macOS)."""
+    return "/proc/self/exe" if os.path.exists("/proc/self/exe") else None
 
 
 def _agent_environment() -> dict[str, str]:

@@ -13,7 +13,7 @@ import socket
 from typing import Any
 
 from smctl.contract.credentials import ECS_HOST, HOST_SUBNET
-from smctl.engine.labels import LABEL_CREDENTIALS, LABEL_KIND, LABEL_MANAGED, extra_labels
+from smctl.engine.labels import LABEL_CREDENTIALS, LABEL_KIND, LABEL_MANAGED
 from smctl.errors import CredentialsEndpointError
 
 NETWORK = "smctl-credentials"
@@ -46,7 +46,9 @@ def ensure_host_address(client: Any) -> None:
         client.networks.create(
             NETWORK, driver="bridge", check_duplicate=True,
             ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=HOST_SUBNET, gateway=ECS_HOST)]),
-            labels={**extra_labels(), LABEL_MANAGED: "1", LABEL_KIND: KIND})
+            # Not SMCTL_LABELS: they mark one process's resources for its own sweep, and this network is every
+            # run's (a sweep by one would take the address from the others mid-run).
+            labels={LABEL_MANAGED: "1", LABEL_KIND: KIND})
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
         if not (exc.status_code == 409 or "already exists" in text or "overlaps" in text):
