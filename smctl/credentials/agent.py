@@ -10,6 +10,7 @@ argv, its output or a file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -18,11 +19,14 @@ import sys
 import threading
 import time
 import uuid
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from smctl.contract.credentials import ECS_HOST, CredentialsRequest, credentials_document
 
+T = TypeVar("T")
 WATCH_INTERVAL = 1.0
+BIND_ATTEMPTS = 5
 DETACHED_GRACE = 60.0  # a detached run's first container may take this long to appear
 
 
@@ -51,7 +55,7 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
     from smctl.aws.credentials import CredentialSource, NoCallerCredentials
     from smctl.credentials.server import AddressBook, CredentialsServer
     from smctl.engine.client import engine
-    from smctl.engine.linklocal import ensure_host_address, release_host_address, run_addresses
+    from smctl.engine.linklocal import release_host_address, run_addresses
 
     source = CredentialSource(request)
     try:
@@ -60,15 +64,14 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
         _reply(stdout, status="none", message=str(exc))
         return 0
     client = engine()
-    ensure_host_address(client)
 
     def fetch() -> dict[str, str]:
         c = source.current()
         return credentials_document(c.access_key, c.secret_key, c.token, c.expiration, c.role_arn)
 
-    server = CredentialsServer((ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}",
-                               token=secrets.token_urlsafe(32), fetch=fetch,
-                               allowed=AddressBook(lambda: run_addresses(client, run)))
+    server = _bind(client, lambda: CredentialsServer(
+        (ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}", token=secrets.token_urlsafe(32), fetch=fetch,
+        allowed=AddressBook(lambda: run_addresses(client, run))))
     threading.Thread(target=server.serve_forever, name="credentials", daemon=True).start()
     try:
         _reply(stdout, status="ready", port=server.server_address[1], path=server.path, token=server.token,
@@ -81,6 +84,30 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
         with contextlib.suppress(Exception):  # the engine went away: nothing more to tidy
             release_host_address(client, ignore=run)
     return 0
+
+
+def _bind(client: Any, make: Callable[[], T]) -> T:
+    """make() (the endpoint, bound on ECS_HOST) once the host owns the address, which a run that just ended may
+    take away until this endpoint listens: given again then (a bound socket outlives its address going).
+
+    Raises: CredentialsEndpointError.
+    """
+    from smctl.engine.linklocal import ensure_host_address
+    from smctl.errors import CredentialsEndpointError
+
+    attempts = 0
+    while True:
+        ensure_host_address(client)
+        try:
+            bound = make()
+        except OSError as exc:
+            attempts += 1
+            if exc.errno == errno.EADDRNOTAVAIL and attempts < BIND_ATTEMPTS:
+                continue
+            raise CredentialsEndpointError(f"smctl's AWS credentials endpoint cannot listen on {ECS_HOST}: {exc}",
+                                           "run without credentials: --no-credentials") from exc
+        ensure_host_address(client)  # taken away between the check and the bind: no container has come yet
+        return bound
 
 
 def _watch(client: Any, run: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import struct
+import time
 from typing import Any
 
 from smctl.contract.credentials import ECS_HOST, HOST_SUBNET
@@ -18,6 +20,10 @@ from smctl.errors import CredentialsEndpointError
 
 NETWORK = "smctl-credentials"
 KIND = "credentials"
+# Another run may be removing the network as this one wants it (it saw no other run's container yet): try again.
+ENSURE_ATTEMPTS = 6
+ENSURE_PAUSE = 0.25
+TCP_LISTEN = "0A"  # /proc/net/tcp's state column
 
 
 def host_has_address(address: str = ECS_HOST) -> bool:
@@ -38,35 +44,61 @@ def ensure_host_address(client: Any) -> None:
     Raises: CredentialsEndpointError: the engine does not run on this host, or the address is someone else's.
     """
     import docker.errors
-    from docker.types import IPAMConfig, IPAMPool
 
+    refused: Exception | None = None  # the last creation the engine refused because of a network in the way
+    for attempt in range(ENSURE_ATTEMPTS):
+        if host_has_address():
+            return
+        if attempt:
+            time.sleep(ENSURE_PAUSE)
+        try:
+            _create_network(client)
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            # 409/overlap: it exists, or a run that just ended is removing it (404: removed while we created).
+            if not (exc.status_code in (404, 409) or "already exists" in text or "overlaps" in text):
+                raise CredentialsEndpointError(
+                    f"the Docker engine would not create the network {NETWORK} ({HOST_SUBNET}, gateway {ECS_HOST}) "
+                    f"that gives containers their AWS credentials: {text}",
+                    "run without credentials: --no-credentials (or see `smctl doctor`)") from exc
+            if not _ours_exists(client):
+                refused = exc
+                continue
+        refused = None  # ours is there: the host owns the address now, unless the engine runs elsewhere
     if host_has_address():
         return
-    try:
-        client.networks.create(
-            NETWORK, driver="bridge", check_duplicate=True,
-            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=HOST_SUBNET, gateway=ECS_HOST)]),
-            # Not SMCTL_LABELS: they mark one process's resources for its own sweep, and this network is every
-            # run's (a sweep by one would take the address from the others mid-run).
-            labels={LABEL_MANAGED: "1", LABEL_KIND: KIND})
-    except docker.errors.APIError as exc:
-        text = str(exc.explanation or exc)
-        if not (exc.status_code == 409 or "already exists" in text or "overlaps" in text):
-            raise CredentialsEndpointError(
-                f"the Docker engine would not create the network {NETWORK} ({HOST_SUBNET}, gateway {ECS_HOST}) "
-                f"that gives containers their AWS credentials: {text}",
-                "run without credentials: --no-credentials (or see `smctl doctor`)") from exc
-        if not _ours_exists(client):
-            raise CredentialsEndpointError(
-                f"another network holds {HOST_SUBNET} on this engine, so containers cannot reach smctl's AWS "
-                f"credentials at {ECS_HOST}: {text}",
-                "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
-                "run without credentials: --no-credentials") from exc
-    if not host_has_address():
+    if refused is not None:
         raise CredentialsEndpointError(
-            f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
-            f"smctl's AWS credentials endpoint at {ECS_HOST}",
-            "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
+            f"another network holds {HOST_SUBNET} on this engine, so containers cannot reach smctl's AWS "
+            f"credentials at {ECS_HOST}: {getattr(refused, 'explanation', None) or refused}",
+            "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
+            "run without credentials: --no-credentials") from refused
+    raise CredentialsEndpointError(
+        f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
+        f"smctl's AWS credentials endpoint at {ECS_HOST}",
+        "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
+
+
+def _create_network(client: Any) -> None:
+    from docker.types import IPAMConfig, IPAMPool
+
+    client.networks.create(
+        NETWORK, driver="bridge", check_duplicate=True,
+        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=HOST_SUBNET, gateway=ECS_HOST)]),
+        # Not SMCTL_LABELS: they mark one process's resources for its own sweep, and this network is every
+        # run's (a sweep by one would take the address from the others mid-run).
+        labels={LABEL_MANAGED: "1", LABEL_KIND: KIND})
+
+
+def host_listens(address: str = ECS_HOST) -> bool:
+    """Whether a process of this host listens on `address` (another run's endpoint): /proc/net/tcp, Linux only."""
+    wanted = f"{struct.unpack('=I', socket.inet_aton(address))[0]:08X}"  # as the kernel prints it: native order
+    try:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+    except OSError:
+        return False
+    return any(len(row) > 3 and row[1].split(":")[0] == wanted and row[3] == TCP_LISTEN for row in rows)
 
 
 def _ours_exists(client: Any) -> bool:
@@ -80,9 +112,16 @@ def _ours_exists(client: Any) -> bool:
 
 
 def release_host_address(client: Any, *, ignore: str | None = None) -> bool:
-    """Remove smctl's network when no container of another run still wants credentials; True if it went."""
+    """Remove smctl's network when no other run still wants it; True if it went.
+
+    Another run wants it while its endpoint listens on the address (from before its first container exists) or
+    while one of its containers exists (a detached endpoint's agent may be gone). Call it after closing your own
+    endpoint.
+    """
     import docker.errors
 
+    if host_listens():
+        return False
     rows = client.containers.list(all=True, sparse=True, filters={"label": LABEL_CREDENTIALS})
     if any((c.attrs.get("Labels") or {}).get(LABEL_CREDENTIALS) != ignore for c in rows):
         return False

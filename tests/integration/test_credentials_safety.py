@@ -8,6 +8,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -174,6 +175,36 @@ def test_a_terminated_agent_gives_the_address_back(smctl, aws_client_image, call
         assert_network_released(docker_client, ignore=run_of(container))
     finally:
         assert smctl("local-stop", name).exit_code == 0
+
+
+# One run after another, as fast as they go: listen on 169.254.170.2 (the network made when missing), stop, give it
+# back. Prints what went wrong.
+CHURN = """
+import json, socket, sys
+from smctl.credentials.agent import _bind
+from smctl.engine.client import engine
+from smctl.engine.linklocal import release_host_address
+from smctl.errors import SmctlError
+client, errors = engine(), []
+for _ in range(int(sys.argv[1])):
+    try:
+        server = _bind(client, lambda: socket.create_server(("169.254.170.2", 0)))
+    except SmctlError as exc:
+        errors.append(exc.message)
+        continue
+    server.close()
+    release_host_address(client)
+print(json.dumps(errors))
+"""
+
+
+def test_runs_starting_while_others_end_always_get_the_address(docker_reaper):
+    # Each run's end removes the network unless another listens: a start in between must make it again, not fail.
+    churn = [subprocess.Popen([sys.executable, "-c", CHURN, "15"], stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    errors = [json.loads(proc.communicate(timeout=300)[0]) for proc in churn]
+    assert errors == [[], [], []]
+    assert_network_released(docker_reaper)
 
 
 # Run inside a container: GET the endpoint with the right and wrong token and path; prints the statuses.
