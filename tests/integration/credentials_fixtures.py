@@ -22,6 +22,8 @@ IMAGES = Path(__file__).resolve().parents[1] / "images"
 AGENT_MODULE = "smctl.credentials.agent"
 NETWORK = "smctl-credentials"
 ROLE = "arn:aws:iam::123456789012:role/SMExec"
+ECS_HOST = "169.254.170.2"
+HOLDER = "--holds-smctl-credentials"  # in the argv of a test process that holds the network as a run does
 # What the image's boto3 needs, copied from this venv: the image cannot reach PyPI.
 CLIENT_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3")
 CONTEXT_LABEL = "smctl.test.context"
@@ -167,8 +169,8 @@ def run_containers(client, run: str) -> list:
 
 
 def assert_network_released(client, *, ignore: str | None = None) -> None:
-    """smctl-credentials is gone, or some run still holds it (its agent or a labelled container of a run other
-    than `ignore` is alive).
+    """smctl-credentials is gone, or some run still holds it (its agent, a HOLDER, a listener on 169.254.170.2, or
+    a labelled container of a run other than `ignore`).
 
     Ordered so a concurrent run (pytest -n 2) cannot make it flake: the network seen first, then the holders,
     then the network again. A network that outlived every holder in between is the same network both times.
@@ -176,9 +178,21 @@ def assert_network_released(client, *, ignore: str | None = None) -> None:
     first = network_ids(client)
     if not first:
         return
-    holders = agents() or [c for c in client.containers.list(all=True, filters={"label": "smctl.credentials"})
-                           if run_of(c) != ignore]
+    holders = (agents() or _holders_by_argv() or _listeners()
+               or [c for c in client.containers.list(all=True, filters={"label": "smctl.credentials"})
+                   if run_of(c) != ignore])
     assert holders or not first & network_ids(client), f"{NETWORK} outlived every run that used it"
+
+
+def _holders_by_argv() -> list[psutil.Process]:
+    """Processes that act as runs without being agents: test_credentials_safety's churn (HOLDER in its argv)."""
+    return [p for p in psutil.process_iter(["cmdline"]) if HOLDER in (p.info["cmdline"] or [])]
+
+
+def _listeners() -> list[object]:
+    """Whatever listens on 169.254.170.2 on this host: some run's endpoint."""
+    return [c for c in psutil.net_connections("tcp4")
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.ip == ECS_HOST]
 
 
 def network_ids(client, **filters: object) -> set[str]:

@@ -20,6 +20,7 @@ import pytest
 from tests.helpers import TEST_LABELS, WORKER, WORKER_LABEL
 from tests.integration import credentials_fixtures, serving_fixtures
 from tests.integration.credentials_fixtures import (
+    HOLDER,
     ROLE,
     agents,
     assert_network_released,
@@ -186,7 +187,7 @@ from smctl.engine.client import engine
 from smctl.engine.linklocal import release_host_address
 from smctl.errors import SmctlError
 client, errors = engine(), []
-for _ in range(int(sys.argv[1])):
+for _ in range(int(sys.argv[2])):
     try:
         server = _bind(client, lambda: socket.create_server(("169.254.170.2", 0)))
     except SmctlError as exc:
@@ -200,7 +201,7 @@ print(json.dumps(errors))
 
 def test_runs_starting_while_others_end_always_get_the_address(docker_reaper):
     # Each run's end removes the network unless another listens: a start in between must make it again, not fail.
-    churn = [subprocess.Popen([sys.executable, "-c", CHURN, "15"], stdout=subprocess.PIPE, text=True)
+    churn = [subprocess.Popen([sys.executable, "-c", CHURN, HOLDER, "15"], stdout=subprocess.PIPE, text=True)
              for _ in range(3)]
     errors = [json.loads(proc.communicate(timeout=300)[0]) for proc in churn]
     assert errors == [[], [], []]
