@@ -233,3 +233,7 @@ class RoleNotAssumableError(AwsError):
 
 class CredentialsEndpointError(DockerError):
     """The engine's containers cannot reach smctl's credentials endpoint on this host (a remote or rootless engine)."""
+
+
+class CredentialsConfigError(AwsError):
+    """The AWS configuration itself is broken (half a key pair, a missing profile): fixed by the user, never skipped."""

@@ -19,7 +19,7 @@ from smctl.contract.credentials import (
     CredentialsRequest,
     needs_refresh,
 )
-from smctl.errors import AwsError, RoleNotAssumableError
+from smctl.errors import AwsError, CredentialsConfigError, RoleNotAssumableError
 
 STS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 15, "retries": {"max_attempts": 2}}
 
@@ -66,17 +66,19 @@ class CredentialSource:
         return self._caller(now)
 
     def _caller(self, now: dt.datetime) -> TemporaryCredentials:
-        creds = self._session.get_credentials()
-        if creds is None:
-            raise NoCallerCredentials("no AWS credentials found (environment, profile, SSO, instance or container "
-                                      "role)")
         from botocore.exceptions import BotoCoreError
 
-        try:
+        try:  # the chain itself raises on half a key pair, a broken profile, an expired SSO token
+            creds = self._session.get_credentials()
+            if creds is None:
+                raise NoCallerCredentials("no AWS credentials found (environment, profile, SSO, instance or "
+                                          "container role)")
             frozen = creds.get_frozen_credentials()  # refreshes SSO, assume-role and instance credentials
         except BotoCoreError as exc:
-            raise AwsError(f"reading your AWS credentials failed: {exc}",
-                           "refresh them (`aws sso login`, or new temporary credentials) and try again") from exc
+            raise CredentialsConfigError(f"reading your AWS credentials failed: {exc}",
+                           "fix or refresh them (both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, `aws sso "
+                           "login`, or new temporary credentials) and try again; or run without: "
+                           "--no-credentials") from exc
         method = getattr(creds, "method", "credentials")
         if frozen.token:  # already temporary: served as they are, re-read from the chain before they expire
             expiry = getattr(creds, "_expiry_time", None)

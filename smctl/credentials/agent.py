@@ -3,31 +3,38 @@
 It reads one JSON line (the request and the run's label), gets the first credentials, gives the host ECS's address,
 binds the endpoint and answers one JSON line: ready (port, path, token, region, source), none, or error. It then
 serves until its parent closes stdin (the run ended, however it ended) or, after a `detach` line, until the
-run's containers are gone (a detached endpoint). Nothing secret is ever in its argv, its output or a file.
+run's containers are gone (a detached endpoint); SIGTERM ends it too, tidily. Nothing secret is ever in its
+argv, its output or a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from smctl.contract.credentials import ECS_HOST, CredentialsMode, CredentialsRequest, credentials_document
 
+T = TypeVar("T")
 WATCH_INTERVAL = 1.0
+BIND_ATTEMPTS = 5
 DETACHED_GRACE = 60.0  # a detached run's first container may take this long to appear
 
 
 def main() -> int:
-    from smctl.errors import SmctlError
+    from smctl.errors import CredentialsConfigError, SmctlError
 
+    # `kill PID` (or a shutdown) ends it through its finally blocks, which give the host's address back.
+    signal.signal(signal.SIGTERM, _terminated)
     stdout = sys.stdout
     try:
         config = json.loads(sys.stdin.readline() or "{}")
@@ -39,7 +46,9 @@ def main() -> int:
     try:
         return _serve(request, run, stdout)
     except SmctlError as exc:
-        if request.mode == CredentialsMode.CALLER:  # the default never stops a local run: it says why, runs without
+        # The default never stops a local run for what is not the user's to fix here (offline, STS refused, the
+        # engine elsewhere): it says why and runs without. A broken configuration is theirs to fix: an error.
+        if request.mode == CredentialsMode.CALLER and not isinstance(exc, CredentialsConfigError):
             _reply(stdout, status="unavailable", message=exc.message, hint=exc.hint)
             return 0
         _reply(stdout, status="error", kind=type(exc).__name__, message=exc.message, hint=exc.hint,
@@ -66,9 +75,9 @@ def _serve(request: CredentialsRequest, run: str, stdout: IO[str]) -> int:
         return credentials_document(c.access_key, c.secret_key, c.token, c.expiration, c.role_arn)
 
     with host_address(client) as keep_address:  # the last agent out removes the network, after `stopped`
-        server = CredentialsServer((ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}",
-                                   token=secrets.token_urlsafe(32), fetch=fetch,
-                                   allowed=AddressBook(lambda: run_addresses(client, run)))
+        server = _bind(keep_address, lambda: CredentialsServer(
+            (ECS_HOST, 0), path=f"/v2/credentials/{uuid.uuid4()}", token=secrets.token_urlsafe(32), fetch=fetch,
+            allowed=AddressBook(lambda: run_addresses(client, run))))
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="credentials",
                          daemon=True).start()
         try:
@@ -101,7 +110,9 @@ def _watch(client: Any, run: str, keep_address: Callable[[], None]) -> None:
     since: float | None = None
     seen = False
     while True:
-        if closed.is_set():
+        if closed.is_set() and not detached.is_set():
+            return
+        if closed.is_set():  # detached, and the parent is gone: only the containers tell when to stop
             time.sleep(WATCH_INTERVAL)
         else:
             closed.wait(WATCH_INTERVAL)
@@ -120,6 +131,29 @@ def _watch(client: Any, run: str, keep_address: Callable[[], None]) -> None:
             keep_address()
 
 
+def _bind(keep_address: Callable[[], None], make: Callable[[], T]) -> T:
+    """make() (the endpoint, bound on ECS_HOST); the address given back first if it went meanwhile (someone
+    removed the network by hand, or an smctl that does not share the lock did).
+
+    Raises: CredentialsEndpointError.
+    """
+    from smctl.errors import CredentialsEndpointError
+
+    for attempt in range(BIND_ATTEMPTS):
+        try:
+            return make()
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL or attempt == BIND_ATTEMPTS - 1:
+                raise CredentialsEndpointError(f"smctl's AWS credentials endpoint cannot listen on {ECS_HOST}: "
+                                               f"{exc}", "run without credentials: --no-credentials") from exc
+            keep_address()
+    raise AssertionError("unreachable")
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _reply(stdout: IO[str], **fields: Any) -> None:
     stdout.write(json.dumps(fields) + "\n")
     stdout.flush()
@@ -133,4 +167,6 @@ def _quiet_stderr() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # all is tidied: the interpreter's own teardown would only make the run's end wait longer

@@ -25,7 +25,14 @@ from smctl.contract.credentials import (
 )
 from smctl.engine.containers import ContainerSpec
 from smctl.engine.labels import LABEL_CREDENTIALS
-from smctl.errors import AwsError, CredentialsEndpointError, DockerError, RoleNotAssumableError, SmctlError
+from smctl.errors import (
+    AwsError,
+    CredentialsConfigError,
+    CredentialsEndpointError,
+    DockerError,
+    RoleNotAssumableError,
+    SmctlError,
+)
 from smctl.events import OnEvent
 
 READY_TIMEOUT = 120.0  # STS over a slow network, an SSO refresh: the agent answers or says why
@@ -133,18 +140,20 @@ class Agent:
     @classmethod
     def start(cls, request: CredentialsRequest) -> Agent:
         run = uuid.uuid4().hex[:16]
-        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
-                                   "text": True, "start_new_session": True, "env": _agent_environment()}
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "smctl.credentials.agent"], **options)
-        except PermissionError:
-            # The interpreter's path is not ours to run (seen under setpriv: the venv's python links into a
-            # folder this user cannot enter), but the binary that runs smctl is: Linux names it /proc/self/exe.
-            proc = subprocess.Popen(["/proc/self/exe", "-m", "smctl.credentials.agent"], **options)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "smctl.credentials.agent"], executable=_this_interpreter(),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True, env=_agent_environment())
+        except OSError as exc:
+            raise CredentialsEndpointError(f"smctl's AWS credentials endpoint did not start ({sys.executable} -m "
+                                           f"smctl.credentials.agent): {exc.strerror or exc}",
+                                           "run without credentials: --no-credentials") from exc
         agent = cls(proc, run)
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"request": request.__dict__, "run": run}) + "\n")
-        proc.stdin.flush()
+        with suppress(BrokenPipeError):  # it died at once: answer() reports what it said
+            proc.stdin.write(json.dumps({"request": request.__dict__, "run": run}) + "\n")
+            proc.stdin.flush()
         return agent
 
     def answer(self) -> dict[str, Any]:
@@ -152,15 +161,24 @@ class Agent:
         assert self.proc.stdout is not None
         line = _read_line(self.proc.stdout, READY_TIMEOUT)
         if not line:
+            detail = self._last_words()
             self.stop()
-            detail = (self.proc.stderr.read() if self.proc.stderr else "").strip().splitlines()[-1:]
             raise CredentialsEndpointError(
-                "smctl's AWS credentials endpoint did not start" + (f": {detail[0]}" if detail else ""),
+                "smctl's AWS credentials endpoint did not start" + (f": {detail}" if detail else ""),
                 "rerun with -v; or run without credentials: --no-credentials")
         answer: dict[str, Any] = json.loads(line)
         if answer.get("status") == "error":
             raise _error(answer)
         return answer
+
+    def _last_words(self) -> str:
+        """The last line the agent wrote to stderr, read once it is gone (killed if it hangs without answering)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        text = self.proc.stderr.read() if self.proc.stderr is not None else ""
+        lines = text.strip().splitlines()
+        return lines[-1] if lines else ""
 
     def detach(self) -> None:
         if self.proc.stdin is not None and self.proc.poll() is None:
@@ -169,19 +187,15 @@ class Agent:
             self._detached = True
 
     def stop(self) -> None:
-        """Close its stdin: unless detached, it stops serving and says `stopped` (then tidies the network on its
-        own, a second later); killed if it does not say so in time."""
+        """Close its stdin: unless detached, it stops serving, gives the network back if it was the last, and
+        exits (nothing of the run is left when this returns); killed if it does not go in time."""
         if self.proc.stdin is not None:
             with suppress(OSError):
                 self.proc.stdin.close()
-        if not self._detached and self.proc.poll() is None and self.proc.stdout is not None:
+        if not self._detached:
             try:
-                while (line := _read_line(self.proc.stdout, STOP_TIMEOUT)) and '"stopped"' not in line:
-                    pass
-                stopped = bool(line)
-            except (OSError, ValueError):
-                stopped = False
-            if not stopped and self.proc.poll() is None:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         for stream in (self.proc.stdout, self.proc.stderr):
@@ -200,19 +214,26 @@ def _read_line(stream: IO[str], timeout: float) -> str:
     return stream.readline()
 
 
+def _this_interpreter() -> str | None:
+    """The binary running smctl (Linux's /proc/self/exe), for Popen's `executable`; argv[0] stays sys.executable,
+    so a venv is still found. Its path may not be: a venv whose python links into a home only root can enter
+    runs under `setpriv`/`sudo -u` but cannot start itself again by that path. None elsewhere (macOS)."""
+    return "/proc/self/exe" if os.path.exists("/proc/self/exe") else None
+
+
 def _agent_environment() -> dict[str, str]:
-    """smctl's environment (the AWS chain reads it) and its import path: the agent imports what smctl imported,
-    from wherever it came (a venv, pipx, a source tree), however the interpreter was reached."""
+    """smctl's environment (the AWS chain reads it), importable from wherever smctl itself was imported."""
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in (package_root, *sys.path) if p))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return env
 
 
 def _error(answer: dict[str, Any]) -> SmctlError:
     kinds: dict[str, type[SmctlError]] = {
         "RoleNotAssumableError": RoleNotAssumableError, "AwsError": AwsError,
-        "CredentialsEndpointError": CredentialsEndpointError, "DockerError": DockerError}
+        "CredentialsEndpointError": CredentialsEndpointError, "DockerError": DockerError,
+        "CredentialsConfigError": CredentialsConfigError}
     cls = kinds.get(answer.get("kind", ""), SmctlError)
     return cls(answer.get("message") or "the credentials endpoint failed", answer.get("hint"))
 

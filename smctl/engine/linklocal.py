@@ -11,16 +11,22 @@ import contextlib
 import errno
 import os
 import socket
+import struct
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from smctl.contract.credentials import ECS_HOST, HOST_SUBNET
-from smctl.engine.labels import LABEL_CREDENTIALS, LABEL_KIND, LABEL_MANAGED, extra_labels
+from smctl.engine.labels import LABEL_CREDENTIALS, LABEL_KIND, LABEL_MANAGED
 from smctl.errors import CredentialsEndpointError
 
 NETWORK = "smctl-credentials"
 KIND = "credentials"
+# A run of an smctl that does not share the lock may be removing the network as this one wants it: try again.
+ENSURE_ATTEMPTS = 6
+ENSURE_PAUSE = 0.25
+TCP_LISTEN = "0A"  # /proc/net/tcp's state column
 LOCK_FILE = "/tmp/smctl-credentials.lock"  # noqa: S108 - a fixed name every user's smctl finds; it holds nothing
 
 
@@ -42,34 +48,51 @@ def ensure_host_address(client: Any) -> None:
     Raises: CredentialsEndpointError: the engine does not run on this host, or the address is someone else's.
     """
     import docker.errors
-    from docker.types import IPAMConfig, IPAMPool
 
+    refused: Exception | None = None  # the last creation the engine refused because of a network in the way
+    for attempt in range(ENSURE_ATTEMPTS):
+        if host_has_address():
+            return
+        if attempt:
+            time.sleep(ENSURE_PAUSE)
+        try:
+            _create_network(client)
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            # 409/overlap: it exists, or a run (of an smctl that does not share our lock) is removing it.
+            if not (exc.status_code in (404, 409) or "already exists" in text or "overlaps" in text):
+                raise CredentialsEndpointError(
+                    f"the Docker engine would not create the network {NETWORK} ({HOST_SUBNET}, gateway {ECS_HOST}) "
+                    f"that gives containers their AWS credentials: {text}",
+                    "run without credentials: --no-credentials (or see `smctl doctor`)") from exc
+            if not _ours_exists(client):
+                refused = exc
+                continue
+        refused = None  # ours is there: the host owns the address now, unless the engine runs elsewhere
     if host_has_address():
         return
-    try:
-        client.networks.create(
-            NETWORK, driver="bridge", check_duplicate=True,
-            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=HOST_SUBNET, gateway=ECS_HOST)]),
-            labels={**extra_labels(), LABEL_MANAGED: "1", LABEL_KIND: KIND})
-    except docker.errors.APIError as exc:
-        text = str(exc.explanation or exc)
-        if not (exc.status_code == 409 or "already exists" in text or "overlaps" in text):
-            raise CredentialsEndpointError(
-                f"the Docker engine would not create the network {NETWORK} ({HOST_SUBNET}, gateway {ECS_HOST}) "
-                f"that gives containers their AWS credentials: {text}",
-                "run without credentials: --no-credentials (or see `smctl doctor`)") from exc
-        if not _ours_exists(client):
-            raise CredentialsEndpointError(
-                f"another network holds {HOST_SUBNET} on this engine, so containers cannot reach smctl's AWS "
-                f"credentials at {ECS_HOST}: {text}",
-                "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
-                "run without credentials: --no-credentials") from exc
-    if not host_has_address():
-        release_host_address(client)  # made on an engine elsewhere (a VM, rootless): of no use, not left behind
+    if refused is not None:
         raise CredentialsEndpointError(
-            f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
-            f"smctl's AWS credentials endpoint at {ECS_HOST}",
-            "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
+            f"another network holds {HOST_SUBNET} on this engine, so containers cannot reach smctl's AWS "
+            f"credentials at {ECS_HOST}: {getattr(refused, 'explanation', None) or refused}",
+            "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
+            "run without credentials: --no-credentials") from refused
+    release_host_address(client)  # made on an engine elsewhere (a VM, rootless): of no use, not left behind
+    raise CredentialsEndpointError(
+        f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
+        f"smctl's AWS credentials endpoint at {ECS_HOST}",
+        "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
+
+
+def _create_network(client: Any) -> None:
+    from docker.types import IPAMConfig, IPAMPool
+
+    client.networks.create(
+        NETWORK, driver="bridge", check_duplicate=True,
+        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=HOST_SUBNET, gateway=ECS_HOST)]),
+        # Not SMCTL_LABELS: they mark one process's resources for its own sweep, and this network is every
+        # run's (a sweep by one would take the address from the others mid-run).
+        labels={LABEL_MANAGED: "1", LABEL_KIND: KIND})
 
 
 def _ours_exists(client: Any) -> bool:
@@ -80,6 +103,17 @@ def _ours_exists(client: Any) -> bool:
     except docker.errors.NotFound:
         return False
     return (net.attrs.get("Labels") or {}).get(LABEL_KIND) == KIND
+
+
+def host_listens(address: str = ECS_HOST) -> bool:
+    """Whether a process of this host listens on `address` (another run's endpoint): /proc/net/tcp, Linux only."""
+    wanted = f"{struct.unpack('=I', socket.inet_aton(address))[0]:08X}"  # as the kernel prints it: native order
+    try:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+    except OSError:
+        return False
+    return any(len(row) > 3 and row[1].split(":")[0] == wanted and row[3] == TCP_LISTEN for row in rows)
 
 
 @contextmanager
@@ -103,8 +137,11 @@ def host_address(client: Any) -> Iterator[Callable[[], None]]:
         except OSError:
             pass  # another agent holds it: the address stays for that run
         else:
+            # An endpoint still listening belongs to a run whose smctl does not share this lock (another user's
+            # /tmp, an older smctl): it keeps the address too.
             with contextlib.suppress(Exception):  # the engine went away: nothing more to tidy
-                release_host_address(client)
+                if not host_listens():
+                    release_host_address(client)
         os.close(fd)
 
 
