@@ -104,3 +104,13 @@ def download_tree(prefix_uri: str, dest: Path, region: str | None = None, profil
                 _download(s3, bucket, obj["Key"], target)
                 got.append(target)
     return got
+
+
+def bucket_region(bucket: str, region: str | None = None, profile: str | None = None) -> str | None:
+    """The region a bucket lives in; None when that cannot be told (no permission, no such bucket yet)."""
+    s3 = client("s3", region, profile)
+    try:
+        answer = s3.get_bucket_location(Bucket=bucket)
+    except Exception:  # noqa: BLE001 - unknown: the job's own call will say what is wrong with the bucket
+        return None
+    return answer.get("LocationConstraint") or "us-east-1"  # S3 answers None for us-east-1

@@ -79,6 +79,12 @@ def deploy(
     from smctl.aws.s3_sync import default_bucket
 
     where = _region(override(region, spec.aws.region), spec.aws.profile)
+    from smctl.aws.s3_sync import account_id
+    from smctl.cloud.preflight import check_regions, check_role_account
+
+    check_role_account(role_arn, account_id(where, spec.aws.profile))
+    check_regions([u for u in (s.model.uri if s.model is not None and s.model.is_s3 else None, data_capture,
+                               f"s3://{bucket}/" if bucket else None) if u], where, profile=spec.aws.profile)
     on_event = event_printer(out)
     if s.model is not None and not s.model.is_s3:
         bucket = bucket or default_bucket(where, spec.aws.profile)

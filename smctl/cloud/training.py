@@ -56,14 +56,24 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
 
     Raises: UsageError (no role), AwsError (bucket, upload).
     """
-    from smctl.aws.s3_sync import default_bucket
+    from smctl.aws.s3_sync import account_id, ensure_bucket
+    from smctl.cloud.preflight import check_regions, check_role_account
     from smctl.cloud.uploads import upload_once
     from smctl.training.inputs import local_source
 
     if job.cloud.role_arn.startswith("<"):
         raise UsageError("a SageMaker training job needs an execution role",
                          "pass --role arn:aws:iam::ACCOUNT:role/NAME, or set [aws] role in smctl.toml")
-    bucket = job.bucket or default_bucket(job.region, job.profile)
+    account = account_id(job.region, job.profile)
+    check_role_account(job.cloud.role_arn, account)
+    given = [c.source.uri for c in job.plan.job.channels if c.source.is_s3]
+    given += [u for u in (job.cloud.output_path, job.cloud.checkpoint_uri) if u and u.startswith("s3://")]
+    check_regions(given, job.region, profile=job.profile)  # before anything is uploaded
+    bucket = job.bucket or f"sagemaker-{job.region}-{account}"
+    if job.bucket:
+        check_regions([f"s3://{bucket}/"], job.region, profile=job.profile)
+    else:
+        ensure_bucket(bucket, job.region, job.profile)
     base = f"s3://{bucket}/smctl/channels"
     uris = dict(job.cloud.channel_uris)
     for ch in job.plan.job.channels:

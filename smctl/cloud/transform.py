@@ -50,11 +50,15 @@ def submit(ct: CloudTransform, on_event: OnEvent) -> tuple[Any, dict[str, Any], 
     """Model (image + model data) and CreateTransformJob; (client, request, local results folder)."""
     from smctl.aws import sagemaker
     from smctl.aws import sagemaker_hosting as hosting
-    from smctl.aws.s3_sync import default_bucket
+    from smctl.aws.s3_sync import account_id, default_bucket
     from smctl.cloud.deploy import upload_model
+    from smctl.cloud.preflight import check_regions, check_role_account
 
     job = ct.job
     assert job.image is not None
+    check_role_account(ct.role_arn, account_id(ct.region, ct.profile))
+    check_regions([loc.uri for loc in (job.input, job.output, job.model) if loc is not None and loc.is_s3]
+                  + ([f"s3://{ct.bucket}/"] if ct.bucket else []), ct.region, profile=ct.profile)
     bucket = ct.bucket or default_bucket(ct.region, ct.profile)
     input_uri, output_uri, local = locations(ct, bucket, on_event)
     ep = upload_model(CloudEndpoint(name=job.job_name, image=job.image, role_arn=ct.role_arn), job.model, bucket,
