@@ -36,7 +36,9 @@ class LogFollower:
 
     def _streams(self) -> list[str]:
         names: list[str] = []
-        kwargs: dict[str, Any] = {"logGroupName": self._group, "logStreamNamePrefix": f"{self._prefix}/"}
+        kwargs: dict[str, Any] = {"logGroupName": self._group}
+        if self._prefix:  # none: every stream of the group (an endpoint's group is its own)
+            kwargs["logStreamNamePrefix"] = f"{self._prefix}/"
         with aws_errors(f"listing the log streams of {self._prefix}"):
             try:
                 while True:
@@ -69,6 +71,6 @@ class LogFollower:
 
 def host_of(stream: str, prefix: str) -> str:
     """algo-2 from JOB/algo-2-1700000000 (SageMaker's training stream names)."""
-    rest = stream[len(prefix) + 1:] if stream.startswith(prefix + "/") else stream
+    rest = stream[len(prefix) + 1:] if prefix and stream.startswith(prefix + "/") else stream
     head, _, tail = rest.rpartition("-")
     return head if head and tail.isdigit() else rest

@@ -179,8 +179,11 @@ def logs(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Endpoint name.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", metavar="N", help="Only the last N lines (N >= 0).")] = None,
+    cloud: Annotated[bool, typer.Option(
+        "--cloud", help="NAME is a SageMaker training job, transform job or endpoint: its CloudWatch logs.")] = False,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
 ) -> None:
-    """Print an endpoint's container logs (stdout and stderr)."""
+    """Print an endpoint's container logs (stdout and stderr); with --cloud, a SageMaker job's or endpoint's."""
     from smctl.engine.containers import docker_client, get_container
     from smctl.errors import UsageError
     from smctl.serving.registry import get_endpoint
@@ -188,6 +191,9 @@ def logs(
     out: Output = ctx.obj.out
     if tail is not None and tail < 0:
         raise UsageError(f"--tail {tail} is negative", "use --tail N with N >= 0 (leave it out for every line)")
+    if cloud:
+        _cloud_logs(ctx, out, name, follow=follow, region=region)
+        return
     client = docker_client()
     endpoint = get_endpoint(client, name, running=False)
     container = get_container(client, endpoint.container_id)
@@ -198,6 +204,25 @@ def logs(
     text = container.logs(tail)
     out.data_bytes(text)
     out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
+
+
+def _cloud_logs(ctx: typer.Context, out: Output, name: str, *, follow: bool, region: str | None) -> None:
+    from smctl.aws import sagemaker
+    from smctl.aws.session import client
+    from smctl.cli.cloud_train import _region
+    from smctl.cloud.logs import find_source, print_logs
+    from smctl.project.spec import load_project, override
+
+    spec = load_project(ctx.obj.config)
+    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    source = find_source(sagemaker.client(where, spec.aws.profile), name)
+    out.info(f"{name}: the {source.kind}'s logs ({source.group})")
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        if kind == "log":  # the logs are the command's data: stdout, as a local endpoint's are
+            out.data_bytes(f"{data['line']}\n".encode())
+
+    lines = print_logs(source, client("logs", where, spec.aws.profile), on_event, follow=follow)
+    out.result({"name": name, "kind": source.kind, "log_group": source.group, "lines": lines})
 
 
 def warn_if_every_interface(out: Output, host: str, what: str) -> None:
