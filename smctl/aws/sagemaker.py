@@ -137,3 +137,39 @@ def _create_error(exc: Any, name: str, request: dict[str, Any]) -> AwsError | Us
                         "fix the field the message names (smctl local-train --dry-run --json shows the request)")
     return AwsError(f"creating the training job {name} failed: {code}: {message}",
                     "rerun with -v for details")
+
+
+_DESCRIBE = {  # kind -> (operation, name parameter, status key)
+    "training job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "transform job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "endpoint": ("describe_endpoint", "EndpointName", "EndpointStatus"),
+}
+
+
+def describe_named(sm: Any, kind: str, name: str) -> dict[str, Any] | None:
+    """DescribeTrainingJob / DescribeTransformJob / DescribeEndpoint of `name`; None when there is none."""
+    from botocore.exceptions import ClientError
+
+    operation, param, _ = _DESCRIBE[kind]
+    with aws_errors(f"looking for the {kind} {name}"):
+        try:
+            return dict(getattr(sm, operation)(**{param: name}))
+        except ClientError as exc:
+            text = str(exc.response.get("Error", {}).get("Message", "")).lower()
+            if "not found" in text or "could not find" in text or "does not exist" in text:
+                return None
+            raise
+
+
+def find_named(sm: Any, name: str) -> tuple[str, dict[str, Any]] | None:
+    """(kind, description) of the training job, transform job or endpoint called `name`, in that order."""
+    for kind in _DESCRIBE:
+        found = describe_named(sm, kind, name)
+        if found is not None:
+            return kind, found
+    return None
+
+
+def status_named(sm: Any, kind: str, name: str) -> str | None:
+    found = describe_named(sm, kind, name)
+    return str(found.get(_DESCRIBE[kind][2])) if found else None

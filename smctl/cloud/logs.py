@@ -11,6 +11,7 @@ from smctl.errors import EndpointNotFoundError
 from smctl.events import OnEvent
 
 POLL_SECONDS = 5.0
+TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 @dataclass(frozen=True)
@@ -23,42 +24,18 @@ class CloudLogSource:
 
 def find_source(sm: Any, name: str) -> CloudLogSource:
     """What NAME is in SageMaker, and where its logs are. Raises: EndpointNotFoundError when nothing has that name."""
-    from botocore.exceptions import ClientError
+    from smctl.aws.sagemaker import find_named, status_named
 
-    from smctl.aws.session import aws_errors
-
-    def probe(call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-        with aws_errors(f"looking for {name} in SageMaker"):
-            try:
-                return call()
-            except ClientError as exc:
-                text = str(exc.response.get("Error", {}).get("Message", "")).lower()
-                if "not found" in text or "could not find" in text or "does not exist" in text:
-                    return None
-                raise
-
-    def status_done(call: Callable[[], dict[str, Any]], key: str, terminal: tuple[str, ...]) -> Callable[[], bool]:
-        return lambda: str((probe(call) or {}).get(key)) in terminal
-
-    def training() -> dict[str, Any]:
-        return dict(sm.describe_training_job(TrainingJobName=name))
-
-    def transform() -> dict[str, Any]:
-        return dict(sm.describe_transform_job(TransformJobName=name))
-
-    def endpoint() -> dict[str, Any]:
-        return dict(sm.describe_endpoint(EndpointName=name))
-
-    if probe(training) is not None:
-        return CloudLogSource("training job", "/aws/sagemaker/TrainingJobs", name,
-                              status_done(training, "TrainingJobStatus", ("Completed", "Failed", "Stopped")))
-    if probe(transform) is not None:
-        return CloudLogSource("transform job", "/aws/sagemaker/TransformJobs", name,
-                              status_done(transform, "TransformJobStatus", ("Completed", "Failed", "Stopped")))
-    if probe(endpoint) is not None:
-        return CloudLogSource("endpoint", f"/aws/sagemaker/Endpoints/{name}", "", lambda: False)
-    raise EndpointNotFoundError(f"SageMaker has no training job, transform job or endpoint named {name} in this "
-                                "region", "check the name and the region (--region); local endpoints: drop --cloud")
+    found = find_named(sm, name)
+    if found is None:
+        raise EndpointNotFoundError(f"SageMaker has no training job, transform job or endpoint named {name} in this "
+                                    "region", "check the name and the region (--region); local endpoints: drop "
+                                    "--cloud")
+    kind = found[0]
+    if kind == "endpoint":
+        return CloudLogSource(kind, f"/aws/sagemaker/Endpoints/{name}", "", lambda: False)
+    group = "/aws/sagemaker/TrainingJobs" if kind == "training job" else "/aws/sagemaker/TransformJobs"
+    return CloudLogSource(kind, group, name, lambda: status_named(sm, kind, name) in TERMINAL)
 
 
 def print_logs(source: CloudLogSource, logs_client: Any, on_event: OnEvent, *, follow: bool,
