@@ -54,3 +54,16 @@ def run_cli(*args: str | os.PathLike, cwd: Path | None = None, expect_internal: 
 def smctl_exe() -> list[str]:
     """The command line that runs smctl as a subprocess of this interpreter."""
     return [sys.executable, "-m", "smctl"]
+
+
+def create_cloud_endpoint(name: str, role: str = "arn:aws:iam::123456789012:role/SageMakerExecution") -> None:
+    """A SageMaker endpoint NAME (model NAME-m, config NAME-c) on whatever AWS boto3 points at (moto's server)."""
+    import boto3
+
+    sm = boto3.client("sagemaker")
+    sm.create_model(ModelName=f"{name}-m", ExecutionRoleArn=role,
+                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"})
+    sm.create_endpoint_config(EndpointConfigName=f"{name}-c", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": f"{name}-m", "InstanceType": "ml.m5.large",
+         "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")

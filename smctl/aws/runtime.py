@@ -28,6 +28,8 @@ def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | 
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
+    from smctl.aws.sagemaker import is_not_found
+
     kwargs: dict[str, Any] = {"EndpointName": name, "Body": body, "ContentType": content_type}
     if accept:
         kwargs["Accept"] = accept
@@ -42,7 +44,7 @@ def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | 
         except ClientError as exc:
             err = exc.response.get("Error", {})
             message = str(err.get("Message") or "")
-            if err.get("Code") == "ValidationError" and "not found" in message.lower():
+            if err.get("Code") == "ValidationError" and is_not_found(exc):
                 raise EndpointNotFoundError(f"there is no SageMaker endpoint {name} in this region",
                                             "list them: aws sagemaker list-endpoints (or set --region)") from exc
             if err.get("Code") == "ModelError":
@@ -64,5 +66,6 @@ def cloud_endpoint_exists(name: str, region: str | None, profile: str | None) ->
         sm.describe_endpoint(EndpointName=name)
         return True
     except Exception as exc:  # noqa: BLE001 - only a clear "not found" answers False; the rest is "cannot tell"
-        text = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
-        return False if ("could not find" in text or "not found" in text) else None
+        from smctl.aws.sagemaker import is_not_found
+
+        return False if hasattr(exc, "response") and is_not_found(exc) else None

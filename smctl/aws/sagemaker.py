@@ -77,19 +77,7 @@ def create_training_job(sm: Any, request: dict[str, Any]) -> str:
 
 def training_job_exists(sm: Any, name: str) -> bool:
     """Whether a job of this name exists in the account and region (SageMaker never reuses a name)."""
-    from botocore.exceptions import ClientError
-
-    with aws_errors(f"looking for the training job {name}"):
-        try:
-            sm.describe_training_job(TrainingJobName=name)
-            return True
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            text = str(err.get("Message", "")).lower()
-            if err.get("Code") in ("ValidationException", "ResourceNotFound") and (
-                    "not found" in text or "could not find" in text):  # AWS's words, then moto's
-                return False
-            raise
+    return describe_named(sm, "training job", name) is not None
 
 
 def describe_training_job(sm: Any, name: str) -> TrainingJobState:
@@ -110,11 +98,6 @@ def state_of(d: dict[str, Any]) -> TrainingJobState:
         instance_count=int((d.get("ResourceConfig") or {}).get("InstanceCount") or 1),
         billable_seconds=d.get("BillableTimeInSeconds"), started=d.get("TrainingStartTime"),
         ended=d.get("TrainingEndTime"), raw=d)
-
-
-def stop_training_job(sm: Any, name: str) -> None:
-    with aws_errors(f"stopping the training job {name}"):
-        sm.stop_training_job(TrainingJobName=name)
 
 
 def _create_error(exc: Any, name: str, request: dict[str, Any]) -> AwsError | UsageError:
@@ -155,10 +138,15 @@ def describe_named(sm: Any, kind: str, name: str) -> dict[str, Any] | None:
         try:
             return dict(getattr(sm, operation)(**{param: name}))
         except ClientError as exc:
-            text = str(exc.response.get("Error", {}).get("Message", "")).lower()
-            if "not found" in text or "could not find" in text or "does not exist" in text:
+            if is_not_found(exc):
                 return None
             raise
+
+
+def is_not_found(exc: Any) -> bool:
+    """Whether a SageMaker ClientError says the thing named does not exist (AWS's words, then moto's)."""
+    text = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return "not found" in text or "could not find" in text or "does not exist" in text
 
 
 def find_named(sm: Any, name: str) -> tuple[str, dict[str, Any]] | None:

@@ -55,16 +55,10 @@ def endpoint_exists(sm: Any, name: str) -> bool:
 
 
 def describe_endpoint(sm: Any, name: str) -> EndpointState | None:
-    from botocore.exceptions import ClientError
+    from smctl.aws.sagemaker import describe_named
 
-    with aws_errors(f"describing the endpoint {name}"):
-        try:
-            return state_of(sm.describe_endpoint(EndpointName=name))
-        except ClientError as exc:
-            text = str(exc.response.get("Error", {}).get("Message", "")).lower()
-            if "could not find" in text or "not found" in text:
-                return None
-            raise
+    found = describe_named(sm, "endpoint", name)
+    return state_of(found) if found is not None else None
 
 
 def delete_quietly(sm: Any, operation: str, **kwargs: str) -> str | None:

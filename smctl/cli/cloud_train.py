@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs
+from smctl.cli.options import cloud_region, parse_pairs, require_ecr_image
 from smctl.cli.output import Output, event_printer
 
 HELP = "Run the training job local-train runs on SageMaker itself: upload, create, follow the logs, fetch the model."
@@ -63,7 +63,7 @@ def train(
     from smctl.cloud import training as cloud_training
     from smctl.cloud.training_request import CloudTraining, training_job_request
     from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
     from smctl.training.plan import plan_job
 
     out: Output = ctx.obj.out
@@ -85,12 +85,12 @@ def train(
         max_wait=(max_wait or max_runtime * 2) if spot else None, subnets=tuple(subnet or ()),
         security_groups=tuple(security_group or ()), tags=parse_pairs(tag or [], "--tag"),
         metric_definitions=parse_pairs(metric or [], "--metric"))
-    _check_image(job.image)
+    require_ecr_image(job.image)
     if dry_run:
         out.result({"dry_run": True, "request": training_job_request(plan, cloud)},
                    lambda c: c.print_json(data=training_job_request(plan, cloud)))
         return
-    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    where = cloud_region(spec, region)
     cjob = cloud_training.CloudTrainJob(plan, cloud, where, spec.aws.profile, bucket)
     on_event = event_printer(out)
     request = cloud_training.prepare_request(cjob, on_event)
@@ -116,27 +116,6 @@ def train(
     result = cloud_training.result_of(state, tail, started, artifacts, request)
     out.result(result.as_dict(), lambda c: _render(c, result))
     cloud_training.raise_for_status(result)
-
-
-def _check_image(image: str) -> None:
-    """Raises: UsageError unless `image` is an ECR image URI (SageMaker pulls training images from ECR)."""
-    from smctl.aws.ecr import ecr_registry_of_image
-    from smctl.errors import UsageError
-
-    if ecr_registry_of_image(image) is None:
-        raise UsageError(f"SageMaker cannot pull {image}: its images come from Amazon ECR",
-                         "push it first (smctl push --ecr), then pass its URI: --image "
-                         "ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")
-
-
-def _region(region: str | None, profile: str | None) -> str:
-    from smctl.aws.session import REGION_HINT, session
-    from smctl.errors import AwsError
-
-    found = region or session(None, profile).region_name
-    if not found:
-        raise AwsError("no AWS region is configured: SageMaker jobs are regional", REGION_HINT)
-    return str(found)
 
 
 def _render(console: Any, result: Any) -> None:

@@ -43,12 +43,11 @@ def transform(
     no_wait: Annotated[bool, Opt("--no-wait", help="Return once the job is created.")] = False,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the request; upload and create nothing.")] = False,
 ) -> None:
-    from smctl.cli.cloud_train import _check_image, _region
+    from smctl.cli.options import cloud_region, require_ecr_image, require_role
     from smctl.cli.transform import build_transform_job
     from smctl.cloud import transform as cloud_transform
     from smctl.cloud.transform_request import transform_job_request
-    from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
     from smctl.transform.job import new_job_name
 
     out: Output = ctx.obj.out
@@ -59,11 +58,9 @@ def transform(
         max_concurrent=max_concurrent, assemble_with=assemble_with, input_filter=input_filter,
         output_filter=output_filter, join_source=join_source, compression=compression, timeout=timeout,
         retries=retries, env=env)
-    _check_image(job.image)
-    role_arn = spec.aws.with_overrides(role=role).role
-    if not role_arn:
-        raise UsageError("a SageMaker transform job needs an execution role",
-                         "pass --role arn:aws:iam::ACCOUNT:role/NAME, or set [aws] role in smctl.toml")
+    assert job.image is not None  # build_transform_job requires one without --endpoint
+    require_ecr_image(job.image)
+    role_arn = require_role(spec, role, "transform job")
     if dry_run:
         request = transform_job_request(job, model_name=f"{job.job_name}-model",
                                         input_uri=str(job.input) if job.input.is_s3 else f"<uploaded from {job.input}>",
@@ -72,7 +69,7 @@ def transform(
                                         instance_count=instance_count)
         out.result({"dry_run": True, "request": request}, lambda c: c.print_json(data=request))
         return
-    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    where = cloud_region(spec, region)
     ct = cloud_transform.CloudTransform(job, role_arn, where, spec.aws.profile, bucket, instance_count)
     on_event = event_printer(out)
     sm, request, local = cloud_transform.submit(ct, on_event)

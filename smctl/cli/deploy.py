@@ -37,7 +37,7 @@ def deploy(
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the endpoint is being created.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the three requests; create nothing.")] = False,
 ) -> None:
-    from smctl.cli.cloud_train import _check_image, _region
+    from smctl.cli.options import cloud_region, require_ecr_image, require_role
     from smctl.cloud import deploy as cloud_deploy
     from smctl.cloud.endpoint_request import (
         CloudEndpoint,
@@ -46,7 +46,7 @@ def deploy(
         model_request,
     )
     from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
@@ -54,11 +54,8 @@ def deploy(
                                   startup_timeout=startup_timeout)
     if not s.image:
         raise UsageError("no image to deploy", "pass --image ECR_URI, or set [serve] image in smctl.toml")
-    _check_image(s.image)
-    role_arn = spec.aws.with_overrides(role=role).role
-    if not role_arn:
-        raise UsageError("a SageMaker endpoint needs an execution role",
-                         "pass --role arn:aws:iam::ACCOUNT:role/NAME, or set [aws] role in smctl.toml")
+    require_ecr_image(s.image)
+    role_arn = require_role(spec, role, "endpoint")
     if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
         raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
                          "e.g. --serverless-memory 2048")
@@ -78,7 +75,7 @@ def deploy(
     from smctl.aws import sagemaker
     from smctl.aws.s3_sync import default_bucket
 
-    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    where = cloud_region(spec, region)
     from smctl.aws.s3_sync import account_id
     from smctl.cloud.preflight import check_regions, check_role_account
 
@@ -116,14 +113,14 @@ def undeploy(
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
 ) -> None:
     from smctl.aws import sagemaker
-    from smctl.cli.cloud_train import _region
+    from smctl.cli.options import cloud_region
     from smctl.cloud.undeploy import remove_endpoint, what_to_remove
     from smctl.errors import UsageError
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
-    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    where = cloud_region(spec, region)
     sm = sagemaker.client(where, spec.aws.profile)
     plan = what_to_remove(sm, name)
     if not yes:

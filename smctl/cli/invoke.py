@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smctl.cli.options import aws_region
 from smctl.cli.output import Output
 
 MAX_TIMEOUT = 3600  # the longest any SageMaker invocation may take (async and batch transform: InvocationsTimeout)
@@ -108,10 +109,10 @@ def _where(ctx: typer.Context, target: str | None, *, cloud: bool, local: bool,
 
 
 def _aws(ctx: typer.Context, region: str | None) -> tuple[str | None, str | None]:
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
 
     spec = load_project(ctx.obj.config)
-    return override(region, spec.aws.region), spec.aws.profile
+    return aws_region(spec, region), spec.aws.profile
 
 
 def _invoke_cloud(out: Output, name: str, where: tuple[str | None, str | None], data: str | None,
@@ -175,10 +176,10 @@ def _resolve(target: str | None, *, ask_cloud: bool = False, region: str | None 
 def _in_cloud(name: str, region: str | None, config: Any) -> bool:
     """True only when SageMaker says it has the endpoint (no AWS set up, offline: False, the local one is used)."""
     from smctl.aws.runtime import cloud_endpoint_exists
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
 
     spec = load_project(config)
-    return bool(cloud_endpoint_exists(name, override(region, spec.aws.region), spec.aws.profile))
+    return bool(cloud_endpoint_exists(name, aws_region(spec, region), spec.aws.profile))
 
 
 def register(app: typer.Typer) -> None:

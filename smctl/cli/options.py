@@ -178,3 +178,45 @@ def credentials_request(spec: Any, role: str | None, no_credentials: bool, *, re
     mode = CredentialsMode.ROLE if aws.role else CredentialsMode.CALLER
     return CredentialsRequest(mode=mode, role_arn=aws.role, session_name=session_name(name),
                               region=region or aws.region, profile=aws.profile)
+
+
+def aws_region(spec: Any, region: str | None) -> str | None:
+    """--region over smctl.toml's [aws] region, through the same check as the file's key (None: neither set).
+
+    Raises: UsageError naming --region.
+    """
+    found = spec.aws.with_overrides(region=region).region
+    return str(found) if found else None
+
+
+def cloud_region(spec: Any, region: str | None) -> str:
+    """The region a SageMaker call goes to: --region, [aws] region, then the AWS configuration's.
+
+    Raises: UsageError (a malformed --region), AwsError (none anywhere).
+    """
+    from smctl.aws.session import REGION_HINT, session
+    from smctl.errors import AwsError
+
+    found = aws_region(spec, region) or session(None, spec.aws.profile).region_name
+    if not found:
+        raise AwsError("no AWS region is configured: SageMaker jobs are regional", REGION_HINT)
+    return str(found)
+
+
+def require_role(spec: Any, role: str | None, what: str) -> str:
+    """--role over [aws] role (the same check as the file's key). Raises: UsageError when neither names one."""
+    found = spec.aws.with_overrides(role=role).role
+    if not found:
+        raise UsageError(f"a SageMaker {what} needs an execution role",
+                         "pass --role arn:aws:iam::ACCOUNT:role/NAME, or set [aws] role in smctl.toml")
+    return str(found)
+
+
+def require_ecr_image(image: str) -> None:
+    """Raises: UsageError unless `image` is an ECR image URI (SageMaker pulls its images from ECR)."""
+    from smctl.aws.ecr import ecr_registry_of_image
+
+    if ecr_registry_of_image(image) is None:
+        raise UsageError(f"SageMaker cannot pull {image}: its images come from Amazon ECR",
+                         "push it first (smctl push --ecr), then pass its URI: --image "
+                         "ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")

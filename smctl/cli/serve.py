@@ -209,12 +209,12 @@ def logs(
 def _cloud_logs(ctx: typer.Context, out: Output, name: str, *, follow: bool, region: str | None) -> None:
     from smctl.aws import sagemaker
     from smctl.aws.session import client
-    from smctl.cli.cloud_train import _region
+    from smctl.cli.options import cloud_region
     from smctl.cloud.logs import find_source, print_logs
-    from smctl.project.spec import load_project, override
+    from smctl.project.spec import load_project
 
     spec = load_project(ctx.obj.config)
-    where = _region(override(region, spec.aws.region), spec.aws.profile)
+    where = cloud_region(spec, region)
     source = find_source(sagemaker.client(where, spec.aws.profile), name)
     out.info(f"{name}: the {source.kind}'s logs ({source.group})")
     def on_event(kind: str, data: dict[str, Any]) -> None:

@@ -5,22 +5,10 @@ from __future__ import annotations
 import json
 import urllib.request
 
-import boto3
 import pytest
 
 from smctl.errors import ExitCode
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
-
-
-def _cloud_endpoint(name: str) -> None:
-    sm = boto3.client("sagemaker")
-    sm.create_model(ModelName=f"{name}-m", ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"})
-    sm.create_endpoint_config(EndpointConfigName=f"{name}-c", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": f"{name}-m", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")
+from tests.helpers import create_cloud_endpoint
 
 
 def _queue_answer(endpoint_url: str, body: str, content_type: str) -> None:
@@ -39,7 +27,7 @@ def project(tmp_path, aws_env):
 
 
 def test_invoke_cloud_sends_the_request_and_prints_the_answer(smctl, project, aws_env):
-    _cloud_endpoint("cloud-ep-1")
+    create_cloud_endpoint("cloud-ep-1")
     _queue_answer(aws_env, '{"score": 0.9}', "application/json")
     res = smctl("--json", "invoke", "cloud-ep-1", "--cloud", "--data", '{"x": 1}', cwd=project)
     assert res.exit_code == 0, res.stderr
@@ -50,7 +38,7 @@ def test_invoke_cloud_sends_the_request_and_prints_the_answer(smctl, project, aw
 
 
 def test_a_name_only_sagemaker_has_is_invoked_there(smctl, project, aws_env, docker_client):
-    _cloud_endpoint("cloud-only-ep")
+    create_cloud_endpoint("cloud-only-ep")
     _queue_answer(aws_env, "1,0\n", "text/csv")
     res = smctl("invoke", "cloud-only-ep", "--data", "1,2", "--content-type", "text/csv", cwd=project)
     assert res.exit_code == 0, res.stderr

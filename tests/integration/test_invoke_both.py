@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import boto3
-
 from smctl.errors import ExitCode
+from tests.helpers import create_cloud_endpoint
 from tests.integration import serving_fixtures
 
 serve_images = serving_fixtures.serve_images
 endpoint_name = serving_fixtures.endpoint_name
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
 
 def test_a_name_in_both_places_is_refused_with_both_choices(smctl, serve_images, endpoint_name, tmp_path, aws_env):
@@ -19,13 +16,7 @@ def test_a_name_in_both_places_is_refused_with_both_choices(smctl, serve_images,
                 "--no-credentials", cwd=tmp_path)
     assert res.exit_code == 0, res.stderr
     assert smctl("invoke", name, "--data", "hi", cwd=tmp_path).stdout == "HI"  # only local so far: used at once
-    sm = boto3.client("sagemaker")
-    sm.create_model(ModelName=f"{name}-m", ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"})
-    sm.create_endpoint_config(EndpointConfigName=f"{name}-c", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": f"{name}-m", "InstanceType": "ml.m5.large",
-         "InitialInstanceCount": 1}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")
+    create_cloud_endpoint(name)
     res = smctl("invoke", name, "--data", "hi", cwd=tmp_path)
     assert res.exit_code == ExitCode.USAGE
     assert "both a local endpoint and a SageMaker endpoint" in res.stderr
