@@ -161,3 +161,26 @@ def find_named(sm: Any, name: str) -> tuple[str, dict[str, Any]] | None:
 def status_named(sm: Any, kind: str, name: str) -> str | None:
     found = describe_named(sm, kind, name)
     return str(found.get(_DESCRIBE[kind][2])) if found else None
+
+
+_STOP = {"training job": ("stop_training_job", "TrainingJobName"),
+         "transform job": ("stop_transform_job", "TransformJobName")}
+
+
+def stop_job(sm: Any, kind: str, name: str) -> None:
+    """StopTrainingJob / StopTransformJob. Raises: UsageError (not running any more), AwsError."""
+    from botocore.exceptions import ClientError
+
+    operation, param = _STOP[kind]
+    with aws_errors(f"stopping the {kind} {name}"):
+        try:
+            getattr(sm, operation)(**{param: name})
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            if str(err.get("Code")) == "ValidationException":  # AWS's answer for a job that is no longer running
+                raise UsageError(f"SageMaker will not stop the {kind} {name}: {err.get('Message')}",
+                                 f"see its state: smctl jobs, or smctl logs {name} --cloud") from exc
+            if is_not_found(exc):
+                raise UsageError(f"SageMaker has no {kind} named {name}",
+                                 "list this project's jobs: smctl jobs (and check --region)") from exc
+            raise

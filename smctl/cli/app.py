@@ -99,6 +99,10 @@ def _register() -> None:
 
     app.command("transform", help=cloud_transform.HELP)(cloud_transform.transform)
 
+    from smctl.cli import jobs
+
+    jobs.register(app)
+
     from smctl.cli import build, push
 
     app.command("build", help=build.HELP)(build.build)

@@ -59,6 +59,7 @@ def train(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")
                        ] = False,
 ) -> None:
+    from smctl.cli.jobs import remember
     from smctl.cli.train import build_job
     from smctl.cloud import training as cloud_training
     from smctl.cloud.training_request import CloudTraining, training_job_request
@@ -98,6 +99,7 @@ def train(
 
     started = time.monotonic()
     sm = cloud_training.start(cjob, request, on_event)
+    remember(out, spec, "training job", plan.job_name, where)
     name = plan.job_name
     if no_wait:
         out.result({"job_name": name, "status": "InProgress"},

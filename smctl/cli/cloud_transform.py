@@ -70,9 +70,12 @@ def transform(
         out.result({"dry_run": True, "request": request}, lambda c: c.print_json(data=request))
         return
     where = cloud_region(spec, region)
+    from smctl.cli.jobs import remember
+
     ct = cloud_transform.CloudTransform(job, role_arn, where, spec.aws.profile, bucket, instance_count)
     on_event = event_printer(out)
     sm, request, local = cloud_transform.submit(ct, on_event)
+    remember(out, spec, "transform job", job.job_name, where)
     if no_wait:
         out.result({"job_name": job.job_name, "status": "InProgress"},
                    lambda c: c.print(f"{job.job_name}: created", markup=False))

@@ -74,6 +74,7 @@ def deploy(
         return
     from smctl.aws import sagemaker
     from smctl.aws.s3_sync import default_bucket
+    from smctl.cli.jobs import remember
 
     where = cloud_region(spec, region)
     from smctl.aws.s3_sync import account_id
@@ -89,6 +90,7 @@ def deploy(
                                    on_event=on_event)
     sm = sagemaker.client(where, spec.aws.profile)
     made = cloud_deploy.deploy(sm, ep, on_event)
+    remember(out, spec, "endpoint", ep.name, where)
     if no_wait:
         out.result({"endpoint": ep.name, "model": made.model_name, "config": made.config_name},
                    lambda c: c.print(f"{ep.name}: {'updating' if made.updated else 'creating'}", markup=False))
