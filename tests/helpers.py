@@ -6,7 +6,7 @@ import io
 import json
 import os
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,3 +67,40 @@ def create_cloud_endpoint(name: str, role: str = "arn:aws:iam::123456789012:role
         {"VariantName": "AllTraffic", "ModelName": f"{name}-m", "InstanceType": "ml.m5.large",
          "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c")
+
+
+SAGEMAKER_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def seed_sagemaker_account(role_arn: str, *images: str, platform: tuple[str, str] | None = None) -> None:
+    """What a real account has before `smctl train` / deploy / transform: the execution role (trusting SageMaker)
+    in IAM and each image URI in ECR, as one image manifest (`platform`: pushed as an index of that os/arch
+    instead). In moto's server, which lives all session: seeding twice is harmless."""
+    import hashlib
+
+    import boto3
+
+    iam = boto3.client("iam")
+    with suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=role_arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))
+    for image in images:
+        host, _, rest = image.partition("/")
+        repository, _, tag = rest.partition(":")
+        ecr = boto3.client("ecr", region_name=host.split(".")[3])
+        with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+            ecr.create_repository(repositoryName=repository)
+        config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+        manifest: dict[str, Any] = {
+            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config),
+                       "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+            "layers": []}
+        if platform is not None:
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 500,
+                 "digest": "sha256:" + hashlib.sha256(image.encode()).hexdigest(),
+                 "platform": {"os": platform[0], "architecture": platform[1]}}]}
+        with suppress(ecr.exceptions.ImageAlreadyExistsException):
+            ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag,
+                          imageManifestMediaType=manifest["mediaType"])

@@ -123,3 +123,19 @@ def _error(exc: Exception) -> tuple[str, str]:
     if len(text) > 200:
         text = text[:197] + "..."
     return type(exc).__name__, f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def trust_policy(role_arn: str, *, region: str | None = None,
+                 profile: str | None = None) -> tuple[bool, dict[str, Any] | None]:
+    """(exists, trust policy) of the role, from IAM GetRole; (True, None) when IAM does not tell (no iam:GetRole,
+    unsupported, unreachable): a preflight skips what it cannot see rather than refusing a role that may be fine."""
+    import botocore.session
+    from botocore.config import Config
+
+    try:
+        bs = botocore.session.Session(profile=profile) if profile else botocore.session.Session()
+        iam = bs.create_client("iam", region_name=region or "us-east-1", config=Config(**TIMEOUTS))
+        role = iam.get_role(RoleName=RoleArn.parse(role_arn).name)["Role"]
+    except Exception as exc:  # noqa: BLE001 - only "no such role" is a finding
+        return _error(exc)[0] != "NoSuchEntity", None
+    return True, _document(role.get("AssumeRolePolicyDocument"))

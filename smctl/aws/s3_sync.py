@@ -114,3 +114,21 @@ def bucket_region(bucket: str, region: str | None = None, profile: str | None = 
     except Exception:  # noqa: BLE001 - unknown: the job's own call will say what is wrong with the bucket
         return None
     return answer.get("LocationConstraint") or "us-east-1"  # S3 answers None for us-east-1
+
+
+def prefix_size(uri: str, region: str | None = None, profile: str | None = None, *,
+                most: int = 100_000) -> int | None:
+    """Total bytes under an s3:// prefix (or one object); None when it cannot be told cheaply: more than `most`
+    objects, or S3 will not list it (the job's own call will say what is wrong)."""
+    bucket, _, key = uri[5:].partition("/")
+    s3 = client("s3", region, profile)
+    total = count = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for obj in page.get("Contents") or ():
+                total, count = total + int(obj.get("Size") or 0), count + 1
+            if count > most:
+                return None
+    except Exception:  # noqa: BLE001 - not ours to judge here
+        return None
+    return total

@@ -184,3 +184,13 @@ def stop_job(sm: Any, kind: str, name: str) -> None:
                 raise UsageError(f"SageMaker has no {kind} named {name}",
                                  "list this project's jobs: smctl jobs (and check --region)") from exc
             raise
+
+
+def offered_instance_types(shape: str) -> tuple[str, ...]:
+    """The instance types botocore's model of the API lists for a shape (TrainingInstanceType...), no client needed."""
+    import botocore.session
+
+    try:
+        return tuple(botocore.session.get_session().get_service_model("sagemaker").shape_for(shape).enum)
+    except Exception:  # noqa: BLE001 - an older botocore without the shape: nothing more is offered
+        return ()

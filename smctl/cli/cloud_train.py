@@ -73,7 +73,12 @@ def train(
                     instance_type=instance_type, instance_count=instance_count, gpus=None, output_dir=None,
                     checkpoint_dir=None, env=env, job_name=job_name, entrypoint=entrypoint, args=args,
                     hp_encoding=hp_encoding, region=region)
-    plan = plan_job(job)
+    from smctl.cloud.preflight import instance_type_for
+
+    offered, warning = instance_type_for("training", job.instance_type)
+    if warning:
+        out.warn(warning)
+    plan = plan_job(job, offered)
     if spot and max_wait is not None and max_wait < max_runtime:
         raise UsageError(f"--max-wait {max_wait} is shorter than --max-runtime {max_runtime}",
                          f"Spot waits count too: --max-wait {max_runtime} or more")

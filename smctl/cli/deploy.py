@@ -78,9 +78,12 @@ def deploy(
 
     where = cloud_region(spec, region)
     from smctl.aws.s3_sync import account_id
-    from smctl.cloud.preflight import check_regions, check_role_account
+    from smctl.cloud.preflight import check_job, check_regions, check_role_account
 
     check_role_account(role_arn, account_id(where, spec.aws.profile))
+    check_job("hosting", image=ep.image, role_arn=role_arn,
+              instance_type=None if serverless_memory else ep.instance_type, region=where, profile=spec.aws.profile,
+              on_event=event_printer(out), command="deploy")
     check_regions([u for u in (s.model.uri if s.model is not None and s.model.is_s3 else None, data_capture,
                                f"s3://{bucket}/" if bucket else None) if u], where, profile=spec.aws.profile)
     on_event = event_printer(out)

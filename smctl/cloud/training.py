@@ -57,7 +57,7 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
     Raises: UsageError (no role), AwsError (bucket, upload).
     """
     from smctl.aws.s3_sync import account_id, ensure_bucket
-    from smctl.cloud.preflight import check_regions, check_role_account
+    from smctl.cloud.preflight import check_job, check_regions, check_role_account, check_volume
     from smctl.cloud.uploads import upload_once
     from smctl.training.inputs import local_source
 
@@ -69,6 +69,10 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
     given = [c.source.uri for c in job.plan.job.channels if c.source.is_s3]
     given += [u for u in (job.cloud.output_path, job.cloud.checkpoint_uri) if u and u.startswith("s3://")]
     check_regions(given, job.region, profile=job.profile)  # before anything is uploaded
+    check_job("training", image=job.plan.job.image, role_arn=job.cloud.role_arn,  # the type: in the plan
+              instance_type=None, region=job.region, profile=job.profile, on_event=on_event,
+              command="train")
+    check_volume(_file_mode_bytes(job), job.cloud.volume_size_gb, job.plan.job.instance_type)
     bucket = job.bucket or f"sagemaker-{job.region}-{account}"
     if job.bucket:
         check_regions([f"s3://{bucket}/"], job.region, profile=job.profile)
@@ -87,6 +91,23 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
     if job.plan.checkpoint_dir is not None and not cloud.checkpoint_uri:
         cloud = replace(cloud, checkpoint_uri=f"s3://{bucket}/smctl/checkpoints/{job.plan.job_name}/")
     return training_job_request(job.plan, cloud)
+
+
+def _file_mode_bytes(job: CloudTrainJob) -> int:
+    """What File-mode channels copy onto the training volume (an S3 prefix too large to list counts as 0)."""
+    from smctl.aws.s3_sync import prefix_size
+    from smctl.cloud.uploads import content_files
+    from smctl.training.inputs import local_source
+
+    total = 0
+    for ch in job.plan.job.channels:
+        if ch.config.input_mode != "File":
+            continue
+        if ch.source.is_s3:
+            total += prefix_size(ch.source.uri, job.region, job.profile) or 0
+        else:
+            total += sum(p.stat().st_size for p, _ in content_files(local_source(ch, job.plan.job.project_root)))
+    return total
 
 
 def start(job: CloudTrainJob, request: dict[str, Any], on_event: OnEvent) -> Any:

@@ -52,11 +52,13 @@ def submit(ct: CloudTransform, on_event: OnEvent) -> tuple[Any, dict[str, Any], 
     from smctl.aws import sagemaker_hosting as hosting
     from smctl.aws.s3_sync import account_id, default_bucket
     from smctl.cloud.deploy import upload_model
-    from smctl.cloud.preflight import check_regions, check_role_account
+    from smctl.cloud.preflight import check_job, check_regions, check_role_account
 
     job = ct.job
     assert job.image is not None
     check_role_account(ct.role_arn, account_id(ct.region, ct.profile))
+    check_job("transform", image=job.image, role_arn=ct.role_arn, instance_type=job.instance_type, region=ct.region,
+              profile=ct.profile, on_event=on_event, command="transform")
     check_regions([loc.uri for loc in (job.input, job.output, job.model) if loc is not None and loc.is_s3]
                   + ([f"s3://{ct.bucket}/"] if ct.bucket else []), ct.region, profile=ct.profile)
     bucket = ct.bucket or default_bucket(ct.region, ct.profile)

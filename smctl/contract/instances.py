@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from smctl.errors import UsageError
@@ -74,8 +74,9 @@ _API = {"training": "CreateTrainingJob", "hosting": "CreateEndpointConfig", "tra
 LOCAL_TYPES = {"local": InstanceType("local", 0, 0, 0), "local_gpu": InstanceType("local_gpu", 0, 0, -1)}
 
 
-def lookup_instance_type(name: str, use: str | None = None) -> InstanceType:
+def lookup_instance_type(name: str, use: str | None = None, offered: Collection[str] = ()) -> InstanceType:
     """The type's limits; `use` (training, hosting, transform) also refuses a type that API does not offer.
+    `offered`: more types the API offers for `use` (botocore's list, for a cloud job): accepted, limits unknown (0).
 
     Raises: UsageError for an unknown type, suggesting the closest known ones, or one not offered for `use`.
     """
@@ -89,6 +90,8 @@ def lookup_instance_type(name: str, use: str | None = None) -> InstanceType:
         return INSTANCE_TYPES[name]
     if name in LOCAL_TYPES:
         return LOCAL_TYPES[name]
+    if name in offered:
+        return InstanceType(name, 0, 0, 0)
     close = difflib.get_close_matches(name, list(INSTANCE_TYPES) + list(LOCAL_TYPES), n=3, cutoff=0.6)
     if f"ml.{name}" in INSTANCE_TYPES:  # `m5.large`: the ml. prefix was left out
         close = [f"ml.{name}", *[c for c in close if c != f"ml.{name}"]][:3]

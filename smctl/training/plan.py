@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,8 +114,10 @@ def default_job_name(image: str) -> str:
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
 
 
-def plan_job(job: TrainingJob) -> JobPlan:
+def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
     """Everything that would run, computed without touching the engine or the disk.
+
+    `offered`: training instance types beyond smctl's table (a cloud job: botocore's list).
 
     Raises:
         UsageError: a bad job name, instance, channel, hyperparameter or environment.
@@ -126,7 +128,7 @@ def plan_job(job: TrainingJob) -> JobPlan:
                          "use 1-63 letters, digits and hyphens, starting with a letter or digit")
     if job.instance_count < 1:
         raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
-    instance = lookup_instance_type(job.instance_type, "training")
+    instance = lookup_instance_type(job.instance_type, "training", offered)
     hps = encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
     for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
                               ("ContainerArguments", "--args", job.arguments)):

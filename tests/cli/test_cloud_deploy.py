@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from smctl.errors import ExitCode
+from tests.helpers import seed_sagemaker_account
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -17,6 +18,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "weights.bin").write_text(f"weights of {tmp_path}\n")  # unique: moto's S3 lasts all session

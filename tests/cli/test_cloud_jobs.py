@@ -12,6 +12,7 @@ import pytest
 from smctl.cloud.jobs import row_of
 from smctl.cloud.ledger import Entry, entries, record
 from smctl.errors import ExitCode
+from tests.helpers import seed_sagemaker_account
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -19,6 +20,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text(f"1,2\n# {tmp_path}\n")

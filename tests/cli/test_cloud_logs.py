@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from smctl.errors import ExitCode
+from tests.helpers import seed_sagemaker_account
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -16,6 +17,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     return tmp_path
 

@@ -14,6 +14,7 @@ import pytest
 from smctl.aws.sagemaker import state_of
 from smctl.cloud.training import CloudTrainResult, raise_for_status
 from smctl.errors import ContainerFailedError, ExitCode
+from tests.helpers import seed_sagemaker_account
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -22,6 +23,7 @@ BUCKET = "sagemaker-us-east-1-123456789012"  # the SDK's default bucket for moto
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text(f"1,2\n3,4\n# {tmp_path}\n")  # moto's S3 lives all session

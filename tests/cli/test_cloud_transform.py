@@ -12,6 +12,7 @@ from smctl.contract.location import Location
 from smctl.errors import ExitCode
 from smctl.transform.job import TransformJob
 from smctl.transform.params import ENV_NAMES, UserLimits, batch_environment
+from tests.helpers import seed_sagemaker_account
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
@@ -19,6 +20,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_text(f"1,2\n3,4\n# {tmp_path}\n")
