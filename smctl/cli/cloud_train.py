@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import cloud_region, parse_pairs, require_ecr_image
+from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
 
 HELP = "Run the training job local-train runs on SageMaker itself: upload, create, follow the logs, fetch the model."
@@ -56,6 +57,7 @@ def train(
     metric: Annotated[list[str] | None, typer.Option(
         "--metric", metavar="NAME=REGEX", help="Metric definition from the logs (repeatable).")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the job is created.")] = False,
+    push: PushOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")
                        ] = False,
 ) -> None:
@@ -73,6 +75,8 @@ def train(
                     instance_type=instance_type, instance_count=instance_count, gpus=None, output_dir=None,
                     checkpoint_dir=None, env=env, job_name=job_name, entrypoint=entrypoint, args=args,
                     hp_encoding=hp_encoding, region=region)
+    if not (push and dry_run):  # a dry run pushes nothing
+        job = replace(job, image=cloud_image(out, spec, job.image, push=push, region=region, command="train"))
     from smctl.cloud.preflight import instance_type_for
 
     offered, warning = instance_type_for("training", job.instance_type)
@@ -91,13 +95,12 @@ def train(
         max_wait=(max_wait or max_runtime * 2) if spot else None, subnets=tuple(subnet or ()),
         security_groups=tuple(security_group or ()), tags=parse_pairs(tag or [], "--tag"),
         metric_definitions=parse_pairs(metric or [], "--metric"))
-    require_ecr_image(job.image)
     if dry_run:
         out.result({"dry_run": True, "request": training_job_request(plan, cloud)},
                    lambda c: c.print_json(data=training_job_request(plan, cloud)))
         return
     where = cloud_region(spec, region)
-    cjob = cloud_training.CloudTrainJob(plan, cloud, where, spec.aws.profile, bucket)
+    cjob = cloud_training.CloudTrainJob(plan, cloud, where, spec.aws.profile, bucket, image_pushed=push)
     on_event = event_printer(out)
     request = cloud_training.prepare_request(cjob, on_event)
     import time

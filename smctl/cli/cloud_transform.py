@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 from typer import Option as Opt
 
+from smctl.cli.options import PushOption
 from smctl.cli.output import Output, event_printer
 
 HELP = "Run the batch transform local-transform runs on SageMaker itself; a local --output gets the results."
@@ -41,9 +43,10 @@ def transform(
     region: Annotated[str | None, Opt("--region", metavar="REGION")] = None,
     bucket: Annotated[str | None, Opt("--bucket", metavar="BUCKET")] = None,
     no_wait: Annotated[bool, Opt("--no-wait", help="Return once the job is created.")] = False,
+    push: PushOption = False,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the request; upload and create nothing.")] = False,
 ) -> None:
-    from smctl.cli.options import cloud_region, require_ecr_image, require_role
+    from smctl.cli.options import cloud_image, cloud_region, require_role
     from smctl.cli.transform import build_transform_job
     from smctl.cloud import transform as cloud_transform
     from smctl.cloud.transform_request import transform_job_request
@@ -59,7 +62,8 @@ def transform(
         output_filter=output_filter, join_source=join_source, compression=compression, timeout=timeout,
         retries=retries, env=env)
     assert job.image is not None  # build_transform_job requires one without --endpoint
-    require_ecr_image(job.image)
+    if not (push and dry_run):
+        job = replace(job, image=cloud_image(out, spec, job.image, push=push, region=region, command="transform"))
     role_arn = require_role(spec, role, "transform job")
     if dry_run:
         request = transform_job_request(job, model_name=f"{job.job_name}-model",
@@ -72,7 +76,7 @@ def transform(
     where = cloud_region(spec, region)
     from smctl.cli.jobs import remember
 
-    ct = cloud_transform.CloudTransform(job, role_arn, where, spec.aws.profile, bucket, instance_count)
+    ct = cloud_transform.CloudTransform(job, role_arn, where, spec.aws.profile, bucket, instance_count, push)
     on_event = event_printer(out)
     sm, request, local = cloud_transform.submit(ct, on_event)
     remember(out, spec, "transform job", job.job_name, where)

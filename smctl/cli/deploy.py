@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import parse_pairs
+from smctl.cli.options import PushOption, parse_pairs
 from smctl.cli.output import Output, event_printer
 
 HELP = "Deploy what local-serve runs as a SageMaker endpoint (model, config, endpoint) and wait until InService."
@@ -35,9 +36,10 @@ def deploy(
     data_capture: Annotated[str | None, typer.Option("--data-capture", metavar="s3://...")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the endpoint is being created.")] = False,
+    push: PushOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the three requests; create nothing.")] = False,
 ) -> None:
-    from smctl.cli.options import cloud_region, require_ecr_image, require_role
+    from smctl.cli.options import cloud_image, cloud_region, require_role
     from smctl.cloud import deploy as cloud_deploy
     from smctl.cloud.endpoint_request import (
         CloudEndpoint,
@@ -54,7 +56,8 @@ def deploy(
                                   startup_timeout=startup_timeout)
     if not s.image:
         raise UsageError("no image to deploy", "pass --image ECR_URI, or set [serve] image in smctl.toml")
-    require_ecr_image(s.image)
+    if not (push and dry_run):
+        s = replace(s, image=cloud_image(out, spec, s.image, push=push, region=region, command="deploy"))
     role_arn = require_role(spec, role, "endpoint")
     if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
         raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
@@ -83,7 +86,7 @@ def deploy(
     check_role_account(role_arn, account_id(where, spec.aws.profile))
     check_job("hosting", image=ep.image, role_arn=role_arn,
               instance_type=None if serverless_memory else ep.instance_type, region=where, profile=spec.aws.profile,
-              on_event=event_printer(out), command="deploy")
+              on_event=event_printer(out), command="deploy", image_pushed=push)
     check_regions([u for u in (s.model.uri if s.model is not None and s.model.is_s3 else None, data_capture,
                                f"s3://{bucket}/" if bucket else None) if u], where, profile=spec.aws.profile)
     on_event = event_printer(out)

@@ -212,11 +212,42 @@ def require_role(spec: Any, role: str | None, what: str) -> str:
     return str(found)
 
 
-def require_ecr_image(image: str) -> None:
+def require_ecr_image(image: str, command: str = "train") -> None:
     """Raises: UsageError unless `image` is an ECR image URI (SageMaker pulls its images from ECR)."""
     from smctl.aws.ecr import ecr_registry_of_image
 
     if ecr_registry_of_image(image) is None:
         raise UsageError(f"SageMaker cannot pull {image}: its images come from Amazon ECR",
-                         "push it first (smctl push --ecr), then pass its URI: --image "
-                         "ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")
+                         f"push it on the way: smctl {command} --push; or push it first (smctl push) and pass its "
+                         "URI: --image ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME:TAG")
+
+
+PushOption = Annotated[bool, typer.Option(
+    "--push", help="Push the local image to ECR first (as smctl push does) and run the job with it.")]
+
+
+def cloud_image(out: Any, spec: Any, image: str, *, push: bool, region: str | None, command: str) -> str:
+    """The ECR URI SageMaker pulls: `image` itself, or with --push the local image pushed first (to ECR, or to
+    [aws] registry when that mirrors it), named by its ECR repository URI.
+
+    Raises: UsageError (not an ECR URI without --push), what smctl push raises (ImageNotFoundError, AwsError...).
+    """
+    if not push:
+        require_ecr_image(image, command)
+        return image
+    from smctl.aws.ecr import parse_image_uri
+    from smctl.cli.output import event_printer
+    from smctl.engine.images import split_reference
+    from smctl.image import push as publishing
+
+    parsed = parse_image_uri(image)
+    repository = parsed.repository if parsed.registry or not spec.source else spec.aws.ecr_repository
+    request = publishing.PushRequest(image=image, repository=repository, tag=split_reference(image)[1],
+                                     region=region or spec.aws.region, profile=spec.aws.profile,
+                                     registry=spec.aws.registry)
+    result = publishing.push_image(request, event_printer(out))
+    if result.ecr_uri is None:
+        raise UsageError(f"--push put {image} in {result.registry}, which is not ECR: SageMaker cannot pull it",
+                         "set up AWS credentials and a region for ECR (smctl doctor), or drop [aws] registry")
+    out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded); the job uses {result.ecr_uri}")
+    return result.ecr_uri

@@ -173,7 +173,7 @@ def check_volume(input_bytes: int, volume_gb: int, instance_type: str) -> None:
 
 
 def check_job(kind: str, *, image: str, role_arn: str, instance_type: str | None, region: str,
-              profile: str | None, on_event: OnEvent, command: str) -> None:
+              profile: str | None, on_event: OnEvent, command: str, image_pushed: bool = False) -> None:
     """The checks every SageMaker job and endpoint gets before anything is uploaded or created: the role exists and
     trusts SageMaker, the image is pullable by it, the instance type is offered for `kind`.
 
@@ -181,7 +181,8 @@ def check_job(kind: str, *, image: str, role_arn: str, instance_type: str | None
     InstanceTypeError, AwsError.
     """
     check_role_trust(role_arn, region=region, profile=profile)
-    check_image(image, region, profile=profile, command=command)
+    if not image_pushed:
+        check_image(image, region, profile=profile, command=command)
     if instance_type:
         warning = instance_type_for(kind, instance_type)[1]
         if warning:

@@ -29,6 +29,7 @@ class CloudTrainJob:
     region: str
     profile: str | None = None
     bucket: str | None = None  # for uploads and the default output path (default: sagemaker-REGION-ACCOUNT)
+    image_pushed: bool = False  # --push has just put the image there (perhaps through a mirror): not looked up
 
 
 @dataclass
@@ -70,8 +71,8 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
     given += [u for u in (job.cloud.output_path, job.cloud.checkpoint_uri) if u and u.startswith("s3://")]
     check_regions(given, job.region, profile=job.profile)  # before anything is uploaded
     check_job("training", image=job.plan.job.image, role_arn=job.cloud.role_arn,  # the type: in the plan
-              instance_type=None, region=job.region, profile=job.profile, on_event=on_event,
-              command="train")
+              instance_type=None, image_pushed=job.image_pushed, region=job.region, profile=job.profile,
+              on_event=on_event, command="train")
     check_volume(_file_mode_bytes(job), job.cloud.volume_size_gb, job.plan.job.instance_type)
     bucket = job.bucket or f"sagemaker-{job.region}-{account}"
     if job.bucket:

@@ -28,6 +28,7 @@ class CloudTransform:
     profile: str | None = None
     bucket: str | None = None
     instance_count: int = 1
+    image_pushed: bool = False  # --push has just put the image there: not looked up
 
 
 def locations(ct: CloudTransform, bucket: str, on_event: OnEvent) -> tuple[str, str, Path | None]:
@@ -58,7 +59,7 @@ def submit(ct: CloudTransform, on_event: OnEvent) -> tuple[Any, dict[str, Any], 
     assert job.image is not None
     check_role_account(ct.role_arn, account_id(ct.region, ct.profile))
     check_job("transform", image=job.image, role_arn=ct.role_arn, instance_type=job.instance_type, region=ct.region,
-              profile=ct.profile, on_event=on_event, command="transform")
+              profile=ct.profile, on_event=on_event, command="transform", image_pushed=ct.image_pushed)
     check_regions([loc.uri for loc in (job.input, job.output, job.model) if loc is not None and loc.is_s3]
                   + ([f"s3://{ct.bucket}/"] if ct.bucket else []), ct.region, profile=ct.profile)
     bucket = ct.bucket or default_bucket(ct.region, ct.profile)

@@ -48,6 +48,7 @@ class PushResult:
     auth_retried: bool
     seconds: float
     login_config: str | None = None
+    ecr_uri: str | None = None  # ECR's REPOSITORY_URI:TAG (a --registry mirror too): what a SageMaker job names
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "seconds": round(self.seconds, 2)}
@@ -192,5 +193,5 @@ def push_image(req: PushRequest, on_event: OnEvent) -> PushResult:
         registry=host, repository=repo.name, repository_created=repo.created, scan_on_push=repo.scan_on_push,
         tag_mutability=repo.tag_mutability, media_type=manifest.media_type, platform=info.platform,
         layers_pushed=pushed.layers_pushed, layers_existing=pushed.layers_existing, auth_retried=retried,
-        seconds=time.monotonic() - started, login_config=saved,
+        seconds=time.monotonic() - started, login_config=saved, ecr_uri=f"{repo.uri}:{req.tag}",
     )

@@ -311,8 +311,8 @@ def endpoint_name(project: str) -> str:
     return re.sub(r"[^a-zA-Z0-9-]+", "-", project).strip("-")[:63].strip("-") or "endpoint"
 
 
-INSTANCE_TYPE = text(r"ml\.[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+|local|local_gpu", "an ml.* instance type such as ml.m5.xlarge "
-                     "(or local / local_gpu)", 64)
+INSTANCE_TYPE = text(r"ml\.[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+|local|local_gpu",
+                     "an ml.* instance type such as ml.m5.xlarge (or local / local_gpu)", 64)
 JOB_NAME = text(SAGEMAKER_NAME, "1-63 letters, digits and hyphens, starting with a letter or digit", 63)
 MIME = text(r"[^\s]+", "a MIME type such as text/csv", 256)
 JSONPATH = text(r"\$.*", "a JSONPath expression starting with $ (at most 63 characters)", 63,

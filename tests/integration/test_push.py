@@ -201,3 +201,33 @@ def test_no_ecr_skips_ecr_even_with_aws_set_up(smctl, aws_env, registry, local_i
     with pytest.raises(_ecr().exceptions.RepositoryNotFoundException):
         _ecr().describe_repositories(repositoryNames=[repo])
     assert _get_json(f"http://{registry}/v2/{repo}/tags/list")["tags"] == ["v1"]
+
+
+def test_train_push_pushes_the_local_image_and_names_its_ecr_uri_in_the_job(smctl, aws_env, registry, local_image,
+                                                                            docker_home, tmp_path):
+    """`smctl train --push`: the project's local image goes to the ECR repository (bytes to the registry that
+    mirrors it here), and CreateTrainingJob names ECR's repository URI, as SageMaker pulls it."""
+    import boto3
+
+    from tests.helpers import seed_sagemaker_account
+
+    role = "arn:aws:iam::123456789012:role/SageMakerExecution"
+    seed_sagemaker_account(role)
+    name, tag = local_image["image"].split(":")
+    (tmp_path / "smctl.toml").write_text(
+        f'[project]\nname = "pushed"\nimage = "{name}"\ntag = "{tag}"\n'
+        f'[aws]\nregion = "us-east-1"\nrole = "{role}"\necr_repository = "{local_image["repository"]}"\n'
+        f'registry = "{registry}"\n')
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text(f"{local_image['uid']}\n")
+    refused = smctl("train", "--channel", "training=data", "--no-wait", cwd=tmp_path)
+    assert refused.exit_code == ExitCode.USAGE and "smctl train --push" in refused.stderr
+
+    job = f"pushed-{local_image['uid']}"
+    res = smctl("train", "--push", "--channel", "training=data", "--job-name", job, "--no-wait", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    uri = _ecr().describe_repositories(repositoryNames=[local_image["repository"]])["repositories"][0]["repositoryUri"]
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job)
+    assert described["AlgorithmSpecification"]["TrainingImage"] == f"{uri}:{tag}"
+    assert _get_json(f"http://{registry}/v2/{local_image['repository']}/tags/list")["tags"] == [tag]
+    assert f"the job uses {uri}:{tag}" in res.stderr
