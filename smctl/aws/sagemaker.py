@@ -52,8 +52,8 @@ def client(region: str | None = None, profile: str | None = None) -> Any:
 
     from smctl.aws.session import session
 
-    with aws_errors("creating the SageMaker client"):
-        return session(region, profile).client("sagemaker", config=Config(retries=RETRIES))
+    with aws_errors("creating the SageMaker client"):  # a copy: botocore rewrites the retries dict it is given
+        return session(region, profile).client("sagemaker", config=Config(retries=dict(RETRIES)))
 
 
 def create_training_job(sm: Any, request: dict[str, Any]) -> str:
