@@ -10,10 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from smctl.aws.session import aws_errors
+from smctl.aws.session import RETRIES, aws_errors
 from smctl.errors import AwsError, UsageError
 
-RETRIES = {"mode": "standard", "max_attempts": 10}
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 

@@ -13,8 +13,9 @@ CREDENTIALS_HINT = ("run `aws configure`, set AWS_PROFILE to a configured profil
                     "AWS_SECRET_ACCESS_KEY")
 REGION_HINT = ("pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region REGION`")
 EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
-# Services smctl polls while a job or an endpoint runs: throttling there is retried with backoff, as SageMaker's
-# own client does (aws/sagemaker.py RETRIES).
+# botocore's standard retry mode: throttling and transient errors retried with exponential backoff (max_attempts
+# counts the retries). For SageMaker's client (aws/sagemaker.py) and the others smctl polls while a job runs.
+RETRIES = {"mode": "standard", "max_attempts": 10}
 POLLED = ("logs", "sagemaker")
 
 
@@ -38,8 +39,6 @@ def client(service: str, region: str | None = None, profile: str | None = None) 
         AwsError: no region, unknown profile.
     """
     from botocore.config import Config
-
-    from smctl.aws.sagemaker import RETRIES
 
     config = Config(retries=dict(RETRIES)) if service in POLLED else None  # botocore rewrites the dict
     with aws_errors(f"creating the {service} client"):
