@@ -235,5 +235,17 @@ class CredentialsEndpointError(DockerError):
     """The engine's containers cannot reach smctl's credentials endpoint on this host (a remote or rootless engine)."""
 
 
+class CredentialsExpiredError(AwsError):
+    """AWS refused credentials that have expired (ExpiredToken and its kin): refreshing them is the fix."""
+
+    refresh = "refresh them (`aws sso login`, or new temporary credentials)"
+
+    def while_waiting(self, what: str, resume: str) -> CredentialsExpiredError:
+        """The same refusal met while following `what` (which goes on in SageMaker); `resume` says how to pick
+        it up again."""
+        return CredentialsExpiredError(f"your AWS credentials expired while following {what}; it goes on in "
+                                       "SageMaker", f"{self.refresh}, then {resume}")
+
+
 class CredentialsConfigError(AwsError):
     """The AWS configuration itself is broken (half a key pair, a missing profile): fixed by the user, never skipped."""

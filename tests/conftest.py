@@ -170,6 +170,20 @@ def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def recorded_sagemaker(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A RecordedSageMaker (tests/recorded_sagemaker.py) in front of moto's server for this test: SageMaker's client
+    comes here (botocore takes AWS_ENDPOINT_URL_SAGEMAKER over AWS_ENDPOINT_URL), every other service goes to moto."""
+    from tests.recorded_sagemaker import RecordedSageMaker
+
+    server = RecordedSageMaker(aws_env).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     """No credentials and no region anywhere boto3 looks (EC2 metadata disabled too)."""
     for var in list(os.environ):

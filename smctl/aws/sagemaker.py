@@ -10,10 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from smctl.aws.session import aws_errors
+from smctl.aws.session import RETRIES, aws_errors
 from smctl.errors import AwsError, UsageError
 
-RETRIES = {"mode": "standard", "max_attempts": 10}
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
@@ -52,8 +51,8 @@ def client(region: str | None = None, profile: str | None = None) -> Any:
 
     from smctl.aws.session import session
 
-    with aws_errors("creating the SageMaker client"):
-        return session(region, profile).client("sagemaker", config=Config(retries=RETRIES))
+    with aws_errors("creating the SageMaker client"):  # a copy: botocore rewrites the retries dict it is given
+        return session(region, profile).client("sagemaker", config=Config(retries=dict(RETRIES)))
 
 
 def create_training_job(sm: Any, request: dict[str, Any]) -> str:

@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from smctl.errors import AwsError
+from smctl.errors import AwsError, CredentialsExpiredError
 
 CREDENTIALS_HINT = ("run `aws configure`, set AWS_PROFILE to a configured profile, or export AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY")
 REGION_HINT = ("pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or run `aws configure set region REGION`")
+EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired")
+# botocore's standard retry mode: throttling and transient errors retried with exponential backoff (max_attempts
+# counts the retries). For SageMaker's client (aws/sagemaker.py) and the others smctl polls while a job runs.
+RETRIES = {"mode": "standard", "max_attempts": 10}
+POLLED = ("logs", "sagemaker")
 
 
 def session(region: str | None = None, profile: str | None = None) -> Any:
@@ -33,8 +38,11 @@ def client(service: str, region: str | None = None, profile: str | None = None) 
     Raises:
         AwsError: no region, unknown profile.
     """
+    from botocore.config import Config
+
+    config = Config(retries=dict(RETRIES)) if service in POLLED else None  # botocore rewrites the dict
     with aws_errors(f"creating the {service} client"):
-        return session(region, profile).client(service)
+        return session(region, profile).client(service, config=config)
 
 
 @contextmanager
@@ -85,7 +93,7 @@ def _client_error(exc: Any, action: str, bucket: str | None) -> AwsError:
     if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnrecognizedClientException",
                 "InvalidClientTokenId", "AuthFailure"):
         return AwsError(f"AWS rejected your credentials while {action} ({code})", CREDENTIALS_HINT)
-    if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"):
-        return AwsError(f"your AWS credentials have expired ({code})",
-                        "refresh them (`aws sso login`, or new temporary credentials) and try again")
+    if code in EXPIRED_CODES:
+        return CredentialsExpiredError(f"your AWS credentials have expired ({code}, while {action})",
+                                       f"{CredentialsExpiredError.refresh} and try again")
     return AwsError(f"{action} failed: {code}: {message}", "check the request above; rerun with -v for details")

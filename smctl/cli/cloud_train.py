@@ -65,7 +65,7 @@ def train(
     from smctl.cli.train import build_job
     from smctl.cloud import training as cloud_training
     from smctl.cloud.training_request import CloudTraining, training_job_request
-    from smctl.errors import UsageError
+    from smctl.errors import CredentialsExpiredError, UsageError
     from smctl.project.spec import load_project
     from smctl.training.plan import plan_job
 
@@ -114,13 +114,14 @@ def train(
                    lambda c: c.print(f"{name}: created; follow it with `aws sagemaker describe-training-job "
                                      f"--training-job-name {name}`", markup=False))
         return
+    resume = f"follow it again: smctl logs {name} --cloud -f; stop it: smctl stop {name}"
     try:
         state, tail = cloud_training.follow(sm, name, on_event, region=where, profile=spec.aws.profile)
     except KeyboardInterrupt:
-        out.warn(f"detached: training job {name} goes on in SageMaker. Follow it: aws sagemaker "
-                 f"describe-training-job --training-job-name {name}; stop it: aws sagemaker stop-training-job "
-                 f"--training-job-name {name}")
+        out.warn(f"detached: training job {name} goes on in SageMaker; {resume}")
         raise
+    except CredentialsExpiredError as exc:
+        raise exc.while_waiting(f"training job {name}", resume) from exc
     artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile)
                  if state.status == "Completed" else (None, None))
     result = cloud_training.result_of(state, tail, started, artifacts, request)

@@ -47,7 +47,7 @@ def deploy(
         endpoint_request,
         model_request,
     )
-    from smctl.errors import UsageError
+    from smctl.errors import CredentialsExpiredError, UsageError
     from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
@@ -101,17 +101,18 @@ def deploy(
         out.result({"endpoint": ep.name, "model": made.model_name, "config": made.config_name},
                    lambda c: c.print(f"{ep.name}: {'updating' if made.updated else 'creating'}", markup=False))
         return
+    resume = f"follow it again: smctl logs {ep.name} --cloud -f; remove it: smctl undeploy {ep.name}"
     try:
         state = cloud_deploy.follow(sm, ep.name, variant, on_event, region=where, profile=spec.aws.profile)
     except KeyboardInterrupt:
-        out.warn(f"detached: endpoint {ep.name} goes on being {'updated' if made.updated else 'created'}. Follow "
-                 f"it: aws sagemaker describe-endpoint --endpoint-name {ep.name}; remove it: smctl undeploy "
-                 f"{ep.name}")
+        out.warn(f"detached: endpoint {ep.name} goes on being {'updated' if made.updated else 'created'}; {resume}")
         raise
+    except CredentialsExpiredError as exc:
+        raise exc.while_waiting(f"endpoint {ep.name}", resume) from exc
     result = {"endpoint": ep.name, "status": state.status, "failure_reason": state.failure_reason,
               "model": made.model_name, "config": made.config_name, "model_data": ep.model_uri}
     out.result(result, lambda c: _render(c, result))
-    cloud_deploy.raise_for_state(state)
+    cloud_deploy.raise_for_state(state, made, s.image)
 
 
 def undeploy(

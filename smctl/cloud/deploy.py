@@ -71,11 +71,13 @@ def deploy(sm: Any, ep: CloudEndpoint, on_event: OnEvent) -> Deployment:
                        f"the endpoint config {config_name}")
         made.insert(0, ("delete_endpoint_config", {"EndpointConfigName": config_name},
                         f"aws sagemaker delete-endpoint-config --endpoint-config-name {config_name}"))
+        itype = None if ep.serverless_memory_mb else ep.instance_type  # names the quota a refusal is about
         if existed:
             hosting.create(sm, "update_endpoint", {"EndpointName": ep.name, "EndpointConfigName": config_name},
-                           f"the update of endpoint {ep.name}")
+                           f"the update of endpoint {ep.name}", instance_type=itype)
         else:
-            hosting.create(sm, "create_endpoint", endpoint_request(ep, config_name), f"the endpoint {ep.name}")
+            hosting.create(sm, "create_endpoint", endpoint_request(ep, config_name), f"the endpoint {ep.name}",
+                           instance_type=itype)
     except (AwsError, KeyboardInterrupt) as exc:
         left = [cmd for op, kwargs, cmd in made if hosting.delete_quietly(sm, op, **kwargs) is not None]
         if left and isinstance(exc, AwsError):
@@ -109,10 +111,15 @@ def follow(sm: Any, name: str, variant: str, on_event: OnEvent, *, region: str, 
         sleep(poll)
 
 
-def raise_for_state(state: EndpointState) -> None:
+def raise_for_state(state: EndpointState, made: Deployment | None = None, image: str = "IMAGE") -> None:
+    """Raises: ContainerFailedError (exit 5): the FailureReason, the fix, what is left in the account."""
     if state.status == "InService":
         return
+    left = f"endpoint {state.name} ({state.status})"
+    if made is not None:
+        left += f", endpoint config {made.config_name}, model {made.model_name}"
     raise ContainerFailedError(
-        f"endpoint {state.name} is {state.status}: {state.failure_reason or '(no reason given)'}",
-        f"reproduce it here first: smctl local-serve (then smctl check IMAGE); its logs: aws logs tail "
-        f"{LOG_GROUP}/{state.name}")
+        f"endpoint {state.name} is {state.status}: {state.failure_reason or '(no reason given)'}\n"
+        f"left in the account: {left}",
+        f"reproduce it here first: smctl local-serve, then smctl check {image} (its logs: aws logs tail "
+        f"{LOG_GROUP}/{state.name}); remove what is left: smctl undeploy {state.name} --yes")
