@@ -178,8 +178,12 @@ def raise_for_status(result: CloudTrainResult) -> None:
     if result.status == "Completed":
         return
     last = "\n".join(result.log_tail[-5:])
+    stopped = result.status == "Stopped"
+    reason = result.failure_reason or ("stopped by a StopTrainingJob (smctl stop, the console) or at its "
+                                       "--max-runtime / --max-wait" if stopped else "(no reason given)")
     raise ContainerFailedError(
-        f"training job {result.job_name} {result.status.lower()}: {result.failure_reason or '(no reason given)'}"
+        f"training job {result.job_name} {result.status.lower()}: {reason}"
         + (f"\nlast log lines:\n{last}" if last else ""),
-        f"read the whole log: aws logs tail /aws/sagemaker/TrainingJobs --log-stream-name-prefix {result.job_name}; "
-        "reproduce it here first: smctl local-train with the same options", details=result.as_dict())
+        f"read the whole log: smctl logs {result.job_name} --cloud; "
+        + ("if it hit the limit, give it longer: --max-runtime SECONDS (Spot: --max-wait)" if stopped else
+           "reproduce it here first: smctl local-train with the same options"), details=result.as_dict())

@@ -97,3 +97,54 @@ def test_stop_refuses_an_ended_job_an_endpoint_and_an_unknown_name(smctl, projec
     unknown = smctl("stop", "no-such-job-7", "--yes", cwd=project)
     assert unknown.exit_code == ExitCode.USAGE and "smctl local-stop no-such-job-7" in unknown.stderr
     assert "smctl jobs" in unknown.stderr
+
+
+# Stopping a running job: moto has neither StopTrainingJob nor StopTransformJob, and completes every job at once,
+# so these run against the recorded-answer stand-in (tests/recorded_sagemaker.py): the request smctl sends is
+# checked from what the stand-in saw; the answers are the shapes of AWS's API reference.
+def _transform_job(name: str, status: str) -> tuple[int, dict]:
+    return 200, {"TransformJobName": name, "TransformJobStatus": status, "ModelName": f"{name}-model",
+                 "TransformJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{name}",
+                 "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/in/"}}},
+                 "TransformOutput": {"S3OutputPath": "s3://b/out/"},
+                 "TransformResources": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+                 "CreationTime": 1700000000.0}
+
+
+def test_stop_asks_sagemaker_to_stop_a_running_training_job_and_waits_for_it(smctl, project, recorded_sagemaker):
+    from tests.recorded_sagemaker import training_job
+
+    job = _unique("running")
+    recorded_sagemaker.answer("DescribeTrainingJob", training_job(job, "InProgress", secondary="Training"))
+    no_tty = smctl("stop", job, cwd=project)  # stdin is not a terminal here
+    assert no_tty.exit_code == ExitCode.USAGE and f"smctl stop {job} --yes" in no_tty.stderr
+    assert [op for op, _ in recorded_sagemaker.calls] == ["DescribeTrainingJob"]  # looked, stopped nothing
+
+    recorded_sagemaker.answer("DescribeTrainingJob", training_job(job, "InProgress", secondary="Training"),
+                              training_job(job, "Stopping", secondary="Stopping"),
+                              training_job(job, "Stopped", secondary="Stopped"))
+    recorded_sagemaker.answer("StopTrainingJob", (200, {}))
+
+    res = smctl("--json", "stop", job, "--yes", "--wait", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert res.json["result"] == {"kind": "training job", "name": job, "status": "Stopped", "region": "us-east-1"}
+    stops = [body for op, body in recorded_sagemaker.calls if op == "StopTrainingJob"]
+    assert stops == [{"TrainingJobName": job}]
+    waits = [op for op, _ in recorded_sagemaker.calls if op == "DescribeTrainingJob"]
+    assert len(waits) == 4  # the look before, then Stopping, Stopped (the first one was the no-terminal run)
+
+
+def test_stop_ends_a_transform_job_and_passes_on_sagemakers_refusal(smctl, project, recorded_sagemaker):
+    from tests.recorded_sagemaker import error, training_not_found
+
+    job = _unique("batch")
+    recorded_sagemaker.answer("DescribeTrainingJob", training_not_found())
+    recorded_sagemaker.answer("DescribeTransformJob", _transform_job(job, "InProgress"))
+    recorded_sagemaker.answer("StopTransformJob", (200, {}),
+                              error("ValidationException", f"Transform job {job} is not in progress"))
+    res = smctl("stop", job, "-y", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert f"transform job {job}: Stopping; follow it: smctl logs {job} --cloud -f" in res.stdout
+    assert [b for op, b in recorded_sagemaker.calls if op == "StopTransformJob"] == [{"TransformJobName": job}]
+    again = smctl("stop", job, "-y", cwd=project)  # it ended between our look and our stop
+    assert again.exit_code == ExitCode.USAGE and "is not in progress" in again.stderr and "smctl jobs" in again.stderr
