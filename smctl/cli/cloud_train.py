@@ -102,7 +102,7 @@ def train(
     where = cloud_region(spec, region)
     cjob = cloud_training.CloudTrainJob(plan, cloud, where, spec.aws.profile, bucket, image_pushed=push)
     on_event = event_printer(out)
-    request = cloud_training.prepare_request(cjob, on_event)
+    request = cloud_training.prepare_request(cjob, on_event, out.progress)
     import time
 
     started = time.monotonic()

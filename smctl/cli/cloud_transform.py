@@ -79,7 +79,7 @@ def transform(
 
     ct = cloud_transform.CloudTransform(job, role_arn, where, spec.aws.profile, bucket, instance_count, push)
     on_event = event_printer(out)
-    sm, request, local = cloud_transform.submit(ct, on_event)
+    sm, request, local = cloud_transform.submit(ct, on_event, out.progress)
     remember(out, spec, "transform job", job.job_name, where)
     if no_wait:
         out.result({"job_name": job.job_name, "status": "InProgress"},

@@ -93,7 +93,7 @@ def deploy(
     if s.model is not None and not s.model.is_s3:
         bucket = bucket or default_bucket(where, spec.aws.profile)
     ep = cloud_deploy.upload_model(ep, s.model, bucket or "", region=where, profile=spec.aws.profile,
-                                   on_event=on_event)
+                                   on_event=on_event, progress=out.progress)
     sm = sagemaker.client(where, spec.aws.profile)
     made = cloud_deploy.deploy(sm, ep, on_event)
     remember(out, spec, "endpoint", ep.name, where)

@@ -16,7 +16,7 @@ from smctl.aws.sagemaker_hosting import EndpointState
 from smctl.cloud.endpoint_request import CloudEndpoint, endpoint_config_request, endpoint_request, model_request
 from smctl.contract.location import Location
 from smctl.errors import AwsError, ContainerFailedError
-from smctl.events import OnEvent
+from smctl.events import ByteProgress, OnEvent
 
 POLL_SECONDS = 10.0
 LOG_GROUP = "/aws/sagemaker/Endpoints"
@@ -31,7 +31,7 @@ class Deployment:
 
 
 def upload_model(ep: CloudEndpoint, model: Location | None, bucket: str, *, region: str, profile: str | None,
-                 on_event: OnEvent) -> CloudEndpoint:
+                 on_event: OnEvent, progress: ByteProgress | None = None) -> CloudEndpoint:
     """The endpoint with ModelDataUrl: s3:// as it is; a model.tar.gz uploaded; a folder packed (reproducibly,
     so unchanged files give the same archive and no upload), then uploaded."""
     from smctl.cloud.uploads import upload_once
@@ -43,7 +43,8 @@ def upload_model(ep: CloudEndpoint, model: Location | None, bucket: str, *, regi
     base = f"s3://{bucket}/smctl/models"
     source = model.path
     if source.is_file():
-        prefix = upload_once(source, base, "model", region=region, profile=profile, on_event=on_event)
+        prefix = upload_once(source, base, "model", region=region, profile=profile, on_event=on_event,
+                             progress=progress)
         return replace(ep, model_uri=prefix + source.name)
     from smctl.archive.pack import pack_model
 
@@ -51,7 +52,7 @@ def upload_model(ep: CloudEndpoint, model: Location | None, bucket: str, *, regi
         archive = Path(tmp) / "model.tar.gz"
         pack_model(source, archive)
         prefix = upload_once(archive, base, "model", region=region, profile=profile, on_event=on_event,
-                             shown=f"{source} (packed)")
+                             shown=f"{source} (packed)", progress=progress)
     return replace(ep, model_uri=prefix + "model.tar.gz")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from smctl.aws.sagemaker import TrainingJobState
 from smctl.cloud.training_request import CloudTraining, training_job_request
 from smctl.errors import ContainerFailedError, UsageError
-from smctl.events import OnEvent
+from smctl.events import ByteProgress, OnEvent
 from smctl.training.plan import JobPlan
 
 POLL_SECONDS = 5.0
@@ -52,7 +52,7 @@ class CloudTrainResult:
 
 
 def prepare_request(job: CloudTrainJob, on_event: OnEvent,
-                    on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                    progress: ByteProgress | None = None) -> dict[str, Any]:
     """Upload the local channels (once per content), pick the output and checkpoint paths; the request.
 
     Raises: UsageError (no role), AwsError (bucket, upload).
@@ -85,7 +85,7 @@ def prepare_request(job: CloudTrainJob, on_event: OnEvent,
         if not ch.source.is_s3 and ch.config.name not in uris:
             uris[ch.config.name] = upload_once(local_source(ch, job.plan.job.project_root), base, ch.config.name,
                                                region=job.region, profile=job.profile, on_event=on_event,
-                                               on_progress=on_progress)
+                                               progress=progress)
     cloud = replace(job.cloud, channel_uris=uris)
     if cloud.output_path.startswith("<"):
         cloud = replace(cloud, output_path=f"s3://{bucket}/")

@@ -12,7 +12,7 @@ from typing import Any
 from smctl.cloud.endpoint_request import CloudEndpoint, model_request
 from smctl.cloud.transform_request import transform_job_request
 from smctl.errors import ContainerFailedError
-from smctl.events import OnEvent
+from smctl.events import ByteProgress, OnEvent
 from smctl.transform.job import TransformJob
 
 POLL_SECONDS = 10.0
@@ -31,7 +31,8 @@ class CloudTransform:
     image_pushed: bool = False  # --push has just put the image there: not looked up
 
 
-def locations(ct: CloudTransform, bucket: str, on_event: OnEvent) -> tuple[str, str, Path | None]:
+def locations(ct: CloudTransform, bucket: str, on_event: OnEvent,
+              progress: ByteProgress | None = None) -> tuple[str, str, Path | None]:
     """(input S3 URI, output S3 URI, local folder the results go to or None): local input uploaded once."""
     from smctl.cloud.uploads import upload_once
 
@@ -40,14 +41,15 @@ def locations(ct: CloudTransform, bucket: str, on_event: OnEvent) -> tuple[str, 
         input_uri = job.input.uri
     else:
         input_uri = upload_once(job.input.path, f"s3://{bucket}/smctl/transform-input", "input", region=ct.region,
-                                profile=ct.profile, on_event=on_event)
+                                profile=ct.profile, on_event=on_event, progress=progress)
     if job.output is not None and job.output.is_s3:
         return input_uri, job.output.uri, None
     local = job.output.path if job.output is not None else job.project_root / ".smctl" / "transform" / job.job_name
     return input_uri, f"s3://{bucket}/smctl/transform-output/{job.job_name}/", local
 
 
-def submit(ct: CloudTransform, on_event: OnEvent) -> tuple[Any, dict[str, Any], Path | None]:
+def submit(ct: CloudTransform, on_event: OnEvent,
+           progress: ByteProgress | None = None) -> tuple[Any, dict[str, Any], Path | None]:
     """Model (image + model data) and CreateTransformJob; (client, request, local results folder)."""
     from smctl.aws import sagemaker
     from smctl.aws import sagemaker_hosting as hosting
@@ -63,9 +65,9 @@ def submit(ct: CloudTransform, on_event: OnEvent) -> tuple[Any, dict[str, Any], 
     check_regions([loc.uri for loc in (job.input, job.output, job.model) if loc is not None and loc.is_s3]
                   + ([f"s3://{ct.bucket}/"] if ct.bucket else []), ct.region, profile=ct.profile)
     bucket = ct.bucket or default_bucket(ct.region, ct.profile)
-    input_uri, output_uri, local = locations(ct, bucket, on_event)
+    input_uri, output_uri, local = locations(ct, bucket, on_event, progress)
     ep = upload_model(CloudEndpoint(name=job.job_name, image=job.image, role_arn=ct.role_arn), job.model, bucket,
-                      region=ct.region, profile=ct.profile, on_event=on_event)
+                      region=ct.region, profile=ct.profile, on_event=on_event, progress=progress)
     sm = sagemaker.client(ct.region, ct.profile)
     model_name = f"{job.job_name[:56]}-model"
     hosting.create(sm, "create_model", model_request(ep, model_name), f"the model {model_name}")

@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from smctl.events import ByteProgress
+
 CHUNK = 1 << 20
 
 
@@ -36,7 +38,7 @@ def content_digest(files: list[tuple[Path, str]]) -> str:
 
 
 def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, profile: str | None,
-                on_event: Callable[[str, dict], None], on_progress: Callable[[int], None] | None = None,
+                on_event: Callable[[str, dict], None], progress: ByteProgress | None = None,
                 shown: str | None = None) -> str:
     """Upload `source` to BASE/NAME/DIGEST/ unless that upload finished before; its S3 prefix."""
     from smctl.aws import s3_sync
@@ -53,6 +55,10 @@ def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, p
     on_event("upload", {"message": f"{name}: uploading {shown or source} ({len(files)} file(s), {size} bytes) to "
                                    f"{prefix}",
                         "uri": prefix, "skipped": False, "bytes": size})
-    s3_sync.upload_files(files, prefix, region=region, profile=profile, on_progress=on_progress)
+    if progress is None:
+        s3_sync.upload_files(files, prefix, region=region, profile=profile)
+    else:
+        with progress(f"uploading {name}", size) as advance:
+            s3_sync.upload_files(files, prefix, region=region, profile=profile, on_progress=advance)
     s3_sync.put_text(marker, f"{len(files)} files, {size} bytes\n", region, profile)
     return prefix

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 
 import boto3
@@ -163,3 +164,30 @@ def test_a_failed_job_exits_5_with_its_failure_reason_and_last_lines():
     assert err.value.exit_code == ExitCode.CONTAINER_FAILED
     assert "ExecuteUserScriptError" in err.value.message and "ValueError: bad column" in err.value.message
     assert "local-train" in (err.value.hint or "")
+
+
+def test_an_upload_reports_its_bytes_to_the_progress_bar_once(aws_env, tmp_path):
+    from smctl.cloud.uploads import upload_once
+
+    (tmp_path / "chan").mkdir()
+    (tmp_path / "chan" / "big.bin").write_bytes(os.urandom(9 << 20))  # multipart: several parts at once
+    (tmp_path / "chan" / "small.txt").write_text("x" * 100)
+    bars: list[tuple[str, int, list[int]]] = []
+
+    @contextlib.contextmanager
+    def progress(description: str, total: int):
+        done: list[int] = []
+        bars.append((description, total, done))
+        yield done.append
+
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    events: list[tuple[str, dict]] = []
+    for _ in range(2):
+        upload_once(tmp_path / "chan", f"s3://{BUCKET}/progress", "training", region="us-east-1", profile=None,
+                    on_event=lambda k, d: events.append((k, d)), progress=progress)
+    assert len(bars) == 1  # the second time the content is there already: no upload, no bar
+    description, total, done = bars[0]
+    assert description == "uploading training" and total == (9 << 20) + 100 and sum(done) == total
+    assert [d["skipped"] for _, d in events] == [False, True]
