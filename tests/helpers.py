@@ -104,3 +104,19 @@ def seed_sagemaker_account(role_arn: str, *images: str, platform: tuple[str, str
         with suppress(ecr.exceptions.ImageAlreadyExistsException):
             ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag,
                           imageManifestMediaType=manifest["mediaType"])
+
+
+CLOUD_ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"  # moto's account
+TRAIN_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
+SERVE_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"
+
+
+def cloud_project(root: Path, image: str, files: dict[str, str] | None = None) -> Path:
+    """A project folder for the cloud commands (smctl.toml in us-east-1, `files` by relative path), with the role and
+    `image` seeded in moto's IAM and ECR. File contents should be unique to the test: moto's S3 lives all session."""
+    seed_sagemaker_account(CLOUD_ROLE, image)
+    (root / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
+    for rel, text in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import PushOption, parse_pairs
+from smctl.cli.options import PushOption, YesOption, parse_pairs
 from smctl.cli.output import Output, event_printer
 
 HELP = "Deploy what local-serve runs as a SageMaker endpoint (model, config, endpoint) and wait until InService."
@@ -118,27 +117,18 @@ def deploy(
 def undeploy(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The SageMaker endpoint.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: YesOption = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
 ) -> None:
-    from smctl.aws import sagemaker
-    from smctl.cli.options import cloud_region
+    from smctl.cli.options import confirm, sagemaker_client
     from smctl.cloud.undeploy import remove_endpoint, what_to_remove
-    from smctl.errors import UsageError
-    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
-    spec = load_project(ctx.obj.config)
-    where = cloud_region(spec, region)
-    sm = sagemaker.client(where, spec.aws.profile)
+    _, _, sm = sagemaker_client(ctx, region)
     plan = what_to_remove(sm, name)
     if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(f"smctl undeploy deletes endpoint {name}, config {plan.config} and model(s) "
-                             f"{', '.join(plan.models) or '(none)'}, and there is no terminal to ask",
-                             f"confirm with --yes: smctl undeploy {name} --yes")
-        typer.confirm(f"delete endpoint {name}, config {plan.config} and model(s) {', '.join(plan.models)}?",
-                      abort=True)
+        confirm(f"delete endpoint {name}, config {plan.config} and model(s) {', '.join(plan.models) or '(none)'}",
+                f"smctl undeploy {name}")
     removed = remove_endpoint(sm, plan)
     out.result({"removed": removed}, lambda c: c.print(f"removed {', '.join(removed)}", markup=False))
 

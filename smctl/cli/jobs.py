@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.options import in_range
+from smctl.cli.options import YesOption, in_range
 from smctl.cli.output import Output, event_printer
 
 JOBS_HELP = ("This project's SageMaker training jobs, transform jobs and endpoints (those smctl train, transform and "
@@ -60,27 +59,19 @@ def _cell(row: dict[str, Any], column: str) -> str:
 def stop(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="The SageMaker training job or transform job.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    yes: YesOption = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the job has stopped.")] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
 ) -> None:
-    from smctl.aws import sagemaker
-    from smctl.cli.options import cloud_region
+    from smctl.cli.options import confirm, sagemaker_client
     from smctl.cloud.jobs import stop as stop_job
     from smctl.cloud.jobs import what_to_stop
-    from smctl.errors import UsageError
-    from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
-    spec = load_project(ctx.obj.config)
-    where = cloud_region(spec, region)
-    sm = sagemaker.client(where, spec.aws.profile)
+    _, where, sm = sagemaker_client(ctx, region)
     kind, status = what_to_stop(sm, name)
     if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(f"smctl stop ends the {kind} {name} ({status}) in {where}, and there is no terminal "
-                             "to ask", f"confirm with --yes: smctl stop {name} --yes")
-        typer.confirm(f"stop the {kind} {name} ({status}) in {where}?", abort=True)
+        confirm(f"stop the {kind} {name} ({status}) in {where}", f"smctl stop {name}")
     result = stop_job(sm, kind, name, status, event_printer(out), wait=wait)
     data = {"kind": result.kind, "name": result.name, "status": result.status, "region": where}
     follow = "" if wait else f"; follow it: smctl logs {name} --cloud -f"

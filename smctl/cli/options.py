@@ -251,3 +251,32 @@ def cloud_image(out: Any, spec: Any, image: str, *, push: bool, region: str | No
                          "set up AWS credentials and a region for ECR (smctl doctor), or drop [aws] registry")
     out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded); the job uses {result.ecr_uri}")
     return result.ecr_uri
+
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
+
+
+def confirm(what: str, command: str) -> None:
+    """Ask `what?` on the terminal (no: abort); without a terminal, refuse and name `command --yes`.
+
+    Raises: UsageError (no terminal), typer.Abort (the answer was no).
+    """
+    import sys
+
+    if not sys.stdin.isatty():
+        raise UsageError(f"{command} would {what}, and there is no terminal to ask",
+                         f"confirm with --yes: {command} --yes")
+    typer.confirm(f"{what}?", abort=True)
+
+
+def sagemaker_client(ctx: typer.Context, region: str | None) -> tuple[Any, str, Any]:
+    """(project spec, region, SageMaker client) for a command that acts on SageMaker by name.
+
+    Raises: ConfigError (smctl.toml), UsageError/AwsError (region).
+    """
+    from smctl.aws import sagemaker
+    from smctl.project.spec import load_project
+
+    spec = load_project(ctx.obj.config)
+    where = cloud_region(spec, region)
+    return spec, where, sagemaker.client(where, spec.aws.profile)

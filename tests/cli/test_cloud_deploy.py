@@ -10,19 +10,15 @@ import boto3
 import pytest
 
 from smctl.errors import ExitCode
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, SERVE_IMAGE, cloud_project
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = SERVE_IMAGE
+ROLE = CLOUD_ROLE
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "weights.bin").write_text(f"weights of {tmp_path}\n")  # unique: moto's S3 lasts all session
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE, {"model/weights.bin": f"weights of {tmp_path}\n"})
 
 
 def _models() -> set[str]:

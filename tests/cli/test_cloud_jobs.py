@@ -12,21 +12,16 @@ import pytest
 from smctl.cloud.jobs import row_of
 from smctl.cloud.ledger import Entry, entries, record
 from smctl.errors import ExitCode
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, TRAIN_IMAGE, cloud_project
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = TRAIN_IMAGE
+ROLE = CLOUD_ROLE
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.csv").write_text(f"1,2\n# {tmp_path}\n")
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "weights.bin").write_text(f"weights of {tmp_path}\n")
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE, {"data/train.csv": f"1,2\n# {tmp_path}\n",
+                                           "model/weights.bin": f"weights of {tmp_path}\n"})
 
 
 def _unique(prefix: str) -> str:

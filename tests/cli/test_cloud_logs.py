@@ -9,17 +9,15 @@ import boto3
 import pytest
 
 from smctl.errors import ExitCode
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, TRAIN_IMAGE, cloud_project
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = TRAIN_IMAGE
+ROLE = CLOUD_ROLE
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE)
 
 
 def _seed(group: str, streams: dict[str, list[str]]) -> None:

@@ -13,23 +13,20 @@ import pytest
 
 from smctl.cloud.preflight import check_instance_type, check_volume
 from smctl.errors import ExitCode
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, TRAIN_IMAGE, cloud_project, seed_sagemaker_account
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = TRAIN_IMAGE
+ROLE = CLOUD_ROLE
 OTHER_ROLE = "arn:aws:iam::999999999999:role/SageMakerExecution"
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "a.csv").write_text(f"1,2\n# {tmp_path}\n")
+    root = cloud_project(tmp_path, IMAGE, {"data/a.csv": f"1,2\n# {tmp_path}\n"})
     s3 = boto3.client("s3", region_name="eu-west-1")
     if "bucket-in-ireland" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket="bucket-in-ireland", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    return tmp_path
+    return root
 
 
 def _jobs() -> tuple[set[str], set[str], set[str]]:

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from smctl.errors import ExitCode
-from tests.helpers import seed_sagemaker_account, smctl_exe
+from tests.helpers import CLOUD_ROLE, TRAIN_IMAGE, cloud_project, smctl_exe
 from tests.recorded_sagemaker import (
     EXPIRED,
     FORWARD,
@@ -31,17 +31,13 @@ from tests.recorded_sagemaker import (
     training_not_found,
 )
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = TRAIN_IMAGE
+ROLE = CLOUD_ROLE
 
 
 @pytest.fixture
 def project(tmp_path, recorded_sagemaker):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.csv").write_text(f"1,2\n# {tmp_path}\n")  # moto's S3 lives all session
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE, {"data/train.csv": f"1,2\n# {tmp_path}\n"})
 
 
 @pytest.fixture

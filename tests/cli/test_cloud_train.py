@@ -15,22 +15,16 @@ import pytest
 from smctl.aws.sagemaker import state_of
 from smctl.cloud.training import CloudTrainResult, raise_for_status
 from smctl.errors import ContainerFailedError, ExitCode
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, TRAIN_IMAGE, cloud_project
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = TRAIN_IMAGE
+ROLE = CLOUD_ROLE
 BUCKET = "sagemaker-us-east-1-123456789012"  # the SDK's default bucket for moto's account
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.csv").write_text(f"1,2\n3,4\n# {tmp_path}\n")  # moto's S3 lives all session
-    (tmp_path / "data" / "sub").mkdir()
-    (tmp_path / "data" / "sub" / "more.csv").write_text("5,6\n")
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE, {"data/train.csv": f"1,2\n3,4\n# {tmp_path}\n", "data/sub/more.csv": "5,6\n"})
 
 
 def _seed_logs(job: str, hosts: int, lines: int = 3) -> None:

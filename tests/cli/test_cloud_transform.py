@@ -12,19 +12,15 @@ from smctl.contract.location import Location
 from smctl.errors import ExitCode
 from smctl.transform.job import TransformJob
 from smctl.transform.params import ENV_NAMES, UserLimits, batch_environment
-from tests.helpers import seed_sagemaker_account
+from tests.helpers import CLOUD_ROLE, SERVE_IMAGE, cloud_project
 
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
+IMAGE = SERVE_IMAGE
+ROLE = CLOUD_ROLE
 
 
 @pytest.fixture
 def project(tmp_path, aws_env):
-    seed_sagemaker_account(ROLE, IMAGE)
-    (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.csv").write_text(f"1,2\n3,4\n# {tmp_path}\n")
-    return tmp_path
+    return cloud_project(tmp_path, IMAGE, {"in/a.csv": f"1,2\n3,4\n# {tmp_path}\n"})
 
 
 def test_transform_creates_the_job_local_transform_would_run(smctl, project):
