@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from smctl.cli.job_options import (
+    ArgsOption,
+    EntrypointOption,
+    EnvOption,
+    HpEncodingOption,
+    HpOption,
+    HyperparametersOption,
+    InstanceCountOption,
+    InstanceTypeOption,
+    JobNameOption,
+)
 from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
 
@@ -18,21 +28,18 @@ def train(
     ctx: typer.Context,
     image: Annotated[str | None, typer.Option(
         "--image", metavar="IMAGE", help="ECR image URI (default: smctl.toml).")] = None,
-    hp: Annotated[list[str] | None, typer.Option(
-        "--hp", metavar="KEY=VALUE", help="Hyperparameter KEY=VALUE (repeatable).")] = None,
-    hyperparameters: Annotated[Path | None, typer.Option(
-        "--hyperparameters", metavar="FILE", help="JSON file of hyperparameters.")] = None,
+    hp: HpOption = None,
+    hyperparameters: HyperparametersOption = None,
     channel: Annotated[list[str] | None, typer.Option(
         "--channel", metavar="NAME=PATH[,OPT=VALUE...]",
         help="As local-train's: a local PATH is uploaded (once per content), s3:// is used as it is.")] = None,
-    instance_type: Annotated[str | None, typer.Option("--instance-type", metavar="TYPE")] = None,
-    instance_count: Annotated[int | None, typer.Option("--instance-count", metavar="N")] = None,
-    env: Annotated[list[str] | None, typer.Option(
-        "--env", metavar="KEY=VALUE", help="Container environment KEY=VALUE.")] = None,
-    job_name: Annotated[str | None, typer.Option("--job-name", metavar="NAME")] = None,
-    entrypoint: Annotated[str | None, typer.Option("--entrypoint", metavar="COMMAND")] = None,
-    args: Annotated[str | None, typer.Option("--args", metavar="ARGS")] = None,
-    hp_encoding: Annotated[str | None, typer.Option("--hp-encoding", metavar="json|str")] = None,
+    instance_type: InstanceTypeOption = None,
+    instance_count: InstanceCountOption = None,
+    env: EnvOption = None,
+    job_name: JobNameOption = None,
+    entrypoint: EntrypointOption = None,
+    args: ArgsOption = None,
+    hp_encoding: HpEncodingOption = None,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
     role: Annotated[str | None, typer.Option(
         "--role", metavar="ARN", help="The job's execution role (default: smctl.toml [aws] role).")] = None,

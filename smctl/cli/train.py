@@ -9,6 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from smctl.cli.job_options import (
+    ArgsOption,
+    EntrypointOption,
+    EnvOption,
+    HpEncodingOption,
+    HpOption,
+    HyperparametersOption,
+    InstanceCountOption,
+    InstanceTypeOption,
+    JobNameOption,
+)
 from smctl.cli.options import (
     NoCredentialsOption,
     RoleOption,
@@ -34,19 +45,15 @@ def local_train(
     ctx: typer.Context,
     image: Annotated[str | None, typer.Option(
         "--image", metavar="IMAGE", help="Image to train (default: smctl.toml).")] = None,
-    hp: Annotated[list[str] | None, typer.Option(
-        "--hp", metavar="KEY=VALUE", help="Hyperparameter KEY=VALUE (repeatable).")] = None,
-    hyperparameters: Annotated[Path | None, typer.Option(
-        "--hyperparameters", metavar="FILE", help="JSON file of hyperparameters.")] = None,
+    hp: HpOption = None,
+    hyperparameters: HyperparametersOption = None,
     channel: Annotated[list[str] | None, typer.Option(
         "--channel", metavar="NAME=PATH[,OPT=VALUE...]",
         help="NAME=PATH|s3://..., options after commas: content_type=, mode=File|FastFile|Pipe, "
         "distribution=FullyReplicated|ShardedByS3Key, record_wrapper=None|RecordIO, compression=None|Gzip, "
         "shuffle_seed=N.")] = None,
-    instance_type: Annotated[str | None, typer.Option(
-        "--instance-type", metavar="TYPE", help="ml.* type: CPU/memory limits.")] = None,
-    instance_count: Annotated[int | None, typer.Option(
-        "--instance-count", metavar="N", help="Number of hosts (1 or more).")] = None,
+    instance_type: InstanceTypeOption = None,
+    instance_count: InstanceCountOption = None,
     gpus: Annotated[str | None, typer.Option(
         "--gpus", metavar="WHICH", help="all | N | ids (0,1) | none | auto.")] = None,
     output_dir: Annotated[Path | None, typer.Option(
@@ -55,18 +62,11 @@ def local_train(
     checkpoint_dir: Annotated[Path | None, typer.Option(
         "--checkpoint-dir", metavar="DIR",
         help="Restored to /opt/ml/checkpoints, synced back during and after.")] = None,
-    env: Annotated[list[str] | None, typer.Option(
-        "--env", metavar="KEY=VALUE", help="Container environment KEY=VALUE.")] = None,
-    job_name: Annotated[str | None, typer.Option(
-        "--job-name", metavar="NAME", help="Training job name (default: IMAGE-TIMESTAMP).")] = None,
-    entrypoint: Annotated[str | None, typer.Option(
-        "--entrypoint", metavar="COMMAND",
-        help="ContainerEntrypoint: replaces ENTRYPOINT, and `train` is not passed.")] = None,
-    args: Annotated[str | None, typer.Option(
-        "--args", metavar="ARGS", help="ContainerArguments: replace `train`.")] = None,
-    hp_encoding: Annotated[str | None, typer.Option(
-        "--hp-encoding", metavar="json|str",
-        help="json (framework estimators, the default) or str (generic Estimator).")] = None,
+    env: EnvOption = None,
+    job_name: JobNameOption = None,
+    entrypoint: EntrypointOption = None,
+    args: ArgsOption = None,
+    hp_encoding: HpEncodingOption = None,
     region: Annotated[str | None, typer.Option(
         "--region", metavar="REGION", help="AWS region (for s3:// channels).")] = None,
     simulate_interruption: Annotated[float | None, typer.Option(

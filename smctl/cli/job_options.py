@@ -1,0 +1,27 @@
+"""The options local-train and train share, declared once: the same flag means the same thing in both places."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HpOption = Annotated[list[str] | None, typer.Option(
+    "--hp", metavar="KEY=VALUE", help="Hyperparameter KEY=VALUE (repeatable).")]
+HyperparametersOption = Annotated[Path | None, typer.Option(
+    "--hyperparameters", metavar="FILE", help="JSON file of hyperparameters.")]
+InstanceTypeOption = Annotated[str | None, typer.Option(
+    "--instance-type", metavar="TYPE", help="ml.* type: CPU/memory limits here, the instance in SageMaker.")]
+InstanceCountOption = Annotated[int | None, typer.Option(
+    "--instance-count", metavar="N", help="Number of hosts (1 or more).")]
+EnvOption = Annotated[list[str] | None, typer.Option(
+    "--env", metavar="KEY=VALUE", help="Container environment KEY=VALUE.")]
+JobNameOption = Annotated[str | None, typer.Option(
+    "--job-name", metavar="NAME", help="Training job name (default: IMAGE-TIMESTAMP).")]
+EntrypointOption = Annotated[str | None, typer.Option(
+    "--entrypoint", metavar="COMMAND", help="ContainerEntrypoint: replaces ENTRYPOINT, and `train` is not passed.")]
+ArgsOption = Annotated[str | None, typer.Option(
+    "--args", metavar="ARGS", help="ContainerArguments: replace `train`.")]
+HpEncodingOption = Annotated[str | None, typer.Option(
+    "--hp-encoding", metavar="json|str", help="json (framework estimators, the default) or str (generic Estimator).")]
