@@ -16,6 +16,7 @@ import pytest
 import typer
 
 from smctl.cli.app import app
+from tests.helpers import seed_sagemaker_account
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:v1"
@@ -99,6 +100,7 @@ def test_the_tables_name_fields(command):
 
 @pytest.fixture
 def project(tmp_path, aws_env):
+    seed_sagemaker_account(ROLE, IMAGE)  # the role and the image the preflight asks IAM and ECR for
     (tmp_path / "smctl.toml").write_text('[project]\nname = "churn"\n[aws]\nregion = "us-east-1"\n')
     for folder in ("data", "model"):
         (tmp_path / folder).mkdir()
