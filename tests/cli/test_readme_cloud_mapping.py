@@ -125,7 +125,7 @@ TRAIN_OPTIONS = {
     "--checkpoint-s3": ["s3://bucket-ck/p/"], "--max-runtime": ["3600"], "--spot": [], "--max-wait": ["7200"],
     "--volume-size": ["50"], "--volume-kms-key": ["alias/volume"], "--output-kms-key": ["alias/output"],
     "--subnet": ["subnet-1"], "--security-group": ["sg-1"], "--tag": ["team=ml"], "--metric": ["loss=loss: ([0-9.]+)"],
-    "--no-wait": [], "--dry-run": [],
+    "--no-wait": [], "--push": [], "--dry-run": [],  # with --dry-run, --push pushes nothing
 }
 
 
