@@ -50,6 +50,7 @@ def local_serve(
     from smctl.errors import UsageError
     from smctl.project.spec import load_project
     from smctl.serving import endpoint as serving
+    from smctl.serving import lifecycle
 
     out: Output = ctx.obj.out
     if detach and runtime_port is not None:
@@ -83,7 +84,7 @@ def local_serve(
     out.info(f"starting endpoint {config.name}: docker run {config.image} serve on {where}, "
              f"model {config.model or '(none)'}, {plan.instance.name}")
     on_event = endpoint_events(out)
-    with serving.running_endpoint(plan, on_event, detach=detach, client=client) as ready:
+    with lifecycle.running_endpoint(plan, on_event, detach=detach, client=client) as ready:
         out.info(f"endpoint {ready.name} ready at {ready.url} after {ready.seconds_to_ready:.1f} s "
                  f"(try: smctl invoke {ready.name} --data '...')")
         out.result(ready.as_dict(), lambda c: c.print(ready.url, markup=False))
@@ -98,7 +99,7 @@ def local_serve(
             out.info(f"SageMaker Runtime API at {runtime.url} (boto3: endpoint_url='{runtime.url}')")
         out.info("serving in the foreground; Ctrl-C stops and removes the container")
         try:
-            serving.wait_for_exit(ready, on_event)
+            lifecycle.wait_for_exit(ready, on_event)
         finally:
             if runtime is not None:
                 runtime.stop()

@@ -1,5 +1,5 @@
-"""The container a transform talks to: started for the job through smctl.serving.endpoint (the one place to swap), or a
-running local endpoint found by its labels; plus GET /execution-parameters."""
+"""The container a transform talks to: started for the job through smctl.serving (endpoint: the plan, lifecycle:
+the run; the one place to swap), or a running local endpoint found by its labels; plus GET /execution-parameters."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Locat
     """
     from smctl.engine.labels import LABEL_JOB, LABEL_KIND
     from smctl.serving import endpoint as serving
+    from smctl.serving.lifecycle import running_endpoint
 
     config = serving.ServeConfig(image=image, name=job_name, project_root=project_root, model=model, port=0,
                                  host="127.0.0.1", environment=dict(environment), instance_type=instance_type,
@@ -49,7 +50,7 @@ def job_container(*, image: str, job_name: str, project_root: Path, model: Locat
     plan = dataclasses.replace(plan, container=dataclasses.replace(plan.container, labels=labels))
     on_event("starting", {"message": f"starting {image} serve for {job_name} ({plan.instance.name}, model "
                                      f"{model or '(none)'})"})
-    with serving.running_endpoint(plan, on_event) as ready:
+    with running_endpoint(plan, on_event) as ready:
         yield Target(ready.host, ready.port, ready.container_name, started=True)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from smctl.errors import ContainerFailedError
-from smctl.serving.endpoint import ServeConfig, plan_endpoint, running_endpoint
+from smctl.serving.endpoint import ServeConfig, plan_endpoint
+from smctl.serving.lifecycle import running_endpoint
 from tests.helpers import TEST_LABELS, WORKER
 from tests.integration import serving_fixtures
 from tests.integration.serving_fixtures import Foreground, endpoint_containers
