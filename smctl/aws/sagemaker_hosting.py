@@ -15,7 +15,7 @@ TERMINAL = ("InService", "Failed", "OutOfService")
 # SageMaker names the quota it applied: "The account-level service limit 'ml.m5.large for endpoint usage' is ..."
 _QUOTA = re.compile(r"service limit '([^']+)'")
 # (quota kind, where the instance type is set): every create here but the transform job's is an endpoint's
-_USAGE = {"create_transform_job": ("transform job usage", "[transform] instance_type in smctl.toml")}
+_USAGE = {"create_transform_job": ("transform job usage", "--instance-type (or [transform] instance_type)")}
 _ENDPOINT_USAGE = ("endpoint usage", "--instance-type")
 
 

@@ -78,6 +78,7 @@ def train(
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
+    bucket = spec.aws.with_overrides(bucket=bucket).bucket  # --bucket, else [aws] bucket
     job = build_job(spec, "train", image=image, hp=hp, hyperparameters=hyperparameters, channel=channel,
                     instance_type=instance_type, instance_count=instance_count, gpus=None, output_dir=None,
                     checkpoint_dir=None, env=env, job_name=job_name, entrypoint=entrypoint, args=args,
@@ -90,6 +91,9 @@ def train(
     if warning:
         out.warn(warning)
     plan = plan_job(job, offered)
+    if max_wait is not None and not spot:
+        raise UsageError("--max-wait applies to Spot training only (MaxWaitTimeInSeconds)",
+                         "add --spot for Managed Spot training, or drop --max-wait")
     if spot and max_wait is not None and max_wait < max_runtime:
         raise UsageError(f"--max-wait {max_wait} is shorter than --max-runtime {max_runtime}",
                          f"Spot waits count too: --max-wait {max_runtime} or more")
@@ -129,7 +133,8 @@ def train(
         raise
     except CredentialsExpiredError as exc:
         raise exc.while_waiting(f"training job {name}", resume) from exc
-    artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile)
+    artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile,
+                                                latest_dir=plan.latest_dir, on_event=on_event)
                  if state.status == "Completed" else (None, None))
     result = cloud_training.result_of(state, tail, started, artifacts, request)
     out.result(result.as_dict(), lambda c: _render(c, result))

@@ -20,7 +20,7 @@ def transform(
     input_: Annotated[str | None, Opt("--input", metavar=WHERE, help="Input folder (uploaded) or s3:// prefix.")
                       ] = None,
     output: Annotated[str | None, Opt("--output", metavar=WHERE, help="Local folder (results downloaded) or s3://"
-                                      " prefix (default: .smctl/transform/JOB/).")] = None,
+                                      " prefix (default: [transform] output).")] = None,
     image: Annotated[str | None, Opt("--image", metavar="IMAGE", help="ECR image URI of the serving image.")] = None,
     model: Annotated[str | None, Opt("--model", metavar=WHERE, help="Model folder, model.tar.gz or s3:// URI.")
                      ] = None,
@@ -38,7 +38,11 @@ def transform(
     timeout: Annotated[int | None, Opt("--timeout", metavar="SECONDS")] = None,
     retries: Annotated[int | None, Opt("--retries", metavar="N")] = None,
     env: Annotated[list[str] | None, Opt("--env", metavar="KEY=VALUE")] = None,
+    instance_type: Annotated[str | None, Opt(
+        "--instance-type", metavar="TYPE", help="ml.* type (default: [transform] instance_type).")] = None,
     instance_count: Annotated[int, Opt("--instance-count", metavar="N")] = 1,
+    job_name: Annotated[str | None, Opt(
+        "--job-name", metavar="NAME", help="Transform job name (default: transform-TIMESTAMP-RANDOM).")] = None,
     role: Annotated[str | None, Opt("--role", metavar="ARN", help="Execution role ([aws] role).")] = None,
     region: Annotated[str | None, Opt("--region", metavar="REGION")] = None,
     bucket: Annotated[str | None, Opt("--bucket", metavar="BUCKET")] = None,
@@ -56,13 +60,16 @@ def transform(
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
+    bucket = spec.aws.with_overrides(bucket=bucket).bucket  # --bucket, else [aws] bucket
     job = build_transform_job(
-        spec, "transform", job_name=new_job_name(), image=image, model=model, input_=input_, output=output,
-        content_type=content_type, accept=accept, split_type=split_type, strategy=strategy, max_payload=max_payload,
-        max_concurrent=max_concurrent, assemble_with=assemble_with, input_filter=input_filter,
+        spec, "transform", job_name=_job_name(job_name) or new_job_name(), image=image, model=model, input_=input_,
+        output=output, content_type=content_type, accept=accept, split_type=split_type, strategy=strategy,
+        max_payload=max_payload, max_concurrent=max_concurrent, assemble_with=assemble_with, input_filter=input_filter,
         output_filter=output_filter, join_source=join_source, compression=compression, timeout=timeout,
         retries=retries, env=env)
     assert job.image is not None  # build_transform_job requires one without --endpoint
+    if instance_type is not None:
+        job = replace(job, instance_type=spec.transform.with_overrides(instance_type=instance_type).instance_type)
     if not (push and dry_run):
         job = replace(job, image=cloud_image(out, spec, job.image, push=push, region=region, command="transform"))
     role_arn = require_role(spec, role, "transform job")
@@ -105,3 +112,14 @@ def transform(
         f"{job.job_name}: {result['status']}; output {result['output']}"
         + (f" ({len(files)} file(s) in {local})" if local is not None else ""), markup=False))
     cloud_transform.raise_for_status(d)
+
+
+def _job_name(name: str | None) -> str | None:
+    """--job-name through SageMaker's rule for TransformJobName. Raises: UsageError naming the flag."""
+    from smctl.errors import UsageError
+    from smctl.training.plan import JOB_NAME
+
+    if name is not None and not JOB_NAME.match(name):
+        raise UsageError(f"--job-name {name!r} is not a valid transform job name",
+                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
+    return name

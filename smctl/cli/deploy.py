@@ -51,6 +51,7 @@ def deploy(
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
+    bucket = spec.aws.with_overrides(bucket=bucket).bucket  # --bucket, else [aws] bucket
     s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, name=name,
                                   startup_timeout=startup_timeout)
     if not s.image:
@@ -61,13 +62,23 @@ def deploy(
     if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
         raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
                          "e.g. --serverless-memory 2048")
+    if serverless_memory is not None:
+        given = [flag for flag, value in (("--instance-type", instance_type), ("--startup-timeout", startup_timeout),
+                                          ("--instance-count", instance_count if instance_count != 1 else None))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} and --serverless-memory were both given: a serverless endpoint "
+                             "has no instances to choose and no startup health check setting",
+                             f"drop {', '.join(given)} for serverless, or drop --serverless-memory for instances")
     ep = CloudEndpoint(name=s.name, image=s.image, role_arn=role_arn,
                        environment={**s.environment, **parse_pairs(env or [], "--env")},
                        instance_type=s.instance_type, instance_count=instance_count, variant=variant,
                        serverless_memory_mb=serverless_memory, serverless_max_concurrency=serverless_concurrency,
-                       startup_timeout=startup_timeout, data_capture_uri=data_capture,
+                       startup_timeout=_startup_timeout(spec, startup_timeout), data_capture_uri=data_capture,
                        tags=parse_pairs(tag or [], "--tag"))
     if dry_run:
+        if s.model is not None and s.model.is_s3:  # used as it is: the request names it already
+            ep = replace(ep, model_uri=s.model.uri)
         names = f"{s.name}-<timestamp>"
         requests = {"CreateModel": model_request(ep, names),
                     "CreateEndpointConfig": endpoint_config_request(ep, names, names),
@@ -137,3 +148,15 @@ def _render(console: Any, r: dict[str, Any]) -> None:
     console.print(f"{r['endpoint']}: {r['status']} (model {r['model']}, config {r['config']})", markup=False)
     if r.get("model_data"):
         console.print(f"  model data: {r['model_data']}", markup=False)
+
+
+def _startup_timeout(spec: Any, flag: int | None) -> int | None:
+    """--startup-timeout, else [serve] startup_timeout when smctl.toml sets it to other than local-serve's default;
+    None leaves SageMaker's own default."""
+    from smctl.project.schema import SECTIONS
+
+    if flag is not None:
+        return flag
+    default = next(f.default for f in SECTIONS["serve"] if f.name == "startup_timeout")
+    value = spec.serve.startup_timeout
+    return int(value) if value is not None and value != default else None

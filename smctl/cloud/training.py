@@ -151,10 +151,12 @@ def follow(sm: Any, name: str, on_event: OnEvent, *, region: str, profile: str |
         sleep(poll)
 
 
-def fetch_artifacts(state: TrainingJobState, dest: Path, *, region: str,
-                    profile: str | None = None) -> tuple[Path | None, Path | None]:
-    """model.tar.gz and output.tar.gz of a finished job into `dest`, as local-train lays them out."""
+def fetch_artifacts(state: TrainingJobState, dest: Path, *, region: str, profile: str | None = None,
+                    latest_dir: Path | None = None, on_event: OnEvent | None = None) -> tuple[Path | None, Path | None]:
+    """model.tar.gz and output.tar.gz of a finished job into `dest`, as local-train lays them out (`latest_dir`: the
+    links that name the latest job's, as a local run leaves them)."""
     from smctl.aws import s3_sync
+    from smctl.training.artifacts import link_latest
 
     got: list[Path | None] = []
     output_uri = f"{(state.output_path or '').rstrip('/')}/{state.name}/output/output.tar.gz"
@@ -164,6 +166,10 @@ def fetch_artifacts(state: TrainingJobState, dest: Path, *, region: str,
             got.append(s3_sync.download(uri, dest / name, region, profile))
         else:
             got.append(None)
+    if latest_dir is not None:
+        for path in got:
+            if path is not None:
+                link_latest(latest_dir / path.name, path, on_event or (lambda kind, data: None))
     return got[0], got[1]
 
 

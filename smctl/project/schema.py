@@ -71,6 +71,8 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
                                "e.g. 127.0.0.1:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com")),
         Field("role", text(ROLE_ARN.pattern, "an IAM role ARN", 2048,
                            "e.g. arn:aws:iam::123456789012:role/SageMakerExecutionRole")),
+        Field("bucket", text(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase letters, "
+                             "digits, dots and hyphens)", 63, 'the name alone, no s3://: bucket = "my-ml-bucket"')),
     ),
     "train": (
         Field("image", image_ref),

@@ -88,6 +88,7 @@ class AwsSection(_Section):
     account_id: str | None
     registry: str | None
     role: str | None  # the execution role local runs assume for their containers' credentials (--role)
+    bucket: str | None  # the cloud commands' uploads and default output (default: sagemaker-REGION-ACCOUNT)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -86,11 +86,11 @@ def collect_artifacts(plan: JobPlan, on_event: OnEvent) -> tuple[Path, Path]:
     artifacts = [dest for _, dest in pairs]
     if plan.latest_dir is not None:
         for dest in artifacts:
-            _link_latest(plan.latest_dir / dest.name, dest, on_event)
+            link_latest(plan.latest_dir / dest.name, dest, on_event)
     return artifacts[0], artifacts[1]
 
 
-def _link_latest(link: Path, target: Path, on_event: OnEvent) -> None:
+def link_latest(link: Path, target: Path, on_event: OnEvent) -> None:
     """Point `link` at `target` (relative, swapped in atomically) so the latest job's artifact has a fixed path."""
     tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     try:

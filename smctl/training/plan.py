@@ -109,7 +109,8 @@ class JobPlan:
 
 
 def default_job_name(image: str) -> str:
-    base = re.sub(r"[^a-zA-Z0-9-]", "-", image.rsplit("/", 1)[-1].split(":")[0]).strip("-")[:30] or "job"
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":")[0]  # the repository's last part: no tag, no digest
+    base = re.sub(r"[^a-zA-Z0-9-]", "-", name).strip("-")[:30] or "job"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
     return f"{base}-{stamp}-{secrets.token_hex(2)}"
 

@@ -114,3 +114,18 @@ def test_what_sagemaker_would_refuse_is_refused_first(smctl, project, args, word
     assert res.exit_code == ExitCode.USAGE, res.stderr
     assert words in res.stderr
     assert _models() == before
+
+
+def test_deploy_reads_the_startup_timeout_from_smctl_toml_and_refuses_what_serverless_cannot_take(smctl, project):
+    with (project / "smctl.toml").open("a") as f:
+        f.write("[serve]\nstartup_timeout = 900\n")
+    res = smctl("--json", "deploy", "--image", IMAGE, "--role", ROLE, "--model", "s3://bucket-b/m/model.tar.gz",
+                "--dry-run", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    requests = res.json["result"]["requests"]
+    variant = requests["CreateEndpointConfig"]["ProductionVariants"][0]
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 900
+    assert requests["CreateModel"]["PrimaryContainer"]["ModelDataUrl"] == "s3://bucket-b/m/model.tar.gz"
+    both = smctl("deploy", "--image", IMAGE, "--role", ROLE, "--serverless-memory", "2048", "--instance-type",
+                 "ml.c5.xlarge", "--dry-run", cwd=project)
+    assert both.exit_code == ExitCode.USAGE and "--instance-type and --serverless-memory" in both.stderr

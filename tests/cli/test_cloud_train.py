@@ -86,6 +86,8 @@ def test_train_creates_the_job_the_options_describe_and_brings_the_artifacts_hom
     assert (out / "output.tar.gz").read_bytes() == b"output bytes"
     assert res.json["result"]["status"] == "Completed"
     assert res.json["result"]["model_artifact"] == str(out / "model.tar.gz")
+    latest = project / ".smctl" / "output" / "model.tar.gz"  # the link a local run leaves, now to this job's
+    assert latest.is_symlink() and latest.read_bytes() == b"model bytes"
 
 
 def test_unchanged_data_is_not_uploaded_twice(smctl, project):
@@ -124,6 +126,8 @@ def test_a_job_name_taken_is_a_usage_error(smctl, project):
     (["--image", "churn:v1", "--role", ROLE], "its images come from Amazon ECR"),
     (["--image", IMAGE, "--role", "not-an-arn"], "--role"),
     (["--image", IMAGE, "--role", ROLE, "--spot", "--max-runtime", "600", "--max-wait", "300"], "--max-wait"),
+    (["--image", IMAGE, "--role", ROLE, "--max-wait", "3000"], "--max-wait applies to Spot training only"),
+    (["--image", IMAGE, "--role", ROLE, "--bucket", "s3://not-a-name"], "--bucket"),
 ])
 def test_what_sagemaker_would_refuse_is_refused_before_anything_is_created(smctl, project, args, words):
     res = smctl("train", *args, "--job-name", "refused-1", cwd=project)
@@ -185,3 +189,19 @@ def test_an_upload_reports_its_bytes_to_the_progress_bar_once(aws_env, tmp_path)
     description, total, done = bars[0]
     assert description == "uploading training" and total == (9 << 20) + 100 and sum(done) == total
     assert [d["skipped"] for _, d in events] == [False, True]
+
+
+def test_the_bucket_comes_from_smctl_toml_when_no_flag_names_one(smctl, project):
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket="team-ml-bucket")
+    with (project / "smctl.toml").open("a") as f:
+        f.write('bucket = "team-ml-bucket"\n')  # under [aws], the file's last table
+    job = f"bucketed-{int(time.time() * 1000)}"
+    res = smctl("train", "--image", IMAGE, "--role", ROLE, "--job-name", job, "--channel", "training=data",
+                "--no-wait", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    described = boto3.client("sagemaker").describe_training_job(TrainingJobName=job)
+    assert described["OutputDataConfig"]["S3OutputPath"] == "s3://team-ml-bucket/"
+    assert described["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith(
+        "s3://team-ml-bucket/smctl/channels/training/")

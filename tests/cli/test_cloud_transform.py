@@ -76,3 +76,16 @@ def test_what_sagemaker_would_refuse_is_refused_first(smctl, project, args, word
     res = smctl("transform", *args, cwd=project)
     assert res.exit_code == ExitCode.USAGE, res.stderr
     assert words in res.stderr
+
+
+def test_transform_takes_its_instance_type_and_job_name_as_flags(smctl, project):
+    res = smctl("--json", "transform", "--image", IMAGE, "--role", ROLE, "--input", "s3://bucket-b/in/", "--output",
+                "s3://bucket-b/out/", "--instance-type", "ml.c5.2xlarge", "--job-name", "nightly-42", "--dry-run",
+                cwd=project)
+    assert res.exit_code == 0, res.stderr
+    request = res.json["result"]["request"]
+    assert request["TransformResources"]["InstanceType"] == "ml.c5.2xlarge"
+    assert request["TransformJobName"] == "nightly-42" and request["ModelName"] == "nightly-42-model"
+    bad = smctl("transform", "--image", IMAGE, "--role", ROLE, "--input", "in", "--job-name", "no_underscores",
+                "--dry-run", cwd=project)
+    assert bad.exit_code == ExitCode.USAGE and "--job-name" in bad.stderr

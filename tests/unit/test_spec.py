@@ -133,7 +133,8 @@ def test_full_example_round_trips_into_the_spec(tmp_path: Path):
     assert dict(b.build_args) == {"PYTHON": "3.11", "WORKERS": "4"}
     assert (b.serve_dockerfile, b.serve_image) == (root / "docker/Dockerfile.serve", "team/churn-serve")
     assert dataclasses.asdict(spec.aws) == {"region": "eu-west-1", "profile": "ml", "ecr_repository": "team/churn",
-                                            "account_id": "012345678901", "registry": "127.0.0.1:5000", "role": None}
+                                            "account_id": "012345678901", "registry": "127.0.0.1:5000", "role": None,
+                                            "bucket": None}
     t = spec.train
     assert (t.image, t.instance_type, t.instance_count, t.input_mode) == (
         "127.0.0.1:5000/team/churn-model:v3", "ml.g5.xlarge", 2, "FastFile")

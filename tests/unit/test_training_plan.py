@@ -276,3 +276,12 @@ def test_each_host_of_a_multi_host_job_joins_a_holder_of_its_network_name(tmp_pa
         assert holder.network == plan.network and holder.labels["smctl.kind"] == "train-network"
         assert host.container.network_of == holder.name
     assert plan_job(job(tmp_path)).hosts[0].holder is None  # one host needs no network of its own
+
+
+def test_a_default_job_name_is_the_repository_name_without_tag_or_digest():
+    from smctl.training.plan import JOB_NAME, default_job_name
+
+    for image, base in (("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/churn@sha256:" + "a" * 64, "churn"),
+                        ("localhost:5000/churn:v1", "churn"), ("my_algo", "my-algo")):
+        name = default_job_name(image)
+        assert name.startswith(f"{base}-2") and JOB_NAME.match(name), name
