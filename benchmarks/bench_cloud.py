@@ -1,6 +1,6 @@
 """`smctl train` (the cloud half) against the SageMaker Python SDK: upload, create, follow, fetch, in the same run.
 
-    python benchmarks/bench_cloud.py [--runs 3] [--files 2000] [--file-kib 100] [--sdk-python PATH]
+    python benchmarks/bench_cloud.py [--runs 2] [--files 2000] [--file-kib 100] [--sdk-python PATH]
                                      [--baseline sdk|boto3] [--json]
 
 Both sides talk to one moto server started here on a free loopback port (dummy keys, us-east-1); moto completes a
@@ -12,14 +12,16 @@ folders) is trained on, three scenarios per repetition:
   b) rerun with the data unchanged;
   c) rerun after one file changed (same size, other bytes).
 
-smctl: `python -m smctl train --channel training=data ...` as a user runs it (a subprocess, interpreter
-start-up included): it uploads a folder once per content hash and fetches the artifacts into .smctl/output/JOB/.
-Baseline "sdk" (a Python with `sagemaker` installed, --sdk-python; never a project dependency):
-`sagemaker.Session(default_bucket=...).upload_data(folder)`, `Estimator(image_uri, role, instance_type, output_path).fit({"training":
-uri}, logs="All")`, then `S3Downloader.download` of model.tar.gz and output.tar.gz (what users write today; the SDK
-uploads every time; the bucket is named, its default sagemaker-REGION-ACCOUNT, because the SDK finds the account with
-an STS client on a fixed regional endpoint_url, which AWS_ENDPOINT_URL does not redirect to moto). Baseline "boto3" (when no SDK is at hand): the hand-written script, `upload_file` of each file
-with boto3's TransferManager defaults, create_training_job, the waiter, download_file of both artifacts.
+smctl: `python -m smctl train --channel training=data ...` as a user runs it (a subprocess, interpreter start-up
+included): it uploads a folder once per content hash and fetches the artifacts into .smctl/output/JOB/.
+
+Baseline "sdk" (a Python with `sagemaker` installed, --sdk-python; never a project dependency), what users write
+today: `sagemaker.Session(default_bucket=...).upload_data(folder)`, `Estimator(image_uri, role, instance_type,
+output_path).fit({"training": uri}, logs="All")`, then `S3Downloader.download` of model.tar.gz and output.tar.gz.
+The SDK uploads every time. The bucket is named (its default, sagemaker-REGION-ACCOUNT) because the SDK finds the
+account with an STS client on a fixed regional endpoint_url, which AWS_ENDPOINT_URL does not send to moto.
+Baseline "boto3" (the default when no SDK is found): the hand-written script, `upload_file` of each file with
+boto3's TransferManager defaults, create_training_job, the waiter, download_file of both artifacts.
 
 Within a repetition the two sides alternate (the order flips every repetition); medians are reported. Bytes
 uploaded are counted from S3 itself: each run starts on a fresh second, and every object whose LastModified is at
@@ -103,7 +105,8 @@ sm = session.client("sagemaker")
 sm.create_training_job(
     TrainingJobName=job, RoleArn=role, AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
     InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
-        "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/training/", "S3DataDistributionType": "FullyReplicated"}}}],
+        "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/training/",
+        "S3DataDistributionType": "FullyReplicated"}}}],
     OutputDataConfig={"S3OutputPath": f"s3://{bucket}/"},
     ResourceConfig={"InstanceType": instance, "InstanceCount": 1, "VolumeSizeInGB": 30},
     StoppingCondition={"MaxRuntimeInSeconds": 86400})
@@ -277,7 +280,7 @@ class Sides:
             assert "step 2" in proc.stdout  # fit(logs="All") printed the job's log
         shutil.rmtree(out)
         marks = [t0, *json.loads(proc.stdout.rsplit("MARKS ", 1)[1])[:3], t0 + elapsed]
-        return elapsed, [b - a for a, b in zip(marks, marks[1:])]
+        return elapsed, [b - a for a, b in zip(marks, marks[1:], strict=False)]
 
 
 def run(a: argparse.Namespace, baseline: str, baseline_python: str) -> tuple[dict, dict, dict]:
@@ -366,7 +369,7 @@ def report(a: argparse.Namespace, baseline: str, times: dict, phases: dict, uplo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3, help="repetitions of the three scenarios")
+    ap.add_argument("--runs", type=int, default=2, help="repetitions of the three scenarios")
     ap.add_argument("--files", type=int, default=2000, help="files in the channel")
     ap.add_argument("--file-kib", type=int, default=100, help="size of each file")
     ap.add_argument("--sdk-python", help="a Python with the SageMaker SDK installed (default: this one, if it has)")
@@ -387,12 +390,11 @@ def main() -> None:
     if baseline == "boto3":
         print("baseline: the hand-written boto3 script (no SageMaker SDK given: --sdk-python)", file=sys.stderr)
     version = ""
-    if baseline == "sdk":
-        assert sdk_python is not None
+    if baseline == "sdk" and sdk_python:
         version = subprocess.run([sdk_python, "-c", "import importlib.metadata as m; print(m.version('sagemaker'))"],
                                  capture_output=True, text=True, check=True).stdout.strip()
     compile_smctl()
-    times, phases, uploads = run(a, baseline, sdk_python if baseline == "sdk" else sys.executable)  # type: ignore[arg-type]
+    times, phases, uploads = run(a, baseline, sdk_python if baseline == "sdk" and sdk_python else sys.executable)
     report(a, baseline, times, phases, uploads, version)
     if a.json:
         print(json.dumps({"times": times, "phases": phases, "uploads": uploads}, indent=2))
