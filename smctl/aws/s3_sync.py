@@ -132,3 +132,53 @@ def prefix_size(uri: str, region: str | None = None, profile: str | None = None,
     except Exception:  # noqa: BLE001 - not ours to judge here
         return None
     return total
+
+
+def read_text(uri: str, region: str | None = None, profile: str | None = None) -> str | None:
+    """A small object's text; None when it is not there or cannot be read (a cache to skip, not an error)."""
+    bucket, key = parse_s3_uri(uri)
+    try:
+        body = client("s3", region, profile).get_object(Bucket=bucket, Key=key)["Body"]
+        return str(body.read(16 << 20).decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - missing, denied, unreachable: the caller does without
+        return None
+
+
+def newest_object(prefix_uri: str, suffix: str, region: str | None = None,
+                  profile: str | None = None) -> str | None:
+    """The s3:// URI of the newest object directly under a prefix (not in its sub-folders) whose key ends with
+    `suffix`; None when there is none or S3 will not list it."""
+    bucket, prefix = parse_s3_uri(prefix_uri, allow_prefix=True)
+    base = prefix.rstrip("/") + "/" if prefix else ""
+    found: tuple[Any, str] | None = None
+    try:
+        pages = client("s3", region, profile).get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=base, Delimiter="/")
+        for page in pages:
+            for obj in page.get("Contents") or ():
+                if obj["Key"].endswith(suffix) and (found is None or obj["LastModified"] > found[0]):
+                    found = (obj["LastModified"], obj["Key"])
+    except Exception:  # noqa: BLE001 - nothing to reuse, then
+        return None
+    return f"s3://{bucket}/{found[1]}" if found else None
+
+
+def copy_objects(pairs: Sequence[tuple[str, str]], *, region: str | None = None, profile: str | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> None:
+    """Server-side copies (source s3:// URI, target s3:// URI), in parallel: no byte passes through this machine
+    (multipart copies for large objects)."""
+    from boto3.s3.transfer import TransferConfig
+
+    if not pairs:
+        return
+    s3 = client("s3", region, profile)
+    config = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4)
+
+    def one(pair: tuple[str, str]) -> None:
+        src_bucket, src_key = parse_s3_uri(pair[0])
+        dst_bucket, dst_key = parse_s3_uri(pair[1])
+        s3.copy({"Bucket": src_bucket, "Key": src_key}, dst_bucket, dst_key, Callback=on_progress, Config=config)
+
+    with aws_errors(f"copying {len(pairs)} object(s) within S3", bucket=parse_s3_uri(pairs[0][1])[0]), \
+            ThreadPoolExecutor(UPLOAD_WORKERS) as pool:
+        list(pool.map(one, pairs))

@@ -205,3 +205,29 @@ def test_the_bucket_comes_from_smctl_toml_when_no_flag_names_one(smctl, project)
     assert described["OutputDataConfig"]["S3OutputPath"] == "s3://team-ml-bucket/"
     assert described["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith(
         "s3://team-ml-bucket/smctl/channels/training/")
+
+
+def test_one_changed_file_is_the_only_one_sent_again(aws_env, tmp_path):
+    from smctl.cloud.uploads import upload_once
+
+    chan = tmp_path / "chan"
+    chan.mkdir()
+    for i in range(5):
+        (chan / f"part-{i}.csv").write_text(f"{tmp_path} {i}\n" * 1000)
+    s3 = boto3.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=BUCKET)
+    base = f"s3://{BUCKET}/incremental-{tmp_path.name}"
+    events: list[dict] = []
+    first = upload_once(chan, base, "training", region="us-east-1", profile=None,
+                        on_event=lambda k, d: events.append(d))
+    (chan / "part-3.csv").write_text("changed\n")
+    second = upload_once(chan, base, "training", region="us-east-1", profile=None,
+                         on_event=lambda k, d: events.append(d))
+    assert first != second
+    assert events[1]["bytes"] == len("changed\n")  # one file sent; four copied inside S3
+    assert "4 unchanged file(s)" in events[1]["message"]
+    bucket, key = second[5:].split("/", 1)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
+    got = {o["Key"][len(key):]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listed}
+    assert got == {p.name: p.read_text() for p in chan.iterdir()}  # the new prefix holds the whole channel
