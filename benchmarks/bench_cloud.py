@@ -43,12 +43,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from installed import compile_smctl  # noqa: E402
+from moto_server import start_moto  # noqa: E402
 
 KEY_ID, SECRET, REGION = "AKIABENCHMARKEXAMPLE", "bench/secret/key/not/a/real/one/0123456", "us-east-1"
 ACCOUNT = "123456789012"  # moto's
@@ -126,26 +126,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_moto(work: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    moto = Path(sys.executable).parent / "moto_server"
-    env = {**os.environ, "TMPDIR": str(work)}  # large objects spill to temp files: keep them in our folder
-    with open(work / "moto.log", "wb") as log:
-        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start: {(work / 'moto.log').read_text()[-2000:]}") from None
-            time.sleep(0.1)
-
-
 def aws_environment(endpoint: str, work: Path, sdk_python: str | None) -> dict[str, str]:
     """This environment with moto and dummy keys, no user AWS or SDK configuration, the SDK's telemetry off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
@@ -185,6 +165,22 @@ class Moto:
         self.logs = session.client("logs", endpoint_url=endpoint)
         self.s3.create_bucket(Bucket=BUCKET)
         self.logs.create_log_group(logGroupName=LOG_GROUP)
+        self._seed_account(session, endpoint)
+
+    @staticmethod
+    def _seed_account(session: Any, endpoint: str) -> None:
+        """What smctl train's preflight looks up in a real account: the role (trusting SageMaker) and the image."""
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+        session.client("iam", endpoint_url=endpoint).create_role(RoleName=ROLE.rsplit("/", 1)[1],
+                                                                 AssumeRolePolicyDocument=json.dumps(trust))
+        ecr = session.client("ecr", endpoint_url=endpoint)
+        repository, tag = IMAGE.split("/", 1)[1].split(":")
+        ecr.create_repository(repositoryName=repository)
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                               "digest": "sha256:" + "0" * 64}, "layers": []}
+        ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
     def objects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

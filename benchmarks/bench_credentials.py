@@ -46,7 +46,6 @@ import sysconfig
 import tarfile
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +53,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from installed import compile_smctl  # noqa: E402
+from moto_server import start_moto  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "smctl-bench-credentials:latest"
@@ -176,24 +176,6 @@ def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def start_moto(host: str, work: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port(host)
-    moto = Path(sys.executable).parent / "moto_server"
-    with open(work / "moto.log", "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([str(moto), "-H", host, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{host}:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start: {(work / 'moto.log').read_text()[-2000:]}") from None
-            time.sleep(0.1)
 
 
 def aws_environment(endpoint: str, home: Path) -> dict[str, str]:
@@ -422,7 +404,7 @@ def main() -> None:
     moto = None
     try:
         host = bridge_address()
-        moto, endpoint = start_moto(host, work)
+        moto, endpoint = start_moto(work, host)
         env = aws_environment(endpoint, work)
         seed_s3(env)
         build_image(work)
