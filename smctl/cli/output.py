@@ -22,6 +22,7 @@ class Output:
 
     def __init__(self, *, json_mode: bool = False, verbose: bool = False, color: bool = True) -> None:
         self.json_mode = json_mode
+        self._tail = b""  # the last byte data_bytes wrote
         self.verbose = verbose
         no_color = (not color) or bool(os.environ.get("NO_COLOR"))
         self.stdout = Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True)
@@ -50,7 +51,8 @@ class Output:
         else:  # stdout replaced by a text stream (tests): the closest faithful text
             sys.stdout.write(data.decode("utf-8", errors="surrogateescape"))
             sys.stdout.flush()
-        if last and data and not data.endswith(b"\n") and sys.stdout.isatty():
+        self._tail = data[-1:] or self._tail
+        if last and self._tail not in (b"", b"\n") and sys.stdout.isatty():
             sys.stdout.write("\n")  # keep the shell prompt off the body's last line (terminals only)
             sys.stdout.flush()
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import http.client
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from smctl.errors import InvocationTimeoutError, ModelStreamError, SmctlError
 from smctl.serving import eventstream
-from smctl.serving.invoke import MAX_PAYLOAD, TIMEOUT, ContainerConnection, ContainerHTTPSConnection
+from smctl.serving.invoke import MAX_PAYLOAD, TIMEOUT, ContainerConnection, ContainerHTTPSConnection, Payload
 
 READ_SIZE = 64 * 1024
 ERROR_BODY_LIMIT = MAX_PAYLOAD
@@ -45,6 +45,11 @@ class ContainerStream:
     _conn: http.client.HTTPConnection
     _resp: http.client.HTTPResponse
     _deadline: float
+    what: str  # how errors name it: "endpoint NAME", or the URL
+
+    @property
+    def _timeout(self) -> float:
+        return self._deadline - self.started
 
     def parts(self) -> Iterator[bytes]:
         """Each piece of the body as soon as it arrives.
@@ -56,18 +61,20 @@ class ContainerStream:
         while True:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
-                raise _timed_out(self.url)
+                raise _timed_out(self.what, self._timeout)
             if self._conn.sock is not None:
                 self._conn.sock.settimeout(remaining)
             try:
                 data = self._resp.read1(READ_SIZE)
             except TimeoutError:
-                raise _timed_out(self.url) from None
-            except (http.client.IncompleteRead, OSError, http.client.HTTPException) as exc:
-                raise _broken(self.url, f"{type(exc).__name__}: {exc}") from None
+                raise _timed_out(self.what, self._timeout) from None
+            except http.client.IncompleteRead:
+                raise _broken(self.what, "the connection closed before the last chunk") from None
+            except (OSError, http.client.HTTPException) as exc:
+                raise _broken(self.what, f"{type(exc).__name__}: {exc}") from None
             if not data:
                 if self._resp.length:  # Content-Length promised more than arrived
-                    raise _broken(self.url, f"the connection closed {self._resp.length} bytes short")
+                    raise _broken(self.what, f"the connection closed {self._resp.length} bytes short")
                 return
             if self.first_byte is None:
                 self.first_byte = time.monotonic()
@@ -84,7 +91,8 @@ class ContainerStream:
         self._conn.close()
 
 
-def open_stream(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = TIMEOUT) -> ContainerStream:
+def open_stream(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = TIMEOUT,
+                what: str | None = None) -> ContainerStream:
     """POST to an /invocations URL and return once the status line and headers are in.
 
     Raises:
@@ -100,27 +108,89 @@ def open_stream(url: str, body: bytes, headers: Mapping[str, str], *, timeout: f
         resp = conn.getresponse()
     except TimeoutError:
         conn.close()
-        raise InvocationTimeoutError(f"{url} did not begin its answer within {timeout:g} s",
+        raise InvocationTimeoutError(f"{what or url} did not begin its answer within {timeout:g} s",
                                      "send the first part sooner (SageMaker gives up after 60 s)") from None
     except (OSError, http.client.HTTPException) as exc:
         conn.close()
-        raise SmctlError(f"{url} cannot be reached: {exc}",
+        raise SmctlError(f"{what} at {url} cannot be reached: {exc}" if what else f"{url} cannot be reached: {exc}",
                          "check it runs: smctl endpoints (and its logs: smctl logs NAME)") from None
     return ContainerStream(url, resp.status, {k.lower(): v for k, v in resp.getheaders()}, started, None, conn,
-                           resp, started + timeout)
+                           resp, started + timeout, what or url)
 
 
-def _timed_out(url: str) -> ModelStreamError:
-    return ModelStreamError(f"{url} did not finish sending its streamed answer in the allotted time",
-                            "finish the stream within the invocation timeout (SageMaker: \"Your model primary did "
-                            "not complete sending the inference response in the allotted time\")",
+@dataclass(frozen=True)
+class StreamResult:
+    url: str
+    status: int
+    content_type: str | None
+    custom_attributes: str | None
+    first_byte_seconds: float | None  # time to the first body byte; None for an empty answer
+    seconds: float
+    size: int
+    parts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "status": self.status, "content_type": self.content_type,
+                "custom_attributes": self.custom_attributes, "bytes": self.size, "parts": self.parts,
+                "first_byte_seconds": None if self.first_byte_seconds is None else round(self.first_byte_seconds, 4),
+                "seconds": round(self.seconds, 4)}
+
+
+def invoke_stream(url: str, payload: Payload, on_part: Callable[[bytes], None], *, accept: str | None = None,
+                  custom_attributes: str | None = None, max_payload: int = MAX_PAYLOAD, timeout: float = TIMEOUT,
+                  endpoint: str | None = None) -> StreamResult:
+    """POST the payload to an /invocations URL and hand each piece of the answer to on_part as it arrives.
+
+    Raises:
+        PayloadTooLargeError: the request is over max_payload. ModelError: the container answered 4xx/5xx before
+            streaming. ModelStreamError: the stream broke or did not finish within `timeout`.
+        InvocationTimeoutError: no answer began within `timeout`. SmctlError: the endpoint cannot be reached.
+    """
+    from smctl.serving.invoke import InvokeResult, check_custom_attributes, check_payload, model_error
+
+    check_payload(len(payload.body), max_payload)
+    check_custom_attributes(custom_attributes)
+    what = f"endpoint {endpoint}" if endpoint else url
+    headers = {"Content-Type": payload.content_type}
+    if accept:
+        headers["Accept"] = accept
+    if custom_attributes is not None:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+    stream = open_stream(url, payload.body, headers, timeout=timeout, what=what)
+    try:
+        if stream.status >= 400:
+            body = stream.error_body()
+            result = InvokeResult(url, stream.status, body, stream.headers.get("content-type"), None,
+                                  time.monotonic() - stream.started, headers=stream.headers)
+            raise model_error(result, what, endpoint, payload)
+        size = parts = 0
+        for piece in stream.parts():
+            size, parts = size + len(piece), parts + 1
+            on_part(piece)
+    finally:
+        stream.close()
+    first = None if stream.first_byte is None else stream.first_byte - stream.started
+    return StreamResult(url, stream.status, stream.headers.get("content-type"),
+                        stream.headers.get("x-amzn-sagemaker-custom-attributes"), first,
+                        time.monotonic() - stream.started, size, parts)
+
+
+def _timed_out(what: str, timeout: float) -> ModelStreamError:
+    return ModelStreamError(f"{what} did not finish sending its streamed answer within {timeout:g} s "
+                            "(SageMaker: ModelStreamError ModelInvocationTimeExceeded)",
+                            "make the container end its answer sooner (see its logs: smctl logs "
+                            f"{_name(what)}); --timeout SECONDS waits longer here",
                             error_code=eventstream.TIME_EXCEEDED)
 
 
-def _broken(url: str, why: str) -> ModelStreamError:
-    return ModelStreamError(f"{url} stopped its streamed answer midway ({why})",
-                            "the container closed the connection before the last chunk: see its logs "
-                            "(smctl logs NAME)", error_code=eventstream.STREAM_BROKEN)
+def _broken(what: str, why: str) -> ModelStreamError:
+    return ModelStreamError(f"{what} stopped its streamed answer midway: {why} (SageMaker: ModelStreamError "
+                            "StreamBroken)", f"find why the server stopped in the container's logs: smctl logs "
+                            f"{_name(what)}", error_code=eventstream.STREAM_BROKEN)
+
+
+def _name(what: str) -> str:
+    return what.removeprefix("endpoint ") if what.startswith("endpoint ") else "NAME"
 
 
 def container_headers(request_headers: Any) -> dict[str, str]:
