@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         if operation == "invocations-response-stream":  # InvokeEndpointWithResponseStream: serving/streaming.py
             from smctl.serving.streaming import serve_stream
 
-            return serve_stream(self, name, length)
+            return serve_stream(self, name, length, ACCOUNT, _header_problem)
         if operation != "invocations":
             self._drain(length)
             return self._error(400, "ValidationError", f"{operation} is not available locally; smctl serves "

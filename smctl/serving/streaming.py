@@ -202,11 +202,10 @@ def container_headers(request_headers: Any) -> dict[str, str]:
     return out
 
 
-def serve_stream(handler: Any, name: str, length: int) -> None:
+def serve_stream(handler: Any, name: str, length: int, account: str,
+                 header_problem: Callable[[str, dict[str, str]], str | None]) -> None:
     """The runtime API's InvokeEndpointWithResponseStream, on the runtime API's request handler (runtime_api._Handler):
-    checks as InvokeEndpoint does, then one PayloadPart event per piece the container sends, as it arrives."""
-    from smctl.serving.runtime_api import ACCOUNT, _header_problem
-
+    checks as InvokeEndpoint does (header_problem), then one PayloadPart event per piece the container sends."""
     if length > MAX_PAYLOAD:
         handler.close_connection = True
         return handler._error(400, "ValidationError", f"Request body is {length} bytes; the maximum is "
@@ -214,9 +213,9 @@ def serve_stream(handler: Any, name: str, length: int) -> None:
     body = handler.rfile.read(length)
     target = handler.server.directory.lookup(name)
     if target is None:
-        return handler._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        return handler._error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
     headers = container_headers(handler.headers)
-    problem = _header_problem(name, headers)
+    problem = header_problem(name, headers)
     if problem is not None:
         return handler._error(400, "ValidationError", problem)
     host, port = target
