@@ -51,7 +51,8 @@ def invoke(
         from smctl.cli.invoke_stream import invoke_stream
 
         return invoke_stream(out, target, data, content_type, accept, custom_attributes, max_payload, timeout,
-                             cloud=cloud, local=local, region=region, config=ctx.obj.config)
+                             cloud=cloud, local=local, region=region, config=ctx.obj.config, resolve=_resolve,
+                             only_in_cloud=_OnlyInCloud)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None:
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from smctl.cli.output import Output
@@ -9,9 +10,12 @@ from smctl.cli.output import Output
 
 def invoke_stream(out: Output, target: str | None, data: str | None, content_type: str | None, accept: str | None,
                   custom_attributes: str | None, max_payload: int | None, timeout: float | None, *, cloud: bool,
-                  local: bool, region: str | None, config: Any) -> None:
-    """Raises: UsageError for --stream with --cloud (SageMaker's streams are read with boto3, not here)."""
-    from smctl.cli.invoke import _OnlyInCloud, _resolve
+                  local: bool, region: str | None, config: Any, resolve: Callable[..., tuple[str, str | None]],
+                  only_in_cloud: type[Exception]) -> None:
+    """`resolve` and `only_in_cloud` are invoke's own (cli/invoke.py), passed in so the two modules import one way.
+
+    Raises: UsageError for --stream with --cloud (SageMaker's streams are read with boto3, not here).
+    """
     from smctl.errors import UsageError
     from smctl.serving import invoke as core
     from smctl.serving.streaming import invoke_stream as stream
@@ -21,8 +25,8 @@ def invoke_stream(out: Output, target: str | None, data: str | None, content_typ
                          "drop --cloud, or call invoke_endpoint_with_response_stream with boto3 for a SageMaker "
                          "endpoint")
     try:
-        url, name = _resolve(target, ask_cloud=not local, region=region, config=config)
-    except _OnlyInCloud:
+        url, name = resolve(target, ask_cloud=not local, region=region, config=config)
+    except only_in_cloud:
         raise UsageError(f"{target} is a SageMaker endpoint, and --stream reads local endpoints only",
                          "drop --stream to invoke it on SageMaker (smctl invoke NAME --cloud)") from None
     if max_payload is not None and max_payload != core.MAX_PAYLOAD:
