@@ -168,6 +168,14 @@ class InvocationTimeoutError(ContainerFailedError):
     """The container did not answer within the timeout."""
 
 
+class ModelStreamError(ContainerFailedError):
+    """A streamed answer stopped midway; error_code is SageMaker's: StreamBroken | ModelInvocationTimeExceeded."""
+
+    def __init__(self, message: str, hint: str | None = None, *, error_code: str, details: dict | None = None) -> None:
+        super().__init__(message, hint, details={"error_code": error_code, **(details or {})})
+        self.error_code = error_code
+
+
 class RuntimeServerError(SmctlError):
     """The local runtime API could not start."""
 

@@ -40,11 +40,19 @@ def invoke(
     local: Annotated[bool, typer.Option("--local", help="NAME is a local endpoint (SageMaker is not asked).")
                      ] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as the container sends it (chunked); "
+                                         "time to first byte and total time on stderr.")] = False,
 ) -> None:
     from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
     _check_ranges(max_payload, timeout)
+    if stream:  # response streaming: cli/invoke_stream.py
+        from smctl.cli.invoke_stream import invoke_stream
+
+        return invoke_stream(out, target, data, content_type, accept, custom_attributes, max_payload, timeout,
+                             cloud=cloud, local=local, region=region, config=ctx.obj.config, resolve=_resolve,
+                             only_in_cloud=_OnlyInCloud)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None:
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)

@@ -22,6 +22,7 @@ class Output:
 
     def __init__(self, *, json_mode: bool = False, verbose: bool = False, color: bool = True) -> None:
         self.json_mode = json_mode
+        self._tail = b""  # the last byte data_bytes wrote
         self.verbose = verbose
         no_color = (not color) or bool(os.environ.get("NO_COLOR"))
         self.stdout = Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True)
@@ -37,8 +38,9 @@ class Output:
         if not self.json_mode and render is not None:
             render(self.stdout)
 
-    def data_bytes(self, data: bytes) -> None:
-        """Raw bytes to stdout as they are (a response body); never with --json, whose document carries them."""
+    def data_bytes(self, data: bytes, *, last: bool = True) -> None:
+        """Raw bytes to stdout as they are (a response body, or one part of a streamed one: last=False); never with
+        --json, whose document carries them."""
         if self.json_mode:
             return
         buffer = getattr(sys.stdout, "buffer", None)
@@ -49,7 +51,8 @@ class Output:
         else:  # stdout replaced by a text stream (tests): the closest faithful text
             sys.stdout.write(data.decode("utf-8", errors="surrogateescape"))
             sys.stdout.flush()
-        if data and not data.endswith(b"\n") and sys.stdout.isatty():
+        self._tail = data[-1:] or self._tail
+        if last and self._tail not in (b"", b"\n") and sys.stdout.isatty():
             sys.stdout.write("\n")  # keep the shell prompt off the body's last line (terminals only)
             sys.stdout.flush()
 

@@ -151,6 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain(length)
             return self._error(404, "UnknownOperationException", f"no operation at POST {self.path}")
         name, operation = m.group(1), m.group(2)
+        if operation == "invocations-response-stream":  # InvokeEndpointWithResponseStream: serving/streaming.py
+            from smctl.serving.streaming import serve_stream
+
+            return serve_stream(self, name, length, ACCOUNT, _header_problem)
         if operation != "invocations":
             self._drain(length)
             return self._error(400, "ValidationError", f"{operation} is not available locally; smctl serves "

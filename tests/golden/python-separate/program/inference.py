@@ -16,7 +16,13 @@ def model_fn(model_dir: str):
 
 
 def predict_fn(data, model):
-    """One number per input row: its distance to the column means learnt by `train`."""
+    """One number per input row: its distance to the column means learnt by `train`.
+
+    The rows are checked first (a bad one is a 500 before any output), then the answers are a generator: for
+    Accept text/csv or application/jsonlines serving.py streams each line as it is computed (smctl invoke --stream,
+    InvokeEndpointWithResponseStream); for JSON and NPY it gathers them first. A model that produces tokens
+    (a language model) yields each token the same way.
+    """
     means = model["means"]
     rows = data["instances"] if isinstance(data, dict) else data
     if len(rows) and not hasattr(rows[0], "__len__"):
@@ -24,4 +30,5 @@ def predict_fn(data, model):
     for row in rows:
         if len(row) != len(means):
             raise ValueError(f"a row has {len(row)} values; the model was trained on {len(means)} columns")
-    return [round(math.dist([float(v) for v in row], means), 4) for row in rows]
+    numbers = [[float(v) for v in row] for row in rows]
+    return (round(math.dist(row, means), 4) for row in numbers)

@@ -1,17 +1,22 @@
 """The HTTP server SageMaker talks to, run under gunicorn by `serve`.
 
   GET  /ping                  200 with an empty body once the model is loaded, 503 while it loads
-  POST /invocations           one request through your handlers in inference.py
+  POST /invocations           one request through your handlers in inference.py (a generator is streamed)
   GET  /execution-parameters  how batch transform should call this container (optional for SageMaker)
 
 inference.py follows AWS's sagemaker-inference toolkit: model_fn(model_dir), input_fn(body, content_type),
 predict_fn(data, model), output_fn(prediction, accept), or transform_fn(model, body, content_type, accept)
 instead of the last three. Without input_fn or output_fn, the defaults below decode and encode CSV, JSON,
 JSON Lines and NPY. Like the toolkit, code/inference.py inside model.tar.gz wins over the one in this image.
+
+Response streaming (InvokeEndpointWithResponseStream, `smctl invoke --stream`): when transform_fn or output_fn
+returns a generator, each item it yields (str or bytes) goes out as an HTTP chunk as soon as it is produced. The
+default output_fn streams a predict_fn generator one line per record for CSV and JSON Lines.
 """
 
 import csv
 import importlib.util
+import inspect
 import io
 import json
 import logging
@@ -65,6 +70,10 @@ def default_output_fn(prediction, accept: str):
     after the last line: batch transform's AssembleWith=Line adds one after each response body."""
     if hasattr(prediction, "tolist"):  # numpy arrays, torch tensors
         prediction = prediction.tolist()
+    if inspect.isgenerator(prediction):
+        if accept in (CSV, JSONLINES):
+            return _stream_lines(prediction, accept)
+        prediction = list(prediction)  # JSON and NPY need every record first
     if accept == JSON:
         return json.dumps(prediction)
     if accept == CSV:
@@ -82,6 +91,29 @@ def default_output_fn(prediction, accept: str):
         np.save(out, np.asarray(prediction), allow_pickle=False)
         return out.getvalue()
     raise MediaTypeError(f"unsupported accept type {accept!r}: ask for one of {', '.join(SUPPORTED)}", 406)
+
+
+def _stream_lines(records, accept: str):
+    """One line per record as each is produced, no newline after the last (as the non-streaming output)."""
+    for i, record in enumerate(records):
+        if accept == JSONLINES:
+            line = json.dumps(record)
+        else:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(record if isinstance(record, (list, tuple)) else [record])
+            line = out.getvalue()
+        yield line if i == 0 else "\n" + line
+
+
+def stream(parts):
+    """Each part as soon as it is produced. An error midway is logged and cuts the connection before the last
+    chunk: the caller sees the answer as incomplete (SageMaker: ModelStreamError StreamBroken), never as whole."""
+    try:
+        for part in parts:
+            yield part.encode("utf-8") if isinstance(part, str) else bytes(part)
+    except Exception:
+        log.exception("inference failed while streaming")
+        raise
 
 
 def _number(text: str):
@@ -234,6 +266,8 @@ def create_app(model_dir=None, inference=None) -> Flask:
             log.exception("inference failed")
             return text(500, f"{type(exc).__name__}: {exc}")
         body, response_type = result if isinstance(result, tuple) else (result, accept)
+        if inspect.isgenerator(body):  # chunked transfer, one chunk per item
+            return Response(stream(body), status=200, mimetype=response_type)
         if isinstance(body, str):
             body = body.encode("utf-8")
         if os.environ.get("SAGEMAKER_BATCH") != "true" and len(body) > REALTIME_LIMIT:
