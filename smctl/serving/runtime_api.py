@@ -151,6 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain(length)
             return self._error(404, "UnknownOperationException", f"no operation at POST {self.path}")
         name, operation = m.group(1), m.group(2)
+        if operation == "async-invocations":
+            from smctl.serving.async_inference import handle_async
+
+            return handle_async(self, name, length, ACCOUNT)
         if operation != "invocations":
             self._drain(length)
             return self._error(400, "ValidationError", f"{operation} is not available locally; smctl serves "
