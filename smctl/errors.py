@@ -180,6 +180,18 @@ class RuntimeServerError(SmctlError):
     """The local runtime API could not start."""
 
 
+class S3ObjectNotFoundError(UsageError):
+    """An s3:// object named on the command line or in a request does not exist (an async inference's input)."""
+
+
+class AsyncConfigError(UsageError):
+    """One asynchronous-inference setting is out of SageMaker's bounds; `key` names it (output_path...)."""
+
+    def __init__(self, key: str, message: str, hint: str) -> None:
+        super().__init__(message, hint)
+        self.key = key
+
+
 # Batch transform (transform/)
 
 

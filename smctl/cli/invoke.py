@@ -42,17 +42,33 @@ def invoke(
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as the container sends it (chunked); "
                                          "time to first byte and total time on stderr.")] = False,
+    async_: Annotated[bool, typer.Option("--async", help="Asynchronous inference (InvokeEndpointAsync) on a local "
+                                         "endpoint started with --async-output: waits, prints where the answer "
+                                         "went.")] = False,
+    input_uri: Annotated[str | None, typer.Option("--input", metavar="s3://BUCKET/KEY", help="With --async: the "
+                                                  "request body's S3 object (InputLocation).")] = None,
+    inference_id: Annotated[str | None, typer.Option("--inference-id", metavar="ID", help="With --async: the "
+                                                     "InferenceId (default: a new UUID).")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
     _check_ranges(max_payload, timeout)
+    if stream and (async_ or input_uri is not None):
+        from smctl.errors import UsageError
+
+        raise UsageError("--stream and --async were both given: an asynchronous answer goes to S3, not to a stream",
+                         "keep --stream to read the answer as it is produced, or --async to queue it")
     if stream:  # response streaming: cli/invoke_stream.py
         from smctl.cli.invoke_stream import invoke_stream
 
         return invoke_stream(out, target, data, content_type, accept, custom_attributes, max_payload, timeout,
                              cloud=cloud, local=local, region=region, config=ctx.obj.config, resolve=_resolve,
                              only_in_cloud=_OnlyInCloud)
+    if async_ or input_uri is not None or inference_id is not None:
+        return _invoke_async(ctx, target, async_=async_, cloud=cloud, input_uri=input_uri, data=data,
+                             content_type=content_type, accept=accept, custom_attributes=custom_attributes,
+                             inference_id=inference_id, timeout=timeout, region=region)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None:
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
@@ -92,6 +108,20 @@ def _check_ranges(max_payload: int | None, timeout: float | None) -> None:
     if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout {timeout:g} is outside 0-{MAX_TIMEOUT} s",
                          f"use --timeout SECONDS, more than 0 and at most {MAX_TIMEOUT} (SageMaker's: 60)")
+
+
+def _invoke_async(ctx: typer.Context, target: str | None, *, async_: bool, cloud: bool, **options: Any) -> None:
+    """Raises: UsageError for --input/--inference-id without --async, --async with --cloud or a URL."""
+    from smctl.cli.async_invoke import invoke_async
+    from smctl.errors import UsageError
+
+    if not async_:
+        raise UsageError("--input and --inference-id are for asynchronous inference", "add --async")
+    if cloud or (target and "://" in target):
+        raise UsageError("--async invokes a local endpoint by name", "smctl invoke NAME --async --input s3://...")
+    name = target or _resolve(None)[1] or ""
+    where = _aws(ctx, options.pop("region"))
+    invoke_async(ctx.obj.out, name, region=where[0], profile=where[1], **options)
 
 
 class _OnlyInCloud(Exception):

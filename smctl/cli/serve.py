@@ -8,6 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from smctl.cli.async_invoke import (
+    AsyncConcurrencyOption,
+    AsyncFailureOption,
+    AsyncOutputOption,
+    AsyncTimeoutOption,
+)
 from smctl.cli.options import NoCredentialsOption, RoleOption, credentials_request, parse_pairs, require_image
 from smctl.cli.output import OnEvent, Output, event_printer
 
@@ -46,7 +52,12 @@ def local_serve(
         "this port of 127.0.0.1.")] = None,
     role: RoleOption = None,
     no_credentials: NoCredentialsOption = False,
+    async_output: AsyncOutputOption = None,
+    async_failure: AsyncFailureOption = None,
+    async_max_concurrency: AsyncConcurrencyOption = None,
+    async_invocation_timeout: AsyncTimeoutOption = None,
 ) -> None:
+    from smctl.cli.async_invoke import async_config, check_async_buckets
     from smctl.errors import UsageError
     from smctl.project.spec import load_project
     from smctl.serving import endpoint as serving
@@ -68,18 +79,24 @@ def local_serve(
         check_port(runtime_port, "--runtime-port")
     warn_if_every_interface(out, s.host, "endpoint")
     environment = {**s.environment, **parse_pairs(env or [], "--env")}
+    asynchronous = async_config(s.async_inference, async_output, async_failure, async_max_concurrency,
+                                async_invocation_timeout)
     config = serving.ServeConfig(
         image=s.image, name=s.name, project_root=spec.root or Path.cwd(), model=s.model,
         port=s.port, host=s.host, environment=environment, instance_type=s.instance_type,
         gpus=s.gpus, startup_timeout=s.startup_timeout,
         read_only_model=s.read_only_model if read_only_model is None else read_only_model, region=spec.aws.region,
-        credentials=credentials_request(spec, role, no_credentials),
+        credentials=credentials_request(spec, role, no_credentials), async_inference=asynchronous,
     )
     from smctl.engine.containers import docker_client
 
     client = docker_client()
     cpus, has_gpus = serving.engine_facts(client) if serving.needs_engine_facts(config) else (None, None)
     plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
+    if asynchronous is not None:
+        check_async_buckets(asynchronous, spec.aws.region, spec.aws.profile)
+        out.info(f"asynchronous inference: answers to {asynchronous.output_location('<InferenceId>')}, errors to "
+                 f"{asynchronous.failure_location('<InferenceId>')}, {asynchronous.concurrency} at once")
     where = f"{config.host}:{config.port}" if config.port else f"{config.host}:(any free port)"
     out.info(f"starting endpoint {config.name}: docker run {config.image} serve on {where}, "
              f"model {config.model or '(none)'}, {plan.instance.name}")

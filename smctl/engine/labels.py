@@ -12,6 +12,7 @@ LABEL_ENDPOINT = "smctl.endpoint"
 LABEL_MODEL = "smctl.model"
 LABEL_RUN_DIR = "smctl.run_dir"  # set only when smctl made the model folder (extracted or downloaded): removed on stop
 KIND_SERVE = "serve"
+LABEL_ASYNC = "smctl.async"  # an endpoint's asynchronous-inference config (JSON), when it has one
 LABEL_CREDENTIALS = "smctl.credentials"  # the run whose credentials endpoint answers this container
 LABEL_PROCESS = "smctl.process"  # the smctl process that created it: a run's final sweep touches only its own
 

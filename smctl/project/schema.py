@@ -12,6 +12,7 @@ from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
 from smctl.contract.credentials import ROLE_ARN
 from smctl.contract.transform import MAX_PAYLOAD_MB
+from smctl.project.async_checks import async_table
 from smctl.project.checks import (
     ENVIRONMENT,
     INSTANCE_TYPE,
@@ -104,6 +105,7 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
                                                    "60-3600 (default 240)"), 240),
         Field("read_only_model", boolean, False),
         Field("name", JOB_NAME),
+        Field("async_inference", async_table),
     ),
     "transform": (
         Field("image", image_ref),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from smctl.contract import layout
+from smctl.contract.async_inference import AsyncConfig
 from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
 from smctl.contract.location import Location
@@ -159,6 +160,7 @@ class ServeSection(_Section):
     startup_timeout: int
     read_only_model: bool
     name: str
+    async_inference: AsyncConfig | None = None  # [serve.async_inference]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.contract import layout
+from smctl.contract.async_inference import AsyncConfig
 from smctl.contract.credentials import CredentialsRequest, session_name
 from smctl.contract.instances import InstanceType, lookup_instance_type
 from smctl.contract.location import Location, as_location
 from smctl.contract.serving import CONTAINER_PORT, MAX_ENV_VALUE
 from smctl.engine.containers import ContainerSpec, Mount
 from smctl.engine.gpus import GpuRequest
-from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
+from smctl.engine.labels import KIND_SERVE, LABEL_ASYNC, LABEL_ENDPOINT, LABEL_KIND, LABEL_MODEL, LABEL_RUN_DIR
 from smctl.errors import UsageError
 from smctl.serving.model_data import model_source
 from smctl.serving.ports import check_host, check_port
@@ -44,6 +45,7 @@ class ServeConfig:
     read_only_model: bool = False
     region: str | None = None
     credentials: CredentialsRequest | None = None  # None: none; the session name becomes the endpoint name
+    async_inference: AsyncConfig | None = None  # AsyncInferenceConfig: kept on the container as a label
 
     def __post_init__(self) -> None:
         model: Location | Path | str | None = self.model
@@ -108,6 +110,8 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
     labels = {LABEL_KIND: KIND_SERVE, LABEL_ENDPOINT: config.name, LABEL_MODEL: str(config.model or "")}
     if kind != "folder":
         labels[LABEL_RUN_DIR] = str(run_dir)
+    if config.async_inference is not None:
+        labels[LABEL_ASYNC] = config.async_inference.to_label()
     cpus = instance.vcpus
     if engine_cpus and cpus > engine_cpus:
         cpus = engine_cpus  # the engine refuses more CPUs than the machine has

@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smctl.contract.async_inference import AsyncConfig
 from smctl.contract.serving import CONTAINER_PORT, ENDPOINT_NAME, SERVE_STOP_GRACE
 from smctl.engine.container import ContainerState, ContainerSummary, url_host
-from smctl.engine.labels import KIND_SERVE, LABEL_ENDPOINT, LABEL_KIND, LABEL_MANAGED, LABEL_MODEL, LABEL_RUN_DIR
+from smctl.engine.labels import (
+    KIND_SERVE,
+    LABEL_ASYNC,
+    LABEL_ENDPOINT,
+    LABEL_KIND,
+    LABEL_MANAGED,
+    LABEL_MODEL,
+    LABEL_RUN_DIR,
+)
 from smctl.errors import EndpointNotFoundError, UsageError
 from smctl.events import OnEvent
 
@@ -32,6 +41,7 @@ class Endpoint:
     container_name: str
     run_dir: Path | None
     exit_code: int | None = None
+    async_config: AsyncConfig | None = None  # its asynchronous-inference settings (local-serve --async-output)
 
     @property
     def url(self) -> str | None:
@@ -158,4 +168,5 @@ def _from_summary(c: ContainerSummary) -> Endpoint:
         container_name=c.name,
         run_dir=Path(run_dir) if run_dir else None,
         exit_code=c.exit_code,
+        async_config=AsyncConfig.from_label(c.labels.get(LABEL_ASYNC)),
     )

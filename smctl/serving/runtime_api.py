@@ -155,6 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
             from smctl.serving.streaming import serve_stream
 
             return serve_stream(self, name, length, ACCOUNT, _header_problem)
+        if operation == "async-invocations":
+            from smctl.serving.async_inference import handle_async
+
+            return handle_async(self, name, length, ACCOUNT)
         if operation != "invocations":
             self._drain(length)
             return self._error(400, "ValidationError", f"{operation} is not available locally; smctl serves "
