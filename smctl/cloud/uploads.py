@@ -64,9 +64,9 @@ def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, p
                 shown: str | None = None) -> str:
     """Upload `source` to BASE/NAME/DIGEST/ unless that upload finished before; its S3 prefix.
 
-    A file an earlier upload of NAME holds already (same bytes) is copied inside S3, not sent again: one changed
-    file of a large channel costs that file's upload. The `.complete` marker beside the prefix lists each file's
-    size and sha256 for that purpose.
+    A file of 1 MiB or more that an earlier upload of NAME holds already (same bytes) is copied inside S3, not sent
+    again: one changed file of a channel of large files costs that file's upload. The `.complete` marker beside the
+    prefix lists each file's size and sha256 for that purpose.
     """
     from smctl.aws import s3_sync
 
@@ -104,6 +104,8 @@ def upload_once(source: Path, base_uri: str, name: str, *, region: str | None, p
 
 
 MARKER = ".complete"
+# A copy inside S3 is one request per object, as an upload is: it saves only the bytes, so small files are sent.
+REUSE_MIN_BYTES = 1 << 20
 
 
 def earlier_files(channel: str, region: str | None, profile: str | None) -> dict[str, str]:
@@ -128,7 +130,7 @@ def _plan(files: list[tuple[Path, str]], digests: list[str], prefix: str, earlie
     send_bytes = reuse_bytes = 0
     for (path, key), digest in zip(files, digests, strict=True):
         size = path.stat().st_size
-        if digest in earlier:
+        if digest in earlier and size >= REUSE_MIN_BYTES:
             reuse.append((earlier[digest], prefix + key))
             reuse_bytes += size
         else:

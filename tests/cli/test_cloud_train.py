@@ -213,7 +213,7 @@ def test_one_changed_file_is_the_only_one_sent_again(aws_env, tmp_path):
     chan = tmp_path / "chan"
     chan.mkdir()
     for i in range(5):
-        (chan / f"part-{i}.csv").write_text(f"{tmp_path} {i}\n" * 1000)
+        (chan / f"part-{i}.csv").write_text(f"{tmp_path} {i}\n" * 40000)  # over 1 MiB each: worth a copy
     s3 = boto3.client("s3")
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=BUCKET)
@@ -227,6 +227,11 @@ def test_one_changed_file_is_the_only_one_sent_again(aws_env, tmp_path):
     assert first != second
     assert events[1]["bytes"] == len("changed\n")  # one file sent; four copied inside S3
     assert "4 unchanged file(s)" in events[1]["message"]
+    (chan / "small.txt").write_text("small files are sent: a copy is one request too\n")
+    upload_once(chan, base, "training", region="us-east-1", profile=None, on_event=lambda k, d: events.append(d))
+    small = (chan / "small.txt").stat().st_size + len("changed\n")  # part-3 is small now: sent again too
+    assert events[2]["bytes"] == small and "4 unchanged file(s)" in events[2]["message"]
+    (chan / "small.txt").unlink()
     bucket, key = second[5:].split("/", 1)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
     got = {o["Key"][len(key):]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listed}
