@@ -12,6 +12,7 @@ from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
 from smctl.contract.credentials import ROLE_ARN
 from smctl.contract.transform import MAX_PAYLOAD_MB
+from smctl.project import pipeline_keys
 from smctl.project.checks import (
     ENVIRONMENT,
     INSTANCE_TYPE,
@@ -102,6 +103,8 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
                                                    "60-3600 (default 240)"), 240),
         Field("read_only_model", boolean, False),
         Field("name", JOB_NAME),
+        Field("containers", pipeline_keys.containers, []),  # [[serve.containers]]: an inference pipeline
+        Field("execution_mode", choice("Serial", "Direct"), "Serial"),  # InferenceExecutionConfig.Mode
     ),
     "transform": (
         Field("image", image_ref),

@@ -158,6 +158,8 @@ class ServeSection(_Section):
     startup_timeout: int
     read_only_model: bool
     name: str
+    containers: tuple[Mapping[str, Any], ...] = ()  # [[serve.containers]] (smctl.serving.pipeline)
+    execution_mode: str = "Serial"
 
 
 @dataclass(frozen=True, kw_only=True)

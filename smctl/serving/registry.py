@@ -32,6 +32,7 @@ class Endpoint:
     container_name: str
     run_dir: Path | None
     exit_code: int | None = None
+    summary: ContainerSummary | None = None  # the engine's list entry: all labels and published ports
 
     @property
     def url(self) -> str | None:
@@ -105,6 +106,10 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
     if endpoint.port is None or endpoint.host is None or endpoint.state is not ContainerState.RUNNING:
         return False
+    from smctl.serving.pipeline import is_pipeline, ping_route, route_of
+
+    if is_pipeline(endpoint):  # a multi-container endpoint is healthy when all its containers are
+        return ping_route(route_of(endpoint), timeout)  # type: ignore[arg-type]
     from smctl.serving.readiness import ping_once
 
     return ping_once(endpoint.host, endpoint.port, timeout)[0] == 200
@@ -114,7 +119,12 @@ def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_
                   on_event: OnEvent | None = None) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
     from smctl.engine.containers import find_container
+    from smctl.serving.pipeline import is_pipeline
 
+    if is_pipeline(endpoint):  # the containers that share the first one's network namespace go first
+        from smctl.serving.pipeline_lifecycle import remove_members
+
+        remove_members(client, endpoint.name, grace, on_event)
     container = find_container(client, endpoint.container_id)
     if container is not None:  # gone already: stopping twice is harmless
         remove_with_notice(container, endpoint.name, endpoint.image, grace, on_event)
@@ -158,4 +168,5 @@ def _from_summary(c: ContainerSummary) -> Endpoint:
         container_name=c.name,
         run_dir=Path(run_dir) if run_dir else None,
         exit_code=c.exit_code,
+        summary=c,
     )
