@@ -72,7 +72,7 @@ def invoke(
 
     route = local_route(name, target_container)  # a multi-container endpoint's, or None
     if route is not None:
-        from smctl.serving.pipeline import invoke_route
+        from smctl.serving.pipeline_route import invoke_route
 
         result, passed = invoke_route(route, payload, target=target_container, accept=accept,
                                       custom_attributes=custom_attributes, max_payload=max_payload, timeout=timeout)

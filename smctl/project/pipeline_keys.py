@@ -28,18 +28,19 @@ def containers(v: Any, ctx: Ctx) -> tuple[Mapping[str, Any], ...]:
     known = {f.name for f in CONTAINER}
     for i, entry in enumerate(v, 1):
         row: dict[str, Any] = {}
-        items.extend((f"{i}.{key}", "is not known", f"known keys: {', '.join(sorted(known))}")
+        items.extend((str(i), f"key {key!r} is not known", f"known keys: {', '.join(sorted(known))}")
                      for key in entry if key not in known)
         for f in CONTAINER:
             value = entry.get(f.name, f.default)
             try:
                 row[f.name] = None if value is None else f.check(value, ctx)
             except Bad as bad:
-                items.extend((f"{i}.{f.name}{'.' + sub if sub else ''}", msg, hint) for sub, msg, hint in bad.items)
+                items.extend((str(i), f"{f.name}{'.' + sub if sub else ''} {msg}", hint)
+                             for sub, msg, hint in bad.items)
                 if not bad.items:
-                    items.append((f"{i}.{f.name}", f"must be {bad.expected}, got {show(value)}", bad.hint))
+                    items.append((str(i), f"{f.name} must be {bad.expected}, got {show(value)}", bad.hint))
         if row.get("image") is None and "image" not in entry:
-            items.append((f"{i}", "has no image", f'add image = "my-step:latest" to container {i}'))
+            items.append((str(i), "has no image", f'add image = "my-step:latest" to container {i}'))
         out.append(MappingProxyType(row))
     if items:
         raise Bad(items=items)

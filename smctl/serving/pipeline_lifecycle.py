@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from smctl.errors import ContainerFailedError
 from smctl.events import OnEvent
 from smctl.serving.endpoint import ReadyEndpoint
 from smctl.serving.lifecycle import FAILED_STOP_GRACE
-from smctl.serving.pipeline import KIND_MEMBER, LABEL_MEMBER_OF, Member, PipelinePlan, refuse_unlabelled
+from smctl.serving.pipeline import Member, PipelinePlan, refuse_unlabelled
 from smctl.serving.registry import remove_run_dir, remove_with_notice
 
 if TYPE_CHECKING:
@@ -221,28 +221,6 @@ def wait_for_exit(ready: ReadyPipeline, on_event: OnEvent, *, poll: float = 0.5)
                     "fix the error in its logs, then start it again with smctl local-serve",
                     details={"exit_code": code, "container": hostname},
                 )
-
-
-def remove_members(client: Any, name: str, grace: float = SERVE_STOP_GRACE, on_event: OnEvent | None = None) -> None:
-    """Stop and remove the containers that joined endpoint `name`'s first one (and their model folders)."""
-    from smctl.engine.containers import get_container, list_containers
-    from smctl.engine.labels import LABEL_KIND, LABEL_RUN_DIR
-    from smctl.errors import ContainerGoneError
-
-    found = list_containers(client, [f"{LABEL_KIND}={KIND_MEMBER}", f"{LABEL_MEMBER_OF}={name}"])
-    import threading
-
-    def remove(summary: Any) -> None:
-        with suppress(ContainerGoneError):
-            remove_with_notice(get_container(client, summary.id), name, summary.image, grace, on_event)
-        run_dir = summary.labels.get(LABEL_RUN_DIR)
-        remove_run_dir(Path(run_dir) if run_dir else None)
-
-    threads = [threading.Thread(target=remove, args=(s,)) for s in found]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 running_endpoint = running_pipeline  # local-serve runs either lifecycle module the same way

@@ -9,7 +9,7 @@ from typing import Any
 
 from smctl.errors import UsageError
 from smctl.serving.invoke import MAX_PAYLOAD
-from smctl.serving.pipeline import TARGET_CONTAINER_HEADER, PipelineRoute, select_hops
+from smctl.serving.pipeline_route import TARGET_CONTAINER_HEADER, PipelineRoute, select_hops
 
 
 def answer(handler: Any, name: str, route: PipelineRoute, body: bytes, headers: dict[str, str]) -> None:

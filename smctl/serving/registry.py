@@ -106,7 +106,7 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
     if endpoint.port is None or endpoint.host is None or endpoint.state is not ContainerState.RUNNING:
         return False
-    from smctl.serving.pipeline import is_pipeline, ping_route, route_of
+    from smctl.serving.pipeline_route import is_pipeline, ping_route, route_of
 
     if is_pipeline(endpoint):  # a multi-container endpoint is healthy when all its containers are
         return ping_route(route_of(endpoint), timeout)  # type: ignore[arg-type]
@@ -119,12 +119,14 @@ def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_
                   on_event: OnEvent | None = None) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
     from smctl.engine.containers import find_container
-    from smctl.serving.pipeline import is_pipeline
+    from smctl.serving.pipeline_route import is_pipeline
 
     if is_pipeline(endpoint):  # the containers that share the first one's network namespace go first
-        from smctl.serving.pipeline_lifecycle import remove_members
+        from smctl.serving.pipeline_route import members
 
-        remove_members(client, endpoint.name, grace, on_event)
+        for member, member_run_dir in members(client, endpoint.name):
+            remove_with_notice(member, endpoint.name, endpoint.image, grace, on_event)
+            remove_run_dir(member_run_dir)
     container = find_container(client, endpoint.container_id)
     if container is not None:  # gone already: stopping twice is harmless
         remove_with_notice(container, endpoint.name, endpoint.image, grace, on_event)

@@ -48,7 +48,7 @@ class EndpointDirectory:
 
     def _refresh(self) -> None:
         from smctl.engine.container import ContainerState
-        from smctl.serving.pipeline import route_of
+        from smctl.serving.pipeline_route import route_of
         from smctl.serving.registry import list_endpoints
 
         table, routes = {}, {}

@@ -18,7 +18,7 @@ def chain_of(endpoint: Endpoint) -> tuple[tuple[str, str, int], ...]:
     """(hostname, host, port) of each container of a Serial pipeline endpoint; () for a single container.
 
     Raises: UsageError for a Direct endpoint (a transform cannot name one container)."""
-    from smctl.serving.pipeline import DIRECT, route_of
+    from smctl.serving.pipeline_route import DIRECT, route_of
 
     route = route_of(endpoint)
     if route is None:
