@@ -49,6 +49,9 @@ def invoke(
                                                   "request body's S3 object (InputLocation).")] = None,
     inference_id: Annotated[str | None, typer.Option("--inference-id", metavar="ID", help="With --async: the "
                                                      "InferenceId (default: a new UUID).")] = None,
+    target_container: Annotated[str | None, typer.Option(
+        "--target-container", metavar="HOSTNAME", help="The container to reach on a multi-container endpoint in "
+        "Direct mode (X-Amzn-SageMaker-Target-Container-Hostname).")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
@@ -70,6 +73,10 @@ def invoke(
                              content_type=content_type, accept=accept, custom_attributes=custom_attributes,
                              inference_id=inference_id, timeout=timeout, region=region)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
+    if where is not None and target_container:
+        from smctl.cli.pipeline import local_route
+
+        local_route(target, target_container, cloud=True)  # refused: smctl sends it to local endpoints only
     if where is not None:
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
         return
@@ -85,9 +92,19 @@ def invoke(
     payload = core.read_payload(data, content_type)
     if payload.inferred:
         out.debug(f"content type {payload.content_type} (inferred from the {payload.source})")
-    result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
-                         max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
-                         endpoint=name)
+    from smctl.cli.pipeline import local_route
+
+    route = local_route(name, target_container)  # a multi-container endpoint's, or None
+    if route is not None:
+        from smctl.serving.pipeline_route import invoke_route
+
+        result, passed = invoke_route(route, payload, target=target_container, accept=accept,
+                                      custom_attributes=custom_attributes, max_payload=max_payload, timeout=timeout)
+        out.debug(f"{route.mode} through {' -> '.join(passed)}")
+    else:
+        result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
+                             max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
+                             endpoint=name)
     for warning in result.warnings:
         out.warn(warning)
     out.info(f"HTTP {result.status} in {result.seconds * 1000:.0f} ms, {len(result.body):,} bytes"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smctl.cli import pipeline as pipeline_cli
 from smctl.cli.async_invoke import (
     AsyncConcurrencyOption,
     AsyncFailureOption,
@@ -56,6 +57,9 @@ def local_serve(
     async_failure: AsyncFailureOption = None,
     async_max_concurrency: AsyncConcurrencyOption = None,
     async_invocation_timeout: AsyncTimeoutOption = None,
+    containers: Annotated[list[str] | None, typer.Option(
+        "--container", metavar=pipeline_cli.CONTAINER_METAVAR, help=pipeline_cli.CONTAINER_HELP)] = None,
+    direct: Annotated[bool, typer.Option("--direct", help=pipeline_cli.DIRECT_HELP)] = False,
 ) -> None:
     from smctl.cli.async_invoke import async_config, check_async_buckets
     from smctl.errors import UsageError
@@ -68,7 +72,9 @@ def local_serve(
         raise UsageError("--runtime-port serves only while local-serve runs in the foreground",
                          "drop --detach, or serve the runtime API for detached endpoints: smctl runtime --port PORT")
     spec = load_project(ctx.obj.config)
-    require_image(spec, image, "local-serve")
+    members = pipeline_cli.pipeline_containers(spec, containers, direct=direct, image=image, model=model)
+    if not members:
+        require_image(spec, image, "local-serve")
     from smctl.serving.ports import check_port
 
     if port is not None:
@@ -92,7 +98,14 @@ def local_serve(
 
     client = docker_client()
     cpus, has_gpus = serving.engine_facts(client) if serving.needs_engine_facts(config) else (None, None)
-    plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
+    if members:  # a multi-container endpoint: same flow, its own plan and lifecycle
+        from smctl.serving import pipeline_lifecycle as lifecycle  # type: ignore[no-redef]
+
+        plan = pipeline_cli.plan_pipeline(out, config, members, direct=direct, mode=s.execution_mode, cpus=cpus,
+                                          has_gpus=has_gpus)
+        config = plan.config
+    else:
+        plan = serving.plan_endpoint(config, engine_cpus=cpus, engine_has_gpus=has_gpus)
     if asynchronous is not None:
         check_async_buckets(asynchronous, spec.aws.region, spec.aws.profile)
         out.info(f"asynchronous inference: answers to {asynchronous.output_location('<InferenceId>')}, errors to "

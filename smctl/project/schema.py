@@ -12,6 +12,7 @@ from smctl.contract import hyperparameters as hps
 from smctl.contract import layout
 from smctl.contract.credentials import ROLE_ARN
 from smctl.contract.transform import MAX_PAYLOAD_MB
+from smctl.project import pipeline_keys
 from smctl.project.async_checks import async_table
 from smctl.project.checks import (
     ENVIRONMENT,
@@ -106,6 +107,8 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("read_only_model", boolean, False),
         Field("name", JOB_NAME),
         Field("async_inference", async_table),
+        Field("containers", pipeline_keys.containers, []),  # [[serve.containers]]: an inference pipeline
+        Field("execution_mode", choice("Serial", "Direct"), "Serial"),  # InferenceExecutionConfig.Mode
     ),
     "transform": (
         Field("image", image_ref),

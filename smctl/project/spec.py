@@ -161,6 +161,8 @@ class ServeSection(_Section):
     read_only_model: bool
     name: str
     async_inference: AsyncConfig | None = None  # [serve.async_inference]
+    containers: tuple[Mapping[str, Any], ...] = ()  # [[serve.containers]] (smctl.serving.pipeline)
+    execution_mode: str = "Serial"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,6 +42,7 @@ class Endpoint:
     run_dir: Path | None
     exit_code: int | None = None
     async_config: AsyncConfig | None = None  # its asynchronous-inference settings (local-serve --async-output)
+    summary: ContainerSummary | None = None  # the engine's list entry: all labels and published ports
 
     @property
     def url(self) -> str | None:
@@ -115,6 +116,10 @@ def ping(endpoint: Endpoint, timeout: float = 1.0) -> bool:
     """True when the endpoint answers GET /ping with 200 within `timeout`."""
     if endpoint.port is None or endpoint.host is None or endpoint.state is not ContainerState.RUNNING:
         return False
+    from smctl.serving.pipeline_route import is_pipeline, ping_route, route_of
+
+    if is_pipeline(endpoint):  # a multi-container endpoint is healthy when all its containers are
+        return ping_route(route_of(endpoint), timeout)  # type: ignore[arg-type]
     from smctl.serving.readiness import ping_once
 
     return ping_once(endpoint.host, endpoint.port, timeout)[0] == 200
@@ -124,7 +129,14 @@ def stop_endpoint(client: Any, endpoint: Endpoint, *, grace: float = SERVE_STOP_
                   on_event: OnEvent | None = None) -> None:
     """Stop (SIGTERM, SIGKILL after `grace`) and remove the container, and the model folder smctl made for it."""
     from smctl.engine.containers import find_container
+    from smctl.serving.pipeline_route import is_pipeline
 
+    if is_pipeline(endpoint):  # the containers that share the first one's network namespace go first
+        from smctl.serving.pipeline_route import members
+
+        for member, member_run_dir in members(client, endpoint.name):
+            remove_with_notice(member, endpoint.name, endpoint.image, grace, on_event)
+            remove_run_dir(member_run_dir)
     container = find_container(client, endpoint.container_id)
     if container is not None:  # gone already: stopping twice is harmless
         remove_with_notice(container, endpoint.name, endpoint.image, grace, on_event)
@@ -169,4 +181,5 @@ def _from_summary(c: ContainerSummary) -> Endpoint:
         run_dir=Path(run_dir) if run_dir else None,
         exit_code=c.exit_code,
         async_config=AsyncConfig.from_label(c.labels.get(LABEL_ASYNC)),
+        summary=c,
     )

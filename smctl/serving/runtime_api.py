@@ -33,6 +33,7 @@ class EndpointDirectory:
         self._client = client
         self._lock = threading.Lock()
         self._table: dict[str, tuple[str, int]] = {}
+        self._routes: dict[str, Any] = {}  # multi-container endpoints' routes (smctl.serving.pipeline)
         self._read_at = 0.0
 
     def lookup(self, name: str) -> tuple[str, int] | None:
@@ -41,15 +42,21 @@ class EndpointDirectory:
                 self._refresh()
             return self._table.get(name)
 
+    def route(self, name: str) -> Any:
+        with self._lock:
+            return self._routes.get(name)
+
     def _refresh(self) -> None:
         from smctl.engine.container import ContainerState
+        from smctl.serving.pipeline_route import route_of
         from smctl.serving.registry import list_endpoints
 
-        table = {}
+        table, routes = {}, {}
         for e in list_endpoints(self._client):
             if e.state is ContainerState.RUNNING and e.host is not None and e.port:
                 table[e.name] = (e.host, e.port)
-        self._table, self._read_at = table, time.monotonic()
+                routes[e.name] = route_of(e)
+        self._table, self._routes, self._read_at = table, routes, time.monotonic()
 
 
 class RuntimeServer(ThreadingHTTPServer):
@@ -175,6 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
         problem = _header_problem(name, headers)
         if problem is not None:
             return self._error(400, "ValidationError", problem)
+        route = self.server.directory.route(name)
+        if route is not None:
+            from smctl.serving.pipeline_runtime import answer
+
+            return answer(self, name, route, body, headers)  # several containers: chained or one picked
         started = time.monotonic()
         try:
             status, resp_headers, resp_body = self._forward(target, body, headers)
@@ -231,13 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
         raise AssertionError("unreachable")
 
-    def _model_error(self, name: str, status: int, message: str) -> None:
+    def _model_error(self, name: str, status: int, message: str, container: str = "primary") -> None:
         kind = "client" if 400 <= status < 500 else "server"
         region = self._region()
         doc = {
             "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
             "LogStreamArn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}",
-            "Message": f"Received {kind} error ({status}) from primary with message \"{message}\". "
+            "Message": f"Received {kind} error ({status}) from {container} with message \"{message}\". "
                        f"See its logs: smctl logs {name}",
             "OriginalMessage": message,
             "OriginalStatusCode": status,

@@ -25,6 +25,7 @@ class Target:
     port: int
     name: str  # the container (started here) or the endpoint (--endpoint)
     started: bool  # True when this job started (and will remove) the container
+    chain: tuple[tuple[str, str, int], ...] = ()  # a pipeline's (hostname, host, port) in order; () for one container
 
 
 @contextmanager
@@ -65,7 +66,9 @@ def running_endpoint_target(name: str) -> Target:
 
         raise ContainerFailedError(f"endpoint {name!r} publishes no port", f"restart it: smctl local-stop {name}, "
                                    "then smctl local-serve")
-    return Target(endpoint.host, endpoint.port, name, started=False)
+    from smctl.transform.pipeline import chain_of
+
+    return Target(endpoint.host, endpoint.port, name, started=False, chain=chain_of(endpoint))
 
 
 def get_execution_parameters(host: str, port: int) -> bytes | None:

@@ -32,7 +32,7 @@ class Invoker:
         self._lock = threading.Lock()
         self.headers = {k: v for k, v in (("Content-Type", settings.content_type), ("Accept", settings.accept)) if v}
 
-    def invoke(self, payload: bytes) -> tuple[bytes, int]:
+    def invoke(self, payload: bytes, content_type: str | None = None) -> tuple[bytes, int]:
         """(body, attempts); Raises: InvocationError after 1 + retries failed attempts, Stopped on Ctrl-C."""
         attempts = 0
         while True:
@@ -40,7 +40,7 @@ class Invoker:
                 raise Stopped
             attempts += 1
             try:
-                return self._once(payload), attempts
+                return self._once(payload, content_type), attempts
             except InvocationError as exc:
                 if self.stop.is_set():
                     raise Stopped from exc
@@ -48,26 +48,27 @@ class Invoker:
                     raise InvocationError(f"{exc} (after {attempts} attempt(s))") from None
             self.stop.wait(BACKOFF[min(attempts, len(BACKOFF)) - 1])
 
-    def _once(self, payload: bytes) -> bytes:
+    def _once(self, payload: bytes, content_type: str | None = None) -> bytes:
         for first_try in (True, False):
             reused = getattr(self._local, "used", False)
             try:
-                return self._send(payload)
+                return self._send(payload, content_type)
             except _StaleConnection:
                 if not (first_try and reused):
                     raise InvocationError("the container closed the connection without answering") from None
                 # an idle keep-alive connection the server had dropped: one more try on a fresh one
         raise AssertionError("unreachable")
 
-    def _send(self, payload: bytes) -> bytes:
+    def _send(self, payload: bytes, content_type: str | None = None) -> bytes:
         conn = self._conn()
         limit = self.settings.payload_limit
+        headers = {**self.headers, "Content-Type": content_type} if content_type else self.headers
         try:
             if limit is None:
                 conn.request("POST", "/invocations", body=_chunks(payload),
-                             headers={**self.headers, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+                             headers={**headers, "Transfer-Encoding": "chunked"}, encode_chunked=True)
             else:
-                conn.request("POST", "/invocations", body=payload, headers=self.headers)
+                conn.request("POST", "/invocations", body=payload, headers=headers)
             resp = conn.getresponse()
             body = resp.read()
         except TimeoutError:
@@ -80,6 +81,7 @@ class Invoker:
             self._drop()
             raise InvocationError(f"connection to the container failed: {type(exc).__name__}: {exc}") from None
         self._local.used = True
+        self._local.content_type = resp.getheader("Content-Type")  # the next container's, in a pipeline
         if resp.will_close:
             self._drop()
         if not 200 <= resp.status < 300:

@@ -193,7 +193,7 @@ def _run(plan: TransformPlan, target: Any, name: str, on_event: OnEvent,
     summary = ", ".join(f"{k} {v['value']} ({v['source']})" for k, v in resolved.as_dict().items())
     on_event("parameters", {"message": summary, **resolved.as_dict()})
     runner = Runner(plan.source, plan.sink, settings, target.host, target.port, on_event, stop,
-                    healthy=lambda: answers_ping(target.host, target.port))
+                    healthy=lambda: answers_ping(target.host, target.port), chain=target.chain)
     stats = runner.run(plan.objects)
     return TransformResult(name, target.name, plan.source.describe(), plan.sink.describe(), resolved,
                            found if body is not None else None, plan.processing, stats)

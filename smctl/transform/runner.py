@@ -137,12 +137,16 @@ class Runner:
 
     def __init__(self, source: Source, sink: Sink, settings: RunSettings, host: str, port: int,
                  on_event: OnEvent, stop: threading.Event | None = None,
-                 healthy: Callable[[], bool] | None = None) -> None:
+                 healthy: Callable[[], bool] | None = None, chain: tuple[Any, ...] = ()) -> None:
         self.source, self.sink, self.s, self.on_event = source, sink, settings, on_event
         self.stop = stop or threading.Event()
         self.healthy = healthy
         self._abort: str | None = None
-        self.invoker = Invoker(host, port, settings, self.stop)
+        self.invoker: Any = Invoker(host, port, settings, self.stop)
+        if chain:  # a multi-container endpoint: every record passes each container in turn
+            from smctl.transform.pipeline import ChainInvoker
+
+            self.invoker = ChainInvoker(chain, settings, self.stop)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
