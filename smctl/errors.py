@@ -168,6 +168,22 @@ class InvocationTimeoutError(ContainerFailedError):
     """The container did not answer within the timeout."""
 
 
+class TargetModelError(UsageError):
+    """A TargetModel that is not a safe path under the endpoint's prefix, or one sent to a single-model endpoint."""
+
+
+class ModelDataNotFoundError(UsageError):
+    """A multi-model endpoint's TargetModel names no archive under its model prefix."""
+
+
+class ModelNotReadyError(SmctlError):
+    """The target model is still being fetched or loaded (SageMaker: ModelNotReadyException, HTTP 429)."""
+
+
+class MultiModelContractError(ContainerFailedError):
+    """The container broke SageMaker's multi-model API (/models): the message names the call and its answer."""
+
+
 class RuntimeServerError(SmctlError):
     """The local runtime API could not start."""
 

@@ -8,6 +8,7 @@ import typer
 
 from smctl.cli.options import aws_region
 from smctl.cli.output import Output
+from smctl.errors import ModelError
 
 MAX_TIMEOUT = 3600  # the longest any SageMaker invocation may take (async and batch transform: InvocationsTimeout)
 HELP = "POST a request to an endpoint's /invocations: the body to stdout, status and timing to stderr."
@@ -40,17 +41,24 @@ def invoke(
     local: Annotated[bool, typer.Option("--local", help="NAME is a local endpoint (SageMaker is not asked).")
                      ] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
+    target_model: Annotated[str | None, typer.Option(
+        "--target-model", metavar="PATH", help="Multi-model endpoint: the archive under its prefix (m1.tar.gz), "
+        "loaded on first use.")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
     out: Output = ctx.obj.out
     _check_ranges(max_payload, timeout)
+    if target_model is not None:
+        from smctl.cli.multimodel import check_target_flag
+
+        check_target_flag(target_model, cloud=cloud)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None:
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
         return
     try:
-        url, name = _resolve(target, ask_cloud=not local, region=region, config=ctx.obj.config)
+        url, name = _resolve(target, ask_cloud=not local and target_model is None, region=region, config=ctx.obj.config)
     except _OnlyInCloud:  # not here, but SageMaker has it: that one, as with --cloud
         _invoke_cloud(out, target or "", _aws(ctx, region), data, content_type, accept, custom_attributes, timeout)
         return
@@ -61,9 +69,20 @@ def invoke(
     payload = core.read_payload(data, content_type)
     if payload.inferred:
         out.debug(f"content type {payload.content_type} (inferred from the {payload.source})")
-    result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
-                         max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
-                         endpoint=name)
+    if target_model is not None:
+        from smctl.cli.multimodel import invoke_target
+
+        return invoke_target(out, name, target_model, payload, accept=accept, custom_attributes=custom_attributes,
+                             timeout=timeout or core.TIMEOUT)
+    try:
+        result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
+                             max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
+                             endpoint=name)
+    except ModelError:
+        from smctl.cli.multimodel import refuse_without_target
+
+        refuse_without_target(name)  # a multi-model endpoint needs --target-model: say so, as SageMaker does
+        raise
     for warning in result.warnings:
         out.warn(warning)
     out.info(f"HTTP {result.status} in {result.seconds * 1000:.0f} ms, {len(result.body):,} bytes"

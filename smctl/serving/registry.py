@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ class Endpoint:
     container_name: str
     run_dir: Path | None
     exit_code: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # the container's: hosting modes read theirs
 
     @property
     def url(self) -> str | None:
@@ -158,4 +160,5 @@ def _from_summary(c: ContainerSummary) -> Endpoint:
         container_name=c.name,
         run_dir=Path(run_dir) if run_dir else None,
         exit_code=c.exit_code,
+        labels=dict(c.labels),
     )

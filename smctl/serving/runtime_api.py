@@ -33,6 +33,7 @@ class EndpointDirectory:
         self._client = client
         self._lock = threading.Lock()
         self._table: dict[str, tuple[str, int]] = {}
+        self._multi: dict[str, Any] = {}  # name -> MultiModelEndpoint, for multi-model endpoints
         self._read_at = 0.0
 
     def lookup(self, name: str) -> tuple[str, int] | None:
@@ -41,15 +42,22 @@ class EndpointDirectory:
                 self._refresh()
             return self._table.get(name)
 
+    def multi_model(self, name: str) -> Any:
+        with self._lock:
+            return self._multi.get(name)
+
     def _refresh(self) -> None:
         from smctl.engine.container import ContainerState
+        from smctl.serving.multimodel import MultiModelEndpoint
         from smctl.serving.registry import list_endpoints
 
-        table = {}
+        table, multi = {}, {}
         for e in list_endpoints(self._client):
             if e.state is ContainerState.RUNNING and e.host is not None and e.port:
                 table[e.name] = (e.host, e.port)
+                multi[e.name] = MultiModelEndpoint.from_endpoint(e)
         self._table, self._read_at = table, time.monotonic()
+        self._multi = {k: v for k, v in multi.items() if v is not None}
 
 
 class RuntimeServer(ThreadingHTTPServer):
@@ -164,6 +172,14 @@ class _Handler(BaseHTTPRequestHandler):
         if target is None:
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h) is not None}
+        if self.server.directory.multi_model(name) is not None:  # TargetModel: smctl loads, then invokes
+            from smctl.serving.multimodel_api import runtime_answer
+
+            started = time.monotonic()
+            answer = runtime_answer(self.server.directory.multi_model(name), body, headers, self._region(),
+                                    self.server.invoke_timeout)
+            self._event(name, answer[0], started, len(body))
+            return self._reply(*answer)
         problem = _header_problem(name, headers)
         if problem is not None:
             return self._error(400, "ValidationError", problem)
