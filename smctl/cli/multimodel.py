@@ -139,3 +139,23 @@ def add_loaded_models(found: list[Endpoint], rows: list[dict[str, Any]]) -> list
         names = ", ".join(m["target"] or m["name"] for m in row["loaded_models"]) or "none yet"
         notes.append(f"{endpoint.name}: multi-model, loaded: {names}")
     return notes
+
+
+def check_image(out: Output, image: str, *, startup_timeout: float) -> None:
+    """`smctl check --multi-model IMAGE`; Raises: ChecksFailedError (exit 6) when a rule fails."""
+    from smctl.cli.doctor import finish
+    from smctl.doctor.image_multimodel import run_multi_model_checks
+    from smctl.engine.client import engine
+
+    if startup_timeout <= 0:
+        from smctl.errors import UsageError
+
+        raise UsageError(f"--startup-timeout must be positive, got {startup_timeout:g}", "for example "
+                         "--startup-timeout 60")
+    client = engine(timeout=120)
+    try:
+        report = run_multi_model_checks(client, image, out.info, startup_timeout=startup_timeout)
+    finally:
+        client.close()
+    finish(out, report, f"fix what the table says, rebuild (smctl build), then rerun `smctl check --multi-model "
+           f"{image}`", pass_word="pass")
