@@ -142,7 +142,7 @@ def check_target(target: str) -> str:
     fix = "pass the archive's path relative to the endpoint's model prefix, e.g. --target-model m1.tar.gz"
     if not target or len(target) > MAX_TARGET:
         raise TargetModelError(f"TargetModel is {len(target)} characters; SageMaker takes 1-{MAX_TARGET}", fix)
-    if not all(32 <= ord(ch) < 127 or ch.isprintable() for ch in target) or "\\" in target:
+    if target[0].isspace() or not all(ch.isprintable() for ch in target) or "\\" in target:
         raise TargetModelError(f"TargetModel {target!r} holds control characters or backslashes", fix)
     if target.startswith("/"):
         raise TargetModelError(f"TargetModel {target!r} is an absolute path; it must be relative to the prefix", fix)
