@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smctl.errors import (
@@ -29,14 +29,13 @@ from smctl.errors import (
     UsageError,
 )
 from smctl.events import OnEvent
+from smctl.serving.multimodel_api import MODELS_DIR, TARGET_HEADER, ContainerModels
 
 if TYPE_CHECKING:
     from smctl.engine.containers import ContainerSpec
-    from smctl.serving.multimodel_api import ContainerModels
     from smctl.serving.registry import Endpoint
 
 CAPABILITY_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
-MODELS_DIR = PurePosixPath("/opt/ml/models")
 ENV_MULTI_MODEL = "SAGEMAKER_MULTI_MODEL"
 LABEL_SOURCE = "smctl.multi_model"  # the S3 prefix or folder TargetModel paths are under
 LABEL_MEMORY = "smctl.multi_model_memory"  # bytes the loaded models may take (the instance type's memory)
@@ -44,7 +43,6 @@ LABEL_REGION = "smctl.multi_model_region"
 STATE_FILE = "multi-model.json"
 LOCK_FILE = "multi-model.lock"
 MAX_TARGET = 1024  # InvokeEndpoint's TargetModel: 1-1024 characters
-TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
 
 
 @dataclass(frozen=True)
@@ -233,8 +231,6 @@ def invoke_target(mme: MultiModelEndpoint, target: str, body: bytes, headers: Ma
         TargetModelError: a bad TargetModel (before any fetch). ModelDataNotFoundError: no such archive.
         ModelNotReadyError: another invocation is loading it now. MultiModelContractError: /models misbehaved.
     """
-    from smctl.serving.multimodel_api import ContainerModels
-
     on_event = on_event or (lambda kind, data: None)
     name = model_name(target)
     api = ContainerModels(mme.host, mme.port, timeout=timeout, endpoint=mme.name)
@@ -361,8 +357,6 @@ def _archive(mme: MultiModelEndpoint, target: str) -> Path:
 
 def loaded_models(mme: MultiModelEndpoint, timeout: float = 1.0) -> list[dict[str, Any]]:
     """What the container says is loaded, with the TargetModel and size smctl recorded (for `smctl endpoints`)."""
-    from smctl.serving.multimodel_api import ContainerModels
-
     names = ContainerModels(mme.host, mme.port, timeout=timeout, endpoint=mme.name).list_models()
     with state_lock(mme.run_dir):
         models = read_state(mme.run_dir)

@@ -1,6 +1,5 @@
 """The container's side of a multi-model endpoint (SageMaker DG mms-container-apis): POST /models, GET /models
-(paged with next_page_token / nextPageToken), DELETE /models/NAME, POST /models/NAME/invoke; and the SageMaker
-Runtime answers a multi-model endpoint gives (ValidationError, ModelNotReadyException, ModelError)."""
+(paged with next_page_token / nextPageToken), DELETE /models/NAME, POST /models/NAME/invoke."""
 
 from __future__ import annotations
 
@@ -8,10 +7,12 @@ import http.client
 import json
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from pathlib import PurePosixPath
 
 from smctl.errors import MultiModelContractError, SmctlError
 
+MODELS_DIR = PurePosixPath("/opt/ml/models")
+TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
 MAX_PAGES = 1000  # a container whose nextPageToken never ends
 CONTRACT_HINT = ("the image must implement SageMaker's multi-model API (load, list, get, unload, invoke under "
                  "/models): see which rule it breaks with smctl check --multi-model IMAGE")
@@ -75,8 +76,6 @@ class ContainerModels:
 
     def load_model(self, name: str, target: str) -> int:
         """200 (loaded), 409 (already loaded) or 507 (out of memory). Raises: MultiModelContractError otherwise."""
-        from smctl.serving.multimodel import MODELS_DIR, TARGET_HEADER
-
         doc = {"model_name": name, "url": str(MODELS_DIR / name / "model")}
         status, _, body = self.call("POST", "/models", json.dumps(doc).encode(), {
             "Content-Type": "application/json", "Accept": "application/json", TARGET_HEADER: target})
@@ -93,60 +92,3 @@ class ContainerModels:
 
     def invoke(self, name: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         return self.call("POST", f"/models/{urllib.parse.quote(name)}/invoke", body, headers)
-
-
-def runtime_answer(mme: Any, body: bytes, headers: Mapping[str, str], region: str,
-                   timeout: float) -> tuple[int, bytes, dict[str, str]]:
-    """InvokeEndpoint on a multi-model endpoint, as SageMaker answers it: (status, body, headers)."""
-    from smctl.errors import ModelDataNotFoundError, ModelNotReadyError, TargetModelError
-    from smctl.serving.multimodel import TARGET_HEADER, invoke_target
-    from smctl.serving.runtime_api import ACCOUNT, _header_problem
-
-    target = headers.get(TARGET_HEADER)
-    if not target:
-        return _error(400, "ValidationError", f"Request {_request_id()} is missing a target model header.")
-    problem = _header_problem(mme.name, {k: v for k, v in headers.items() if k != TARGET_HEADER})
-    if problem is not None:
-        return _error(400, "ValidationError", problem)
-    try:
-        result = invoke_target(mme, target, body, {k: v for k, v in headers.items() if k != TARGET_HEADER},
-                               timeout=timeout)
-    except TargetModelError as exc:
-        return _error(400, "ValidationError", exc.message)
-    except ModelDataNotFoundError as exc:
-        return _error(400, "ValidationError", f"Failed to download model data for target model {target} from "
-                                              f"{exc.details.get('url')}. Please ensure that there is an object "
-                                              "located at the URL.")
-    except ModelNotReadyError as exc:
-        return _error(429, "ModelNotReadyException", exc.message)
-    except SmctlError as exc:
-        return _model_error(mme.name, int(exc.details.get("status") or 500), exc.message, region, ACCOUNT)
-    if result.status >= 400:
-        return _model_error(mme.name, result.status, result.body.decode("utf-8", errors="replace"), region, ACCOUNT)
-    out = {"Content-Type": result.headers.get("content-type", "application/octet-stream"),
-           "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
-    attrs = result.headers.get("x-amzn-sagemaker-custom-attributes")
-    if attrs is not None:
-        out["X-Amzn-SageMaker-Custom-Attributes"] = attrs
-    return 200, result.body, out
-
-
-def _error(status: int, code: str, message: str) -> tuple[int, bytes, dict[str, str]]:
-    return status, json.dumps({"message": message, "Message": message}).encode(), {
-        "Content-Type": "application/json", "x-amzn-ErrorType": code}
-
-
-def _model_error(name: str, status: int, message: str, region: str, account: str) -> tuple[int, bytes, dict[str, str]]:
-    kind = "client" if 400 <= status < 500 else "server"
-    doc = {"ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
-           "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}",
-           "Message": f"Received {kind} error ({status}) from model with message \"{message}\". "
-                      f"See its logs: smctl logs {name}",
-           "OriginalMessage": message, "OriginalStatusCode": status}
-    return 424, json.dumps(doc).encode(), {"Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"}
-
-
-def _request_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())

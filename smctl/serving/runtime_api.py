@@ -173,11 +173,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h) is not None}
         if self.server.directory.multi_model(name) is not None:  # TargetModel: smctl loads, then invokes
-            from smctl.serving.multimodel_api import runtime_answer
+            from smctl.serving.multimodel_runtime import runtime_answer
 
             started = time.monotonic()
-            answer = runtime_answer(self.server.directory.multi_model(name), body, headers, self._region(),
-                                    self.server.invoke_timeout)
+            answer = runtime_answer(self.server.directory.multi_model(name), body, headers, region=self._region(),
+                                    timeout=self.server.invoke_timeout, account=ACCOUNT, header_problem=_header_problem)
             self._event(name, answer[0], started, len(body))
             return self._reply(*answer)
         problem = _header_problem(name, headers)
