@@ -174,6 +174,20 @@ class ModelStreamError(ContainerFailedError):
     def __init__(self, message: str, hint: str | None = None, *, error_code: str, details: dict | None = None) -> None:
         super().__init__(message, hint, details={"error_code": error_code, **(details or {})})
         self.error_code = error_code
+class TargetModelError(UsageError):
+    """A TargetModel that is not a safe path under the endpoint's prefix, or one sent to a single-model endpoint."""
+
+
+class ModelDataNotFoundError(UsageError):
+    """A multi-model endpoint's TargetModel names no archive under its model prefix."""
+
+
+class ModelNotReadyError(SmctlError):
+    """The target model is still being fetched or loaded (SageMaker: ModelNotReadyException, HTTP 429)."""
+
+
+class MultiModelContractError(ContainerFailedError):
+    """The container broke SageMaker's multi-model API (/models): the message names the call and its answer."""
 
 
 class RuntimeServerError(SmctlError):

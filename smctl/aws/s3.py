@@ -118,6 +118,31 @@ def download_prefix(s3_uri: str | Location, cache_dir: Path, *, region: str | No
     return dest
 
 
+def fetch_object(s3_uri: str | Location, cache_dir: Path, *, region: str | None = None,
+                 profile: str | None = None) -> Path | None:
+    """Download one object into cache_dir/BUCKET/KEY (kept while its size and time match); None when no object has
+    that key (a multi-model endpoint's TargetModel that is not there).
+
+    Raises:
+        UsageError: a malformed s3:// URI. AwsError: no credentials, missing bucket, access denied.
+    """
+    bucket, key = parse_s3_uri(s3_uri)
+    s3 = client("s3", region, profile)
+    dest = cache_dir / bucket / PurePosixPath(key)
+    try:
+        (cache_dir / bucket).mkdir(parents=True, exist_ok=True)
+        with _cache_lock(cache_dir / f".{bucket}.smctl-lock"), aws_errors(f"downloading {s3_uri}", bucket=bucket):
+            head = _object_head(s3, bucket, key)
+            if head is None:
+                return None
+            if not _cached(dest, head[0], head[1]):
+                _download(s3, bucket, key, dest, head[1])
+    except OSError as exc:
+        raise SmctlError(f"could not download {s3_uri} into {dest}: {exc.strerror or exc}",
+                         "check free space and permissions there (smctl doctor), then run again") from exc
+    return dest
+
+
 @contextmanager
 def _cache_lock(path: Path) -> Iterator[None]:
     """One smctl at a time lists, prunes and fills a bucket's cache folder (two runs may share a prefix); the lock

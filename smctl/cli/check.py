@@ -36,6 +36,9 @@ def check(
         "--serve-only", help="The image only serves: check `serve`, skip the `train` rules.")] = False,
     role: RoleOption = None,
     no_credentials: NoCredentialsOption = False,
+    multi_model: Annotated[bool, typer.Option(
+        "--multi-model", help="Check a multi-model image instead: its label and the /models API (load, 409, 404, "
+        "invoke, paged list, unload, 507); `train` and single-model `serve` are not run.")] = False,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
     from smctl.doctor.image_checks import CheckOptions, parse_samples, run_image_checks, validate
@@ -43,6 +46,10 @@ def check(
     from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
+    if multi_model:
+        from smctl.cli.multimodel import check_image
+
+        return check_image(out, image, startup_timeout=startup_timeout)
     opts = CheckOptions(image=image, model=model, samples=parse_samples(sample or []),
                         startup_timeout=startup_timeout, stop_grace=stop_timeout, train_timeout=train_timeout,
                         train=not serve_only, serve=not train_only,

@@ -8,6 +8,7 @@ import typer
 
 from smctl.cli.options import aws_region
 from smctl.cli.output import Output
+from smctl.errors import ModelError
 
 MAX_TIMEOUT = 3600  # the longest any SageMaker invocation may take (async and batch transform: InvocationsTimeout)
 HELP = "POST a request to an endpoint's /invocations: the body to stdout, status and timing to stderr."
@@ -52,6 +53,9 @@ def invoke(
     target_container: Annotated[str | None, typer.Option(
         "--target-container", metavar="HOSTNAME", help="The container to reach on a multi-container endpoint in "
         "Direct mode (X-Amzn-SageMaker-Target-Container-Hostname).")] = None,
+    target_model: Annotated[str | None, typer.Option(
+        "--target-model", metavar="PATH", help="Multi-model endpoint: the archive under its prefix (m1.tar.gz), "
+        "loaded on first use.")] = None,
 ) -> None:
     from smctl.serving import invoke as core
 
@@ -72,6 +76,10 @@ def invoke(
         return _invoke_async(ctx, target, async_=async_, cloud=cloud, input_uri=input_uri, data=data,
                              content_type=content_type, accept=accept, custom_attributes=custom_attributes,
                              inference_id=inference_id, timeout=timeout, region=region)
+    if target_model is not None:
+        from smctl.cli.multimodel import check_target_flag
+
+        check_target_flag(target_model, cloud=cloud)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None and target_container:
         from smctl.cli.pipeline import local_route
@@ -81,7 +89,7 @@ def invoke(
         _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
         return
     try:
-        url, name = _resolve(target, ask_cloud=not local, region=region, config=ctx.obj.config)
+        url, name = _resolve(target, ask_cloud=not local and target_model is None, region=region, config=ctx.obj.config)
     except _OnlyInCloud:  # not here, but SageMaker has it: that one, as with --cloud
         _invoke_cloud(out, target or "", _aws(ctx, region), data, content_type, accept, custom_attributes, timeout)
         return
@@ -92,6 +100,11 @@ def invoke(
     payload = core.read_payload(data, content_type)
     if payload.inferred:
         out.debug(f"content type {payload.content_type} (inferred from the {payload.source})")
+    if target_model is not None:
+        from smctl.cli.multimodel import invoke_target
+
+        return invoke_target(out, name, target_model, payload, accept=accept, custom_attributes=custom_attributes,
+                             timeout=timeout or core.TIMEOUT)
     from smctl.cli.pipeline import local_route
 
     route = local_route(name, target_container)  # a multi-container endpoint's, or None
@@ -102,9 +115,15 @@ def invoke(
                                       custom_attributes=custom_attributes, max_payload=max_payload, timeout=timeout)
         out.debug(f"{route.mode} through {' -> '.join(passed)}")
     else:
-        result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
-                             max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
-                             endpoint=name)
+        try:
+            result = core.invoke(url, payload, accept=accept, custom_attributes=custom_attributes,
+                                 max_payload=max_payload or core.MAX_PAYLOAD, timeout=timeout or core.TIMEOUT,
+                                 endpoint=name)
+        except ModelError:
+            from smctl.cli.multimodel import refuse_without_target
+
+            refuse_without_target(name)  # a multi-model endpoint needs --target-model: say so, as SageMaker does
+            raise
     for warning in result.warnings:
         out.warn(warning)
     out.info(f"HTTP {result.status} in {result.seconds * 1000:.0f} ms, {len(result.body):,} bytes"

@@ -60,6 +60,9 @@ def local_serve(
     containers: Annotated[list[str] | None, typer.Option(
         "--container", metavar=pipeline_cli.CONTAINER_METAVAR, help=pipeline_cli.CONTAINER_HELP)] = None,
     direct: Annotated[bool, typer.Option("--direct", help=pipeline_cli.DIRECT_HELP)] = False,
+    multi_model: Annotated[str | None, typer.Option(
+        "--multi-model", metavar="s3://PREFIX/|DIR", help="A multi-model endpoint: model archives under this S3 "
+        "prefix or folder, loaded on first invocation (smctl invoke --target-model m1.tar.gz).")] = None,
 ) -> None:
     from smctl.cli.async_invoke import async_config, check_async_buckets
     from smctl.errors import UsageError
@@ -88,15 +91,20 @@ def local_serve(
     asynchronous = async_config(s.async_inference, async_output, async_failure, async_max_concurrency,
                                 async_invocation_timeout)
     config = serving.ServeConfig(
-        image=s.image, name=s.name, project_root=spec.root or Path.cwd(), model=s.model,
+        image=s.image, name=s.name, project_root=spec.root or Path.cwd(), model=None if multi_model else s.model,
         port=s.port, host=s.host, environment=environment, instance_type=s.instance_type,
         gpus=s.gpus, startup_timeout=s.startup_timeout,
         read_only_model=s.read_only_model if read_only_model is None else read_only_model, region=spec.aws.region,
         credentials=credentials_request(spec, role, no_credentials), async_inference=asynchronous,
+        multi_model=multi_model,
     )
     from smctl.engine.containers import docker_client
 
     client = docker_client()
+    if multi_model is not None:
+        from smctl.cli.multimodel import check_serve
+
+        check_serve(client, config, model)
     cpus, has_gpus = serving.engine_facts(client) if serving.needs_engine_facts(config) else (None, None)
     if members:  # a multi-container endpoint: same flow, its own plan and lifecycle
         from smctl.serving import pipeline_lifecycle as lifecycle  # type: ignore[no-redef]
@@ -144,6 +152,9 @@ def endpoints(ctx: typer.Context) -> None:
     out: Output = ctx.obj.out
     found = list_endpoints(docker_client())
     rows = [e.as_dict(healthy=ping(e, timeout=0.5) if e.state is ContainerState.RUNNING else None) for e in found]
+    from smctl.cli.multimodel import add_loaded_models
+
+    notes = add_loaded_models(found, rows)
 
     def render(console: Any) -> None:
         if not rows:
@@ -154,6 +165,8 @@ def endpoints(ctx: typer.Context) -> None:
         console.print("  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip(), markup=False)
         for r in rows:
             console.print("  ".join(str(r[c] or "-").ljust(widths[c]) for c in cols).rstrip(), markup=False)
+        for note in notes:
+            console.print(note, markup=False)
 
     out.result({"endpoints": rows}, render)
 

@@ -46,6 +46,7 @@ class ServeConfig:
     region: str | None = None
     credentials: CredentialsRequest | None = None  # None: none; the session name becomes the endpoint name
     async_inference: AsyncConfig | None = None  # AsyncInferenceConfig: kept on the container as a label
+    multi_model: str | None = None  # s3:// prefix or folder of model archives: a multi-model endpoint
 
     def __post_init__(self) -> None:
         model: Location | Path | str | None = self.model
@@ -127,6 +128,10 @@ def plan_endpoint(config: ServeConfig, *, engine_cpus: int | None = None,
         nano_cpus=cpus * 10**9 if cpus else None,
         ports={f"{CONTAINER_PORT}/tcp": (host, config.port or None)},
     )
+    if config.multi_model is not None:
+        from smctl.serving.multimodel import multi_model_container
+
+        spec = multi_model_container(spec, config.multi_model, run_dir, instance.memory_bytes, config.region)
     credentials = replace(config.credentials, session_name=session_name(config.name)) if config.credentials else None
     return EndpointPlan(config, spec, run_dir, model_dir, kind, instance, credentials)
 

@@ -34,6 +34,7 @@ class EndpointDirectory:
         self._lock = threading.Lock()
         self._table: dict[str, tuple[str, int]] = {}
         self._routes: dict[str, Any] = {}  # multi-container endpoints' routes (smctl.serving.pipeline)
+        self._multi: dict[str, Any] = {}  # name -> MultiModelEndpoint, for multi-model endpoints
         self._read_at = 0.0
 
     def lookup(self, name: str) -> tuple[str, int] | None:
@@ -46,17 +47,24 @@ class EndpointDirectory:
         with self._lock:
             return self._routes.get(name)
 
+    def multi_model(self, name: str) -> Any:
+        with self._lock:
+            return self._multi.get(name)
+
     def _refresh(self) -> None:
         from smctl.engine.container import ContainerState
+        from smctl.serving.multimodel import MultiModelEndpoint
         from smctl.serving.pipeline_route import route_of
         from smctl.serving.registry import list_endpoints
 
-        table, routes = {}, {}
+        table, routes, multi = {}, {}, {}
         for e in list_endpoints(self._client):
             if e.state is ContainerState.RUNNING and e.host is not None and e.port:
                 table[e.name] = (e.host, e.port)
                 routes[e.name] = route_of(e)
+                multi[e.name] = MultiModelEndpoint.from_endpoint(e)
         self._table, self._routes, self._read_at = table, routes, time.monotonic()
+        self._multi = {k: v for k, v in multi.items() if v is not None}
 
 
 class RuntimeServer(ThreadingHTTPServer):
@@ -179,14 +187,23 @@ class _Handler(BaseHTTPRequestHandler):
         if target is None:
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h) is not None}
+        if self.server.directory.multi_model(name) is not None:  # TargetModel: smctl loads, then invokes
+            from smctl.serving.multimodel_runtime import runtime_answer
+
+            started = time.monotonic()
+            status, reply, reply_headers = runtime_answer(
+                self.server.directory.multi_model(name), body, headers, region=self._region(),
+                timeout=self.server.invoke_timeout, account=ACCOUNT, header_problem=_header_problem)
+            self._event(name, status, started, len(body))
+            return self._reply(status, reply, reply_headers)
         problem = _header_problem(name, headers)
         if problem is not None:
             return self._error(400, "ValidationError", problem)
         route = self.server.directory.route(name)
         if route is not None:
-            from smctl.serving.pipeline_runtime import answer
+            from smctl.serving.pipeline_runtime import answer as pipeline_answer
 
-            return answer(self, name, route, body, headers)  # several containers: chained or one picked
+            return pipeline_answer(self, name, route, body, headers)  # several containers: chained or one picked
         started = time.monotonic()
         try:
             status, resp_headers, resp_body = self._forward(target, body, headers)
