@@ -397,4 +397,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # finally blocks stop moto, remove temp
     main()

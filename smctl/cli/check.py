@@ -39,6 +39,9 @@ def check(
     multi_model: Annotated[bool, typer.Option(
         "--multi-model", help="Check a multi-model image instead: its label and the /models API (load, 409, 404, "
         "invoke, paged list, unload, 507); `train` and single-model `serve` are not run.")] = False,
+    bind_to_port: Annotated[bool, typer.Option(
+        "--bind-to-port", help="Check an image for multi-container endpoints and inference pipelines instead: its "
+        "label and `serve` on SAGEMAKER_BIND_TO_PORT, not 8080.")] = False,
 ) -> None:
     """Check IMAGE against SageMaker's container contract (train, serve, signals, platform); exit 6 on a failure."""
     from smctl.doctor.image_checks import CheckOptions, parse_samples, run_image_checks, validate
@@ -46,6 +49,13 @@ def check(
     from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
+    if multi_model and bind_to_port:
+        from smctl.errors import UsageError
+
+        raise UsageError("--multi-model and --bind-to-port were both given: they are two kinds of endpoint",
+                         f"check one at a time: smctl check --multi-model {image}, then --bind-to-port")
+    if bind_to_port:
+        return _check_bind_to_port(out, image, startup_timeout)
     if multi_model:
         from smctl.cli.multimodel import check_image
 
@@ -63,3 +73,21 @@ def check(
         client.close()
     finish(out, report, f"fix what the table says, rebuild (smctl build), then rerun `smctl check {image}`",
            pass_word="pass")
+
+
+def _check_bind_to_port(out: Output, image: str, startup_timeout: float) -> None:
+    """`smctl check --bind-to-port IMAGE`; Raises: ChecksFailedError (exit 6) when a rule fails."""
+    from smctl.doctor.image_bind_port import run_bind_port_checks
+    from smctl.engine.client import engine
+    from smctl.errors import UsageError
+
+    if startup_timeout <= 0:
+        raise UsageError(f"--startup-timeout must be positive, got {startup_timeout:g}", "for example "
+                         "--startup-timeout 60")
+    client = engine(timeout=120)
+    try:
+        report = run_bind_port_checks(client, image, out.info, startup_timeout=startup_timeout)
+    finally:
+        client.close()
+    finish(out, report, f"fix what the table says, rebuild (smctl build), then rerun `smctl check --bind-to-port "
+           f"{image}`", pass_word="pass")

@@ -93,13 +93,9 @@ def invoke(
     except _OnlyInCloud:  # not here, but SageMaker has it: that one, as with --cloud
         _invoke_cloud(out, target or "", _aws(ctx, region), data, content_type, accept, custom_attributes, timeout)
         return
-    if max_payload is not None and max_payload != core.MAX_PAYLOAD:
-        out.warn(f"--max-payload {max_payload}: SageMaker's limit stays {core.MAX_PAYLOAD:,} bytes")
-    if timeout is not None and timeout != core.TIMEOUT:
-        out.warn(f"--timeout {timeout:g}: SageMaker still gives up after {core.TIMEOUT:g} s")
-    payload = core.read_payload(data, content_type)
-    if payload.inferred:
-        out.debug(f"content type {payload.content_type} (inferred from the {payload.source})")
+    from smctl.cli.payload import local_payload
+
+    payload = local_payload(out, data, content_type, max_payload, timeout)
     if target_model is not None:
         from smctl.cli.multimodel import invoke_target
 
@@ -258,3 +254,4 @@ def _in_cloud(name: str, region: str | None, config: Any) -> bool:
 
 def register(app: typer.Typer) -> None:
     app.command("invoke", help=HELP)(invoke)
+

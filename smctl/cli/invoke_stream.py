@@ -29,13 +29,9 @@ def invoke_stream(out: Output, target: str | None, data: str | None, content_typ
     except only_in_cloud:
         raise UsageError(f"{target} is a SageMaker endpoint, and --stream reads local endpoints only",
                          "drop --stream to invoke it on SageMaker (smctl invoke NAME --cloud)") from None
-    if max_payload is not None and max_payload != core.MAX_PAYLOAD:
-        out.warn(f"--max-payload {max_payload}: SageMaker's limit stays {core.MAX_PAYLOAD:,} bytes")
-    if timeout is not None and timeout != core.TIMEOUT:
-        out.warn(f"--timeout {timeout:g}: SageMaker still gives up after {core.TIMEOUT:g} s")
-    payload = core.read_payload(data, content_type)
-    if payload.inferred:
-        out.debug(f"content type {payload.content_type} (inferred from the {payload.source})")
+    from smctl.cli.payload import local_payload
+
+    payload = local_payload(out, data, content_type, max_payload, timeout)
     received: list[bytes] = []
 
     def on_part(piece: bytes) -> None:

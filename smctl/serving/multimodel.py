@@ -58,7 +58,7 @@ class MultiModelEndpoint:
     @classmethod
     def from_endpoint(cls, endpoint: Endpoint) -> MultiModelEndpoint | None:
         """The multi-model side of a running endpoint; None for a single-model one (or one without an address)."""
-        labels = endpoint.labels
+        labels = endpoint.summary.labels if endpoint.summary is not None else {}
         source = labels.get(LABEL_SOURCE)
         if not source or endpoint.host is None or endpoint.port is None or endpoint.run_dir is None:
             return None

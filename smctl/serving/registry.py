@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +42,7 @@ class Endpoint:
     run_dir: Path | None
     exit_code: int | None = None
     async_config: AsyncConfig | None = None  # its asynchronous-inference settings (local-serve --async-output)
-    summary: ContainerSummary | None = None  # the engine's list entry: all labels and published ports
-    labels: Mapping[str, str] = field(default_factory=dict)  # the container's: hosting modes read theirs
+    summary: ContainerSummary | None = None  # the engine's list entry: labels (hosting modes read theirs), ports
 
     @property
     def url(self) -> str | None:
@@ -184,5 +182,4 @@ def _from_summary(c: ContainerSummary) -> Endpoint:
         exit_code=c.exit_code,
         async_config=AsyncConfig.from_label(c.labels.get(LABEL_ASYNC)),
         summary=c,
-        labels=dict(c.labels),
     )

@@ -178,14 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain(length)
             return self._error(400, "ValidationError", f"{operation} is not available locally; smctl serves "
                                                        "InvokeEndpoint only")
-        if length > MAX_PAYLOAD:
-            self.close_connection = True
-            return self._error(400, "ValidationError", f"Request body is {length} bytes; the maximum is "
-                                                       f"{MAX_PAYLOAD} bytes.")
-        body = self.rfile.read(length)
-        target = self.server.directory.lookup(name)
-        if target is None:
-            return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        request = self.read_request(name, length)
+        if request is None:
+            return None
+        body, target = request
         headers = {h: self.headers[h] for h in FORWARDED_HEADERS if self.headers.get(h) is not None}
         if self.server.directory.multi_model(name) is not None:  # TargetModel: smctl loads, then invokes
             from smctl.serving.multimodel_runtime import runtime_answer
@@ -229,6 +225,20 @@ class _Handler(BaseHTTPRequestHandler):
         if attrs is not None:
             out["X-Amzn-SageMaker-Custom-Attributes"] = attrs
         self._reply(200, resp_body, out)
+
+    def read_request(self, name: str, length: int) -> tuple[bytes, tuple[str, int]] | None:
+        """(body, endpoint address) of an invocation, or None once the error SageMaker gives is answered: a body over
+        the payload limit (not read: the connection closes), an endpoint that does not exist."""
+        if length > MAX_PAYLOAD:
+            self.close_connection = True
+            self._error(400, "ValidationError", f"Request body is {length} bytes; the maximum is {MAX_PAYLOAD} bytes.")
+            return None
+        body = self.rfile.read(length)
+        target = self.server.directory.lookup(name)
+        if target is None:
+            self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+            return None
+        return body, target
 
     def _forward(self, target: tuple[str, int], body: bytes,
                  headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -206,14 +206,10 @@ def serve_stream(handler: Any, name: str, length: int, account: str,
                  header_problem: Callable[[str, dict[str, str]], str | None]) -> None:
     """The runtime API's InvokeEndpointWithResponseStream, on the runtime API's request handler (runtime_api._Handler):
     checks as InvokeEndpoint does (header_problem), then one PayloadPart event per piece the container sends."""
-    if length > MAX_PAYLOAD:
-        handler.close_connection = True
-        return handler._error(400, "ValidationError", f"Request body is {length} bytes; the maximum is "
-                                                      f"{MAX_PAYLOAD} bytes.")
-    body = handler.rfile.read(length)
-    target = handler.server.directory.lookup(name)
-    if target is None:
-        return handler._error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
+    request = handler.read_request(name, length)
+    if request is None:
+        return None
+    body, target = request
     headers = container_headers(handler.headers)
     problem = header_problem(name, headers)
     if problem is not None:

@@ -168,3 +168,29 @@ def test_ping_fails_once_one_container_exits(steps, names, docker_client, tmp_pa
     assert [e["status"] for e in listed if e["name"] == name] == ["NotReady"]
     assert run_cli("local-stop", name).exit_code == 0
     assert containers_of(docker_client, name) == []
+
+
+def test_check_bind_to_port_passes_a_pipeline_step_and_names_what_other_images_break(steps, serve_images,
+                                                                                    docker_client):
+    good = run_cli("check", "--bind-to-port", steps["a"], "--json")
+    assert good.exit_code == 0, good.stderr
+    statuses = {c["id"]: c["status"] for c in good.json["result"]["checks"]}
+    assert statuses["bindport.label"] == statuses["bindport.serve"] == statuses["bindport.default"] == "ok"
+
+    def failed(image: str) -> dict:
+        res = run_cli("check", "--bind-to-port", image, "--json")
+        assert res.exit_code == 6, res.stderr
+        return {c["id"]: c for c in res.json["error"]["details"]["checks"] if c["status"] == "fail"}
+
+    assert set(failed(serve_images["ok"])) == {"bindport.label"}  # honours the port, lacks only the label
+    fixed = f"smctl-test-serve-async:{WORKER}"  # binds 8080 whatever it is told
+    docker_client.images.build(path=str(IMAGES / "serve-async"), tag=fixed, labels=TEST_LABELS, rm=True)
+    try:
+        broken = failed(fixed)
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(fixed, force=True)
+    assert set(broken) == {"bindport.label", "bindport.serve", "bindport.default"}
+    assert "SAGEMAKER_BIND_TO_PORT" in broken["bindport.serve"]["remedy"]
+    both = run_cli("check", "--bind-to-port", "--multi-model", steps["a"])
+    assert both.exit_code == 2 and "--multi-model and --bind-to-port" in both.stderr
