@@ -115,12 +115,15 @@ def deploy(
 
     where = cloud_region(spec, region)
     from smctl.aws.s3_sync import account_id
-    from smctl.cloud.preflight import check_job, check_regions, check_role_account
+    from smctl.cloud.preflight import check_image, check_job, check_regions, check_role_account
 
     check_role_account(role_arn, account_id(where, spec.aws.profile))
-    check_job("hosting", image=ep.image, role_arn=role_arn,
+    images = list(dict.fromkeys(c.image for c in ep.containers)) or [ep.image]  # every container's is pulled
+    check_job("hosting", image=images[0], role_arn=role_arn,
               instance_type=None if serverless_memory else ep.instance_type, region=where, profile=spec.aws.profile,
               on_event=event_printer(out), command="deploy", image_pushed=push)
+    for other in images[1:] if not push else []:
+        check_image(other, where, profile=spec.aws.profile, command="deploy")
     check_regions([u for u in (s.model.uri if s.model is not None and s.model.is_s3 else None, data_capture,
                                f"s3://{bucket}/" if bucket else None, *modes.s3_uris) if u], where,
                   profile=spec.aws.profile)

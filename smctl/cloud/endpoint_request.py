@@ -46,8 +46,9 @@ class CloudEndpoint:
 def model_request(ep: CloudEndpoint, model_name: str) -> dict[str, Any]:
     request: dict[str, Any] = {"ModelName": model_name}
     if ep.containers:
-        request["Containers"] = [_container(c.image, c.model_uri, c.environment, ContainerHostname=c.hostname)
-                                 for c in ep.containers]
+        request["Containers"] = [  # --env reaches every container, under its own env= (as local-serve runs it)
+            _container(c.image, c.model_uri, {**ep.environment, **c.environment}, ContainerHostname=c.hostname)
+            for c in ep.containers]
         request["InferenceExecutionConfig"] = {"Mode": ep.execution_mode}
     else:
         request["PrimaryContainer"] = _container(ep.image, ep.model_uri, ep.environment,

@@ -92,13 +92,14 @@ def test_an_s3_multi_model_prefix_is_used_as_it_is(smctl, project, bucket):
 
 def test_containers_become_a_multi_container_model_with_its_execution_mode(smctl, project, bucket):
     model, _, _ = _deployed(
-        smctl, project, "--bucket", bucket, "--direct",
+        smctl, project, "--bucket", bucket, "--direct", "--env", "MODE=all", "--env", "SHARED=1",
         "--container", f"{IMAGE},model=s3://{bucket}/one/model.tar.gz,env=STEP=1,env=MODE=a,hostname=prep",
         "--container", f"{IMAGE},model=step2,hostname=predict")
     first, second = model["Containers"]
     assert first == {"Image": IMAGE, "ContainerHostname": "prep", "ModelDataUrl": f"s3://{bucket}/one/model.tar.gz",
-                     "Environment": {"STEP": "1", "MODE": "a"}}
+                     "Environment": {"MODE": "a", "SHARED": "1", "STEP": "1"}}
     assert second["ContainerHostname"] == "predict" and second["Image"] == IMAGE
+    assert second["Environment"] == {"MODE": "all", "SHARED": "1"}  # --env reaches each, under its own env=
     assert second["ModelDataUrl"].startswith(f"s3://{bucket}/smctl/models/model/")  # packed and uploaded
     assert not model.get("PrimaryContainer")  # moto answers {} for the one not sent
 
@@ -162,6 +163,16 @@ def test_an_async_path_in_another_region_is_refused(smctl, project):
                 f"s3://{other}/out", cwd=project)
     assert res.exit_code != 0
     assert other in res.stderr and "eu-west-1" in res.stderr
+    assert _models() == before
+
+
+def test_every_containers_image_must_be_in_ecr(smctl, project):
+    missing = "123456789012.dkr.ecr.us-east-1.amazonaws.com/not-pushed:9"
+    before = _models()
+    res = smctl("deploy", "--role", ROLE, "--name", "missing-step", "--container", IMAGE, "--container", missing,
+                cwd=project)
+    assert res.exit_code != 0
+    assert "ECR has no image not-pushed:9" in res.stderr
     assert _models() == before
 
 
