@@ -66,17 +66,20 @@ class AsyncAnswer:
     failure_location: str | None
 
 
-def invoke_endpoint_async(name: str, input_location: str, *, content_type: str | None = None,
+def invoke_endpoint_async(name: str, input_location: str | None, *, body: bytes | None = None,
+                          content_type: str | None = None,
                           accept: str | None = None, custom_attributes: str | None = None,
                           inference_id: str | None = None, invocation_timeout: int | None = None,
                           region: str | None = None, profile: str | None = None) -> AsyncAnswer:
-    """Queue one request whose body is an S3 object. Raises: EndpointNotFoundError, AwsError."""
+    """Queue one request: its body an S3 object (input_location) or inline. Raises: EndpointNotFoundError,
+    AwsError."""
     from botocore.exceptions import ClientError
 
     from smctl.aws.sagemaker import is_not_found
 
-    kwargs: dict[str, Any] = {"EndpointName": name, "InputLocation": input_location}
-    for key, value in (("ContentType", content_type), ("Accept", accept), ("CustomAttributes", custom_attributes),
+    kwargs: dict[str, Any] = {"EndpointName": name}
+    for key, value in (("InputLocation", input_location), ("Body", body), ("ContentType", content_type),
+                       ("Accept", accept), ("CustomAttributes", custom_attributes),
                        ("InferenceId", inference_id), ("InvocationTimeoutSeconds", invocation_timeout)):
         if value is not None:
             kwargs[key] = value

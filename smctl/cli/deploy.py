@@ -70,25 +70,16 @@ def deploy(
         s = replace(s, model=None)  # each container has its own
     elif not s.image:
         raise UsageError("no image to deploy", "pass --image ECR_URI, or set [serve] image in smctl.toml")
+    deploy_modes.check_labels(out, modes, s.image)
     if modes.multi_model is not None:
-        deploy_modes.check_multi_model_image(out, s.image)
         s = replace(s, model=None)  # the archives under the prefix are the models
     if not (push and dry_run):
         if not modes.containers:
             s = replace(s, image=cloud_image(out, spec, s.image, push=push, region=region, command="deploy"))
         modes = deploy_modes.cloud_images(out, spec, modes, push=push, region=region)
     role_arn = require_role(spec, role, "endpoint")
-    if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
-        raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
-                         "e.g. --serverless-memory 2048")
-    if serverless_memory is not None:
-        given = [flag for flag, value in (("--instance-type", instance_type), ("--startup-timeout", startup_timeout),
-                                          ("--instance-count", instance_count if instance_count != 1 else None))
-                 if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)} and --serverless-memory were both given: a serverless endpoint "
-                             "has no instances to choose and no startup health check setting",
-                             f"drop {', '.join(given)} for serverless, or drop --serverless-memory for instances")
+    deploy_modes.check_serverless(serverless_memory, instance_type=instance_type, startup_timeout=startup_timeout,
+                                  instance_count=instance_count)
     ep = CloudEndpoint(name=s.name, image=s.image, role_arn=role_arn,
                        environment={**s.environment, **parse_pairs(env or [], "--env")},
                        instance_type=s.instance_type, instance_count=instance_count, variant=variant,

@@ -108,14 +108,24 @@ def cloud_images(out: Output, spec: Any, modes: Modes, *, push: bool, region: st
     return replace(modes, containers=containers)
 
 
-def check_multi_model_image(out: Output, image: str) -> None:
-    """The image's multi-models label, read from the local engine when it holds the image (local-serve's check);
-    an ECR image that is not here cannot be inspected cheaply, so that is said, not guessed.
+def check_labels(out: Output, modes: Modes, image: str | None) -> None:
+    """The capability label CreateModel asks for (multi-models for --multi-model, accept-bind-to-port for each
+    container), read from the local engine when it holds the image, as local-serve does; an ECR image that is not
+    here cannot be inspected cheaply, so that is said, not guessed.
 
-    Raises: UsageError when the local image lacks the label.
+    Raises: UsageError when a local image lacks its label.
     """
-    from smctl.errors import DockerError, ImageNotFoundError
     from smctl.serving.multimodel import CAPABILITY_LABEL, check_image_label
+    from smctl.serving.pipeline import BIND_TO_PORT_LABEL, refuse_unlabelled
+
+    if modes.multi_model is not None and image:
+        _check_local_label(out, image, CAPABILITY_LABEL, lambda labels: check_image_label(labels, image))
+    for each in dict.fromkeys(modes.images):
+        _check_local_label(out, each, BIND_TO_PORT_LABEL, lambda labels, i=each: refuse_unlabelled(i, labels))
+
+
+def _check_local_label(out: Output, image: str, label: str, check: Any) -> None:
+    from smctl.errors import DockerError, ImageNotFoundError
 
     try:
         from smctl.engine.containers import docker_client
@@ -123,8 +133,24 @@ def check_multi_model_image(out: Output, image: str) -> None:
 
         labels = inspect_image(docker_client(), image).labels
     except (ImageNotFoundError, DockerError):
-        out.warn(f"image {image} is not in the local Docker engine, so its {CAPABILITY_LABEL} label was not "
-                 "checked (reading it from ECR means fetching the image's config); SageMaker's CreateModel refuses "
-                 "an image without it")
+        out.warn(f"image {image} is not in the local Docker engine, so its {label} label was not checked (reading "
+                 "it from ECR means fetching the image's config); SageMaker's CreateModel refuses an image without it")
         return
-    check_image_label(labels, image)
+    check(labels)
+
+
+def check_serverless(memory: int | None, *, instance_type: str | None, startup_timeout: int | None,
+                     instance_count: int) -> None:
+    """Raises: UsageError for a memory size serverless inference does not offer, or instance settings beside it."""
+    if memory is None:
+        return
+    if not (1024 <= memory <= 6144 and memory % 1024 == 0):
+        raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {memory}",
+                         "e.g. --serverless-memory 2048")
+    given = [flag for flag, value in (("--instance-type", instance_type), ("--startup-timeout", startup_timeout),
+                                      ("--instance-count", instance_count if instance_count != 1 else None))
+             if value is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} and --serverless-memory were both given: a serverless endpoint "
+                         "has no instances to choose and no startup health check setting",
+                         f"drop {', '.join(given)} for serverless, or drop --serverless-memory for instances")

@@ -1,6 +1,6 @@
 """Invoking what `smctl deploy` makes in its hosting modes, against moto's server: `--cloud --target-model` sends
 TargetModel (moto keys its answers by the request's headers and body, so a different target gets a different answer)
-and `--cloud --async --input s3://...` queues through InvokeEndpointAsync."""
+and `--cloud --async` (--input s3://... or inline --data) queues through InvokeEndpointAsync."""
 
 from __future__ import annotations
 
@@ -59,10 +59,15 @@ def test_async_cloud_invoke_queues_the_s3_input(smctl, project):
     r = res.json["result"]
     assert r["inference_id"] == "req-1" and r["cloud"] is True
     assert r["output_location"]  # where SageMaker will write the answer
+    inline = smctl("--json", "invoke", name, "--cloud", "--async", "--data", '{"x": 1}', cwd=project)
+    assert inline.exit_code == 0, inline.stderr
+    assert inline.json["result"]["content_type_sent"] == "application/json" and inline.json["result"]["inference_id"]
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--data", "x"], "--cloud --async takes the request from S3"),
+    ([], "--async needs exactly one of --input s3://... and --data"),
+    (["--data", "x", "--input", "s3://bucket-in/r"], "--async needs exactly one of"),
+    (["--data", "x" * 128_001], "an inline async request takes at most 128,000"),
     (["--input", "/tmp/req.json"], "is not an s3:// URI"),
     (["--input", "s3://bucket-in/r", "--timeout", "1.5"], "is not a whole number of seconds"),
 ])

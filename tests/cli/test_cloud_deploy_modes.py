@@ -15,7 +15,6 @@ from tests.helpers import CLOUD_ROLE, SERVE_IMAGE, cloud_project
 
 IMAGE = SERVE_IMAGE
 ROLE = CLOUD_ROLE
-LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
 
 
 @pytest.fixture
@@ -176,7 +175,9 @@ def test_every_containers_image_must_be_in_ecr(smctl, project):
     assert _models() == before
 
 
-def test_a_local_image_without_the_multi_models_label_is_refused(smctl, project):
+@pytest.fixture
+def unlabelled_image(project):
+    """A local image named as an ECR URI, with neither capability label; removed afterwards."""
     docker = pytest.importorskip("docker")
     client = docker.from_env()
     tag = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/smctl-test-nolabel:{uuid.uuid4().hex[:8]}"
@@ -184,10 +185,21 @@ def test_a_local_image_without_the_multi_models_label_is_refused(smctl, project)
     (project / "img" / "Dockerfile").write_text("FROM scratch\nLABEL smctl.test=deploy-modes\n")
     client.images.build(path=str(project / "img"), tag=tag, rm=True)
     try:
-        res = smctl("deploy", "--image", tag, "--role", ROLE, "--multi-model", "s3://bucket-a/mm/", "--dry-run",
-                    cwd=project)
-        assert res.exit_code == ExitCode.USAGE, res.stderr
-        assert f"does not contain required {LABEL}=true" in res.stderr
+        yield tag
     finally:
         client.images.remove(tag, force=True)
         client.close()
+
+
+@pytest.mark.parametrize(("mode", "label"), [
+    ("multi-model", "com.amazonaws.sagemaker.capabilities.multi-models"),
+    ("container", "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"),
+])
+def test_a_local_image_without_the_modes_label_is_refused_as_local_serve_refuses_it(smctl, project, unlabelled_image,
+                                                                                     mode, label):
+    args = (["--image", unlabelled_image, "--multi-model", "s3://bucket-a/mm/"] if mode == "multi-model" else
+            ["--container", IMAGE, "--container", unlabelled_image])
+    res = smctl("deploy", "--role", ROLE, *args, "--dry-run", cwd=project)
+    assert res.exit_code == ExitCode.USAGE, res.stderr
+    assert f"does not contain required {label}=true" in res.stderr
+    assert "Hint:" in res.stderr
