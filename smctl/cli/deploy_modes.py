@@ -75,9 +75,10 @@ def read_modes(spec: Any, s: Any, *, async_flags: tuple[str | None, str | None, 
                              "were both given", "deploy one of them: drop --multi-model, or the containers")
         multi_model = check_source(multi_model)
     if serverless:
-        asked = [what for what, on in (("asynchronous inference (--async-output)", asynchronous is not None),
-                                       ("a multi-model endpoint (--multi-model)", multi_model is not None),
-                                       ("a multi-container endpoint (--container)", bool(members))) if on]
+        asked = [what for what, on in (
+            ("asynchronous inference (--async-output or [serve.async_inference])", asynchronous is not None),
+            ("a multi-model endpoint (--multi-model)", multi_model is not None),
+            ("a multi-container endpoint (--container or [[serve.containers]])", bool(members))) if on]
         if asked:
             raise UsageError(f"--serverless-memory and {', '.join(asked)} were both given: SageMaker's serverless "
                              "inference supports none of these", "drop --serverless-memory to deploy on instances "
