@@ -1,4 +1,5 @@
-"""SageMaker Runtime InvokeEndpoint: one request to a cloud endpoint, answered as a local invoke is."""
+"""SageMaker Runtime InvokeEndpoint (one request to a cloud endpoint, answered as a local invoke is) and
+InvokeEndpointAsync (a request queued: where its answer or error will be)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class RuntimeAnswer:
 
 def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | None = None,
                     custom_attributes: str | None = None, region: str | None = None, profile: str | None = None,
-                    timeout: float = 60.0) -> RuntimeAnswer:
+                    timeout: float = 60.0, target_model: str | None = None) -> RuntimeAnswer:
     """Raises: EndpointNotFoundError, ModelError (the container answered an error: ModelError's status and body),
     AwsError."""
     from botocore.config import Config
@@ -35,6 +36,8 @@ def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | 
         kwargs["Accept"] = accept
     if custom_attributes:
         kwargs["CustomAttributes"] = custom_attributes
+    if target_model:
+        kwargs["TargetModel"] = target_model  # a multi-model endpoint's archive, relative to its prefix
     with aws_errors(f"invoking the SageMaker endpoint {name}"):
         rt = session(region, profile).client("sagemaker-runtime", config=Config(read_timeout=timeout,
                                                                                 retries={"max_attempts": 1}))
@@ -54,6 +57,42 @@ def invoke_endpoint(name: str, body: bytes, content_type: str, *, accept: str | 
         data = answer["Body"].read()
     return RuntimeAnswer(200, data, answer.get("ContentType"), answer.get("CustomAttributes"),
                          time.monotonic() - started, f"sagemaker-runtime:{name}")
+
+
+@dataclass(frozen=True)
+class AsyncAnswer:
+    inference_id: str
+    output_location: str | None
+    failure_location: str | None
+
+
+def invoke_endpoint_async(name: str, input_location: str | None, *, body: bytes | None = None,
+                          content_type: str | None = None,
+                          accept: str | None = None, custom_attributes: str | None = None,
+                          inference_id: str | None = None, invocation_timeout: int | None = None,
+                          region: str | None = None, profile: str | None = None) -> AsyncAnswer:
+    """Queue one request: its body an S3 object (input_location) or inline. Raises: EndpointNotFoundError,
+    AwsError."""
+    from botocore.exceptions import ClientError
+
+    from smctl.aws.sagemaker import is_not_found
+
+    kwargs: dict[str, Any] = {"EndpointName": name}
+    for key, value in (("InputLocation", input_location), ("Body", body), ("ContentType", content_type),
+                       ("Accept", accept), ("CustomAttributes", custom_attributes),
+                       ("InferenceId", inference_id), ("InvocationTimeoutSeconds", invocation_timeout)):
+        if value is not None:
+            kwargs[key] = value
+    with aws_errors(f"queueing an asynchronous request to the SageMaker endpoint {name}"):
+        rt = session(region, profile).client("sagemaker-runtime")
+        try:
+            answer = rt.invoke_endpoint_async(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationError" and is_not_found(exc):
+                raise EndpointNotFoundError(f"there is no SageMaker endpoint {name} in this region",
+                                            "list them: aws sagemaker list-endpoints (or set --region)") from exc
+            raise
+    return AsyncAnswer(answer["InferenceId"], answer.get("OutputLocation"), answer.get("FailureLocation"))
 
 
 def cloud_endpoint_exists(name: str, region: str | None, profile: str | None) -> bool | None:

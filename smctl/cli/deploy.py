@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from smctl.cli.async_invoke import AsyncConcurrencyOption, AsyncFailureOption, AsyncOutputOption
+from smctl.cli.deploy_modes import ContainerOption, DirectOption, MultiModelOption
 from smctl.cli.options import PushOption, YesOption, parse_pairs
 from smctl.cli.output import Output, event_printer
 
@@ -37,7 +39,14 @@ def deploy(
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the endpoint is being created.")] = False,
     push: PushOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the three requests; create nothing.")] = False,
+    async_output: AsyncOutputOption = None,
+    async_failure: AsyncFailureOption = None,
+    async_max_concurrency: AsyncConcurrencyOption = None,
+    multi_model: MultiModelOption = None,
+    containers: ContainerOption = None,
+    direct: DirectOption = False,
 ) -> None:
+    from smctl.cli import deploy_modes
     from smctl.cli.options import cloud_image, cloud_region, require_role
     from smctl.cloud import deploy as cloud_deploy
     from smctl.cloud.endpoint_request import (
@@ -54,35 +63,41 @@ def deploy(
     bucket = spec.aws.with_overrides(bucket=bucket).bucket  # --bucket, else [aws] bucket
     s = spec.serve.with_overrides(image=image, model=model, instance_type=instance_type, name=name,
                                   startup_timeout=startup_timeout)
-    if not s.image:
+    modes = deploy_modes.read_modes(spec, s, async_flags=(async_output, async_failure, async_max_concurrency),
+                                    multi_model=multi_model, containers=containers, direct=direct, image=image,
+                                    model=model, serverless=serverless_memory is not None)
+    if modes.containers:
+        s = replace(s, model=None)  # each container has its own
+    elif not s.image:
         raise UsageError("no image to deploy", "pass --image ECR_URI, or set [serve] image in smctl.toml")
+    deploy_modes.check_labels(out, modes, s.image)
+    if modes.multi_model is not None:
+        s = replace(s, model=None)  # the archives under the prefix are the models
     if not (push and dry_run):
-        s = replace(s, image=cloud_image(out, spec, s.image, push=push, region=region, command="deploy"))
+        if not modes.containers:
+            s = replace(s, image=cloud_image(out, spec, s.image, push=push, region=region, command="deploy"))
+        modes = deploy_modes.cloud_images(out, spec, modes, push=push, region=region)
     role_arn = require_role(spec, role, "endpoint")
-    if serverless_memory is not None and not (1024 <= serverless_memory <= 6144 and serverless_memory % 1024 == 0):
-        raise UsageError(f"--serverless-memory must be 1024-6144 in steps of 1024, got {serverless_memory}",
-                         "e.g. --serverless-memory 2048")
-    if serverless_memory is not None:
-        given = [flag for flag, value in (("--instance-type", instance_type), ("--startup-timeout", startup_timeout),
-                                          ("--instance-count", instance_count if instance_count != 1 else None))
-                 if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)} and --serverless-memory were both given: a serverless endpoint "
-                             "has no instances to choose and no startup health check setting",
-                             f"drop {', '.join(given)} for serverless, or drop --serverless-memory for instances")
+    deploy_modes.check_serverless(serverless_memory, instance_type=instance_type, startup_timeout=startup_timeout,
+                                  instance_count=instance_count)
     ep = CloudEndpoint(name=s.name, image=s.image, role_arn=role_arn,
                        environment={**s.environment, **parse_pairs(env or [], "--env")},
                        instance_type=s.instance_type, instance_count=instance_count, variant=variant,
                        serverless_memory_mb=serverless_memory, serverless_max_concurrency=serverless_concurrency,
                        startup_timeout=_startup_timeout(spec, startup_timeout), data_capture_uri=data_capture,
-                       tags=parse_pairs(tag or [], "--tag"))
+                       tags=parse_pairs(tag or [], "--tag"), async_inference=modes.async_inference,
+                       multi_model=modes.multi_model is not None, containers=modes.containers,
+                       execution_mode=modes.execution_mode)
     if dry_run:
         if s.model is not None and s.model.is_s3:  # used as it is: the request names it already
             ep = replace(ep, model_uri=s.model.uri)
+        if modes.multi_model is not None and modes.multi_model.startswith("s3://"):
+            ep = replace(ep, model_uri=modes.multi_model)
         names = f"{s.name}-<timestamp>"
         requests = {"CreateModel": model_request(ep, names),
                     "CreateEndpointConfig": endpoint_config_request(ep, names, names),
-                    "CreateEndpoint": endpoint_request(ep, names), "model": str(s.model) if s.model else None}
+                    "CreateEndpoint": endpoint_request(ep, names), "model": str(s.model) if s.model else None,
+                    "uploads": _uploads(modes)}
         out.result({"dry_run": True, "requests": requests}, lambda c: c.print_json(data=requests))
         return
     from smctl.aws import sagemaker
@@ -91,19 +106,27 @@ def deploy(
 
     where = cloud_region(spec, region)
     from smctl.aws.s3_sync import account_id
-    from smctl.cloud.preflight import check_job, check_regions, check_role_account
+    from smctl.cloud.preflight import check_image, check_job, check_regions, check_role_account
 
     check_role_account(role_arn, account_id(where, spec.aws.profile))
-    check_job("hosting", image=ep.image, role_arn=role_arn,
+    images = list(dict.fromkeys(c.image for c in ep.containers)) or [ep.image]  # every container's is pulled
+    check_job("hosting", image=images[0], role_arn=role_arn,
               instance_type=None if serverless_memory else ep.instance_type, region=where, profile=spec.aws.profile,
               on_event=event_printer(out), command="deploy", image_pushed=push)
+    for other in images[1:] if not push else []:
+        check_image(other, where, profile=spec.aws.profile, command="deploy")
     check_regions([u for u in (s.model.uri if s.model is not None and s.model.is_s3 else None, data_capture,
-                               f"s3://{bucket}/" if bucket else None) if u], where, profile=spec.aws.profile)
+                               f"s3://{bucket}/" if bucket else None, *modes.s3_uris) if u], where,
+                  profile=spec.aws.profile)
     on_event = event_printer(out)
-    if s.model is not None and not s.model.is_s3:
+    if (s.model is not None and not s.model.is_s3) or modes.uploads:
         bucket = bucket or default_bucket(where, spec.aws.profile)
-    ep = cloud_deploy.upload_model(ep, s.model, bucket or "", region=where, profile=spec.aws.profile,
-                                   on_event=on_event, progress=out.progress)
+    up: dict[str, Any] = {"region": where, "profile": spec.aws.profile, "on_event": on_event, "progress": out.progress}
+    ep = cloud_deploy.upload_model(ep, s.model, bucket or "", **up)
+    if modes.multi_model is not None:
+        ep = cloud_deploy.upload_multi_model(ep, modes.multi_model, bucket or "", **up)
+    if modes.containers:
+        ep = cloud_deploy.upload_container_models(ep, modes.container_models, bucket or "", **up)
     sm = sagemaker.client(where, spec.aws.profile)
     made = cloud_deploy.deploy(sm, ep, on_event)
     remember(out, spec, "endpoint", ep.name, where)
@@ -148,6 +171,12 @@ def _render(console: Any, r: dict[str, Any]) -> None:
     console.print(f"{r['endpoint']}: {r['status']} (model {r['model']}, config {r['config']})", markup=False)
     if r.get("model_data"):
         console.print(f"  model data: {r['model_data']}", markup=False)
+
+
+def _uploads(modes: Any) -> list[str]:
+    """What a real deploy would upload for the modes (a dry run names it, as `model` names a local model)."""
+    found = [modes.multi_model] if modes.multi_model and not modes.multi_model.startswith("s3://") else []
+    return found + [str(m) for m in modes.container_models if m is not None and not m.is_s3]
 
 
 def _startup_timeout(spec: Any, flag: int | None) -> int | None:

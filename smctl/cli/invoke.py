@@ -45,7 +45,7 @@ def invoke(
                                          "time to first byte and total time on stderr.")] = False,
     async_: Annotated[bool, typer.Option("--async", help="Asynchronous inference (InvokeEndpointAsync) on a local "
                                          "endpoint started with --async-output: waits, prints where the answer "
-                                         "went.")] = False,
+                                         "went; with --cloud, queued on SageMaker's (--input s3:// only).")] = False,
     input_uri: Annotated[str | None, typer.Option("--input", metavar="s3://BUCKET/KEY", help="With --async: the "
                                                   "request body's S3 object (InputLocation).")] = None,
     inference_id: Annotated[str | None, typer.Option("--inference-id", metavar="ID", help="With --async: the "
@@ -75,18 +75,19 @@ def invoke(
     if async_ or input_uri is not None or inference_id is not None:
         return _invoke_async(ctx, target, async_=async_, cloud=cloud, input_uri=input_uri, data=data,
                              content_type=content_type, accept=accept, custom_attributes=custom_attributes,
-                             inference_id=inference_id, timeout=timeout, region=region)
+                             inference_id=inference_id, timeout=timeout, region=region, local=local)
     if target_model is not None:
         from smctl.cli.multimodel import check_target_flag
 
-        check_target_flag(target_model, cloud=cloud)
+        check_target_flag(target_model)
     where = _where(ctx, target, cloud=cloud, local=local, region=region)
     if where is not None and target_container:
         from smctl.cli.pipeline import local_route
 
         local_route(target, target_container, cloud=True)  # refused: smctl sends it to local endpoints only
     if where is not None:
-        _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout)
+        _invoke_cloud(out, target or "", where, data, content_type, accept, custom_attributes, timeout,
+                      target_model=target_model)
         return
     try:
         url, name = _resolve(target, ask_cloud=not local and target_model is None, region=region, config=ctx.obj.config)
@@ -143,14 +144,20 @@ def _check_ranges(max_payload: int | None, timeout: float | None) -> None:
 
 
 def _invoke_async(ctx: typer.Context, target: str | None, *, async_: bool, cloud: bool, **options: Any) -> None:
-    """Raises: UsageError for --input/--inference-id without --async, --async with --cloud or a URL."""
+    """Raises: UsageError for --input/--inference-id without --async, --async with a URL."""
     from smctl.cli.async_invoke import invoke_async
     from smctl.errors import UsageError
 
     if not async_:
         raise UsageError("--input and --inference-id are for asynchronous inference", "add --async")
-    if cloud or (target and "://" in target):
-        raise UsageError("--async invokes a local endpoint by name", "smctl invoke NAME --async --input s3://...")
+    if target and "://" in target:
+        raise UsageError("--async invokes an endpoint by name", "smctl invoke NAME --async --input s3://...")
+    if cloud:
+        from smctl.cli.invoke_cloud_async import invoke_async_cloud
+
+        where = _where(ctx, target, cloud=True, local=options.pop("local"), region=options.pop("region"))
+        return invoke_async_cloud(ctx.obj.out, target or "", where or (None, None), **options)
+    options.pop("local")
     name = target or _resolve(None)[1] or ""
     where = _aws(ctx, options.pop("region"))
     invoke_async(ctx.obj.out, name, region=where[0], profile=where[1], **options)
@@ -187,20 +194,21 @@ def _aws(ctx: typer.Context, region: str | None) -> tuple[str | None, str | None
 
 def _invoke_cloud(out: Output, name: str, where: tuple[str | None, str | None], data: str | None,
                   content_type: str | None, accept: str | None, custom_attributes: str | None,
-                  timeout: float | None) -> None:
+                  timeout: float | None, target_model: str | None = None) -> None:
     from smctl.aws.runtime import invoke_endpoint
     from smctl.serving import invoke as core
 
     payload = core.read_payload(data, content_type)
     answer = invoke_endpoint(name, payload.body, payload.content_type, accept=accept,
                              custom_attributes=custom_attributes, region=where[0], profile=where[1],
-                             timeout=timeout or core.TIMEOUT)
+                             timeout=timeout or core.TIMEOUT, target_model=target_model)
     result = core.InvokeResult(answer.url, answer.status, answer.body, answer.content_type, answer.custom_attributes,
                                answer.seconds)
     out.info(f"SageMaker endpoint {name}: HTTP {result.status} in {result.seconds * 1000:.0f} ms, "
              f"{len(result.body):,} bytes" + (f", {result.content_type}" if result.content_type else ""))
     out.data_bytes(result.body)
-    out.result({"endpoint": name, "cloud": True, "content_type_sent": payload.content_type, **result.as_dict()})
+    out.result({"endpoint": name, "cloud": True, "content_type_sent": payload.content_type,
+                **({"target_model": target_model} if target_model else {}), **result.as_dict()})
 
 
 def _resolve(target: str | None, *, ask_cloud: bool = False, region: str | None = None,

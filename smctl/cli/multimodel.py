@@ -33,16 +33,11 @@ def check_serve(client: Any, config: ServeConfig, model_flag: str | None) -> Non
     prepare_host(config.project_root / ".smctl" / "endpoints" / config.name)
 
 
-def check_target_flag(target_model: str, *, cloud: bool) -> None:
-    """Raises: TargetModelError for a bad path (before any lookup or fetch); UsageError with --cloud."""
-    from smctl.errors import UsageError
+def check_target_flag(target_model: str) -> None:
+    """Raises: TargetModelError for a bad path, before any lookup or fetch (local endpoint or SageMaker's)."""
     from smctl.serving.multimodel import check_target
 
     check_target(target_model)
-    if cloud:
-        raise UsageError("--target-model works on local multi-model endpoints only",
-                         "drop --cloud to invoke the local endpoint (SageMaker's: aws sagemaker-runtime "
-                         "invoke-endpoint --target-model)")
 
 
 def invoke_target(out: Output, name: str | None, target_model: str, payload: Payload, *, accept: str | None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,20 +32,27 @@ class Deployment:
 
 def upload_model(ep: CloudEndpoint, model: Location | None, bucket: str, *, region: str, profile: str | None,
                  on_event: OnEvent, progress: ByteProgress | None = None) -> CloudEndpoint:
-    """The endpoint with ModelDataUrl: s3:// as it is; a model.tar.gz uploaded; a folder packed (reproducibly,
-    so unchanged files give the same archive and no upload), then uploaded."""
-    from smctl.cloud.uploads import upload_once
-
+    """The endpoint with ModelDataUrl (see model_data_url)."""
     if model is None:
         return ep
+    return replace(ep, model_uri=model_data_url(model, bucket, region=region, profile=profile, on_event=on_event,
+                                                progress=progress))
+
+
+def model_data_url(model: Location, bucket: str, *, region: str, profile: str | None, on_event: OnEvent,
+                   progress: ByteProgress | None = None) -> str:
+    """s3:// as it is; a model.tar.gz uploaded; a folder packed (reproducibly, so unchanged files give the same
+    archive and no upload), then uploaded."""
+    from smctl.cloud.uploads import upload_once
+
     if model.is_s3:
-        return replace(ep, model_uri=model.uri)
+        return model.uri
     base = f"s3://{bucket}/smctl/models"
     source = model.path
     if source.is_file():
         prefix = upload_once(source, base, "model", region=region, profile=profile, on_event=on_event,
                              progress=progress)
-        return replace(ep, model_uri=prefix + source.name)
+        return prefix + source.name
     from smctl.archive.pack import pack_model
 
     with tempfile.TemporaryDirectory(prefix="smctl-deploy-") as tmp:
@@ -53,7 +60,31 @@ def upload_model(ep: CloudEndpoint, model: Location | None, bucket: str, *, regi
         pack_model(source, archive)
         prefix = upload_once(archive, base, "model", region=region, profile=profile, on_event=on_event,
                              shown=f"{source} (packed)", progress=progress)
-    return replace(ep, model_uri=prefix + "model.tar.gz")
+    return prefix + "model.tar.gz"
+
+
+def upload_multi_model(ep: CloudEndpoint, source: str, bucket: str, *, region: str, profile: str | None,
+                       on_event: OnEvent, progress: ByteProgress | None = None) -> CloudEndpoint:
+    """The endpoint with ModelDataUrl the prefix of a multi-model endpoint: s3://.../ as it is; a folder of
+    archives uploaded once per content, its prefix used."""
+    from smctl.cloud.uploads import upload_once
+
+    if source.startswith("s3://"):
+        return replace(ep, model_uri=source)
+    prefix = upload_once(Path(source), f"s3://{bucket}/smctl/models", "multi-model", region=region, profile=profile,
+                         on_event=on_event, progress=progress)
+    return replace(ep, model_uri=prefix)
+
+
+def upload_container_models(ep: CloudEndpoint, models: Sequence[Location | None], bucket: str, *, region: str,
+                            profile: str | None, on_event: OnEvent,
+                            progress: ByteProgress | None = None) -> CloudEndpoint:
+    """Each container of a multi-container endpoint with its ModelDataUrl, made as for a single model."""
+    containers = tuple(
+        replace(c, model_uri=model_data_url(m, bucket, region=region, profile=profile, on_event=on_event,
+                                            progress=progress)) if m is not None else c
+        for c, m in zip(ep.containers, models, strict=True))
+    return replace(ep, containers=containers)
 
 
 def deploy(sm: Any, ep: CloudEndpoint, on_event: OnEvent) -> Deployment:

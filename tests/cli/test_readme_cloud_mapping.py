@@ -153,13 +153,21 @@ def _described(sm: Any, operation: str, name: str, *, tags: bool = False) -> dic
 def test_every_field_the_deploy_table_names_is_in_what_sagemaker_received(smctl, project):
     bucket = f"smctl-map-{uuid.uuid4().hex[:10]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
+    (project / "archives").mkdir()
+    (project / "archives" / "m1.tar.gz").write_text(f"m1 of {project}")
     sm = boto3.client("sagemaker")
     requests: dict[str, list[dict[str, Any]]] = {}
-    common = ["--image", IMAGE, "--role", ROLE, "--model", "model", "--env", "MODE=live", "--region", "us-east-1",
-              "--bucket", bucket, "--variant", "Blue", "--tag", "team=ml", "--no-wait"]
-    runs = [["--instance-type", "ml.m5.large", "--instance-count", "2", "--startup-timeout", "600",
-             "--data-capture", f"s3://{bucket}/capture/"],
-            ["--serverless-memory", "2048", "--serverless-concurrency", "3"]]
+    common = ["--role", ROLE, "--env", "MODE=live", "--region", "us-east-1", "--bucket", bucket, "--variant", "Blue",
+              "--tag", "team=ml", "--no-wait"]
+    single = ["--image", IMAGE, "--model", "model"]
+    pipeline = ["--container", f"{IMAGE},model=model,env=STEP=1,hostname=prep", "--container",
+                f"{IMAGE},hostname=predict", "--direct"]
+    runs = [[*single, "--instance-type", "ml.m5.large", "--instance-count", "2", "--startup-timeout", "600",
+             "--data-capture", f"s3://{bucket}/capture/", "--async-output", f"s3://{bucket}/out/",
+             "--async-failure", f"s3://{bucket}/errors/", "--async-max-concurrency", "2"],
+            [*single, "--serverless-memory", "2048", "--serverless-concurrency", "3"],
+            ["--image", IMAGE, "--multi-model", "archives"],
+            pipeline]
     for extra in runs:
         name = f"map-{uuid.uuid4().hex[:10]}"
         res = smctl("--json", "deploy", *common, *extra, "--name", name, cwd=project)
@@ -168,6 +176,12 @@ def test_every_field_the_deploy_table_names_is_in_what_sagemaker_received(smctl,
         for operation, key in (("CreateModel", made["model"]), ("CreateEndpointConfig", made["config"]),
                                ("CreateEndpoint", name)):
             requests.setdefault(operation, []).append(_described(sm, operation, key, tags=True))
+    # moto's CreateModel keeps no InferenceExecutionConfig: that field is taken from the dry run of the same
+    # options, whose request the real run above sent (and botocore validated) as it is.
+    dry = smctl("--json", "deploy", *common, *pipeline, "--dry-run", cwd=project)
+    assert dry.exit_code == 0, dry.stderr
+    requests["CreateModel"].append({"InferenceExecutionConfig": dry.json["result"]["requests"]["CreateModel"][
+        "InferenceExecutionConfig"]})
     assert missing_fields("deploy", requests) == []
 
 
