@@ -20,6 +20,7 @@ EXIT_MESSAGE_LIMIT = 1024
 
 MAX_INPUTS = 10  # ProcessingInputs: at most 10
 MAX_OUTPUTS = 10
+MAX_ENVIRONMENT = layout.MAX_ENVIRONMENT
 MAX_ENV_VALUE = 256  # CreateProcessingJob's Environment: keys and values up to 256 characters
 MAX_ENV_KEY = 256
 MAX_RUNTIME = 7 * 24 * 3600  # StoppingCondition.MaxRuntimeInSeconds: 1 .. 604800
@@ -123,22 +124,16 @@ def check_max_runtime(seconds: int) -> int:
     return seconds
 
 
-def exit_message(texts: Sequence[bytes]) -> str | None:
-    """ExitMessage: every host's /opt/ml/output/message concatenated, its first 1 KB; None without any.
-
-    Raises:
-        UsageError: a message is not UTF-8 (SageMaker fails the job with a ClientError).
-    """
+def exit_message(texts: Sequence[bytes]) -> tuple[str | None, str | None]:
+    """(ExitMessage, ClientError): every host's /opt/ml/output/message concatenated, its first 1 KB; a message
+    that is not UTF-8 gives no ExitMessage but the FailureReason SageMaker fails the job with."""
     if not texts:
-        return None
-    parts = []
-    for raw in texts:
-        try:
-            parts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise UsageError(f"{MESSAGE} is not UTF-8 text (SageMaker fails such a job with ClientError)",
-                             f"write UTF-8 text to {MESSAGE}") from None
-    return "".join(parts).encode("utf-8")[:EXIT_MESSAGE_LIMIT].decode("utf-8", errors="ignore")
+        return None, None
+    try:
+        text = "".join(raw.decode("utf-8") for raw in texts)
+    except UnicodeDecodeError:
+        return None, f"ClientError: {MESSAGE} is not UTF-8 text"
+    return text.encode("utf-8")[:EXIT_MESSAGE_LIMIT].decode("utf-8", errors="ignore"), None
 
 
 def processing_job_config(*, job_name: str, arn: str, image: str, entrypoint: Sequence[str] | None,

@@ -133,7 +133,7 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
     hps = encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
     for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
                               ("ContainerArguments", "--args", job.arguments)):
-        _check_container_list(what, flag, items or ())
+        check_container_list(what, flag, items or ())
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
@@ -249,7 +249,7 @@ def network_holder(image: str, job_name: str, host: str, network: str, kind: str
     )
 
 
-def _check_container_list(what: str, flag: str, items: Sequence[str]) -> None:
+def check_container_list(what: str, flag: str, items: Sequence[str]) -> None:
     """CreateTrainingJob's limits: at most 100 items of at most 256 characters each."""
     if len(items) > 100:
         raise UsageError(f"{flag} has {len(items)} items; SageMaker's {what} takes at most 100",

@@ -57,11 +57,11 @@ def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after:
         return result
     finally:
         if result is None or result.model_artifact is None:
-            _drop_empty_folders(plan.output_dir, created)
+            drop_empty_folders(plan.output_dir, created)
         hand_over(plan, created)
 
 
-def _drop_empty_folders(folder: Path, created: list[Path]) -> None:
+def drop_empty_folders(folder: Path, created: list[Path]) -> None:
     """Remove `folder` and its parents up to the topmost one this run created, each only while it is empty."""
     for top in created:
         if folder != top and top not in folder.parents:
@@ -111,7 +111,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
 
         for host in plan.hosts:
             prepare_host(plan, host, sources)
-        stack.callback(fix_ownership, client, plan)
+        stack.callback(fix_ownership, client, plan.job.image, plan.run_dir, plan.checkpoint_dir)
         if plan.checkpoint_dir:
             syncer = CheckpointSync(plan)
             stack.callback(syncer.stop)
