@@ -29,10 +29,16 @@ def check_destinations(outputs: Sequence[ProcessingOutput], region: str | None) 
             from smctl.aws.s3 import check_bucket
 
             check_bucket(o.destination, region=region)
-        else:
+        else:  # the folder appears when there is something to put in it
+            from smctl.training.artifacts import missing_ancestors
+            from smctl.training.run import drop_empty_folders
             from smctl.training.rundir import check_writable
 
-            check_writable(o.destination.path, f"output {o.config.name!r} folder", "--output NAME=PATH")
+            created = missing_ancestors(o.destination.path)
+            try:
+                check_writable(o.destination.path, f"output {o.config.name!r} folder", f"--output {o.config.name}=PATH")
+            finally:
+                drop_empty_folders(o.destination.path, created)
 
 
 class Delivery:

@@ -18,7 +18,7 @@ from smctl.processing.outputs import ContinuousUploads, Delivery, check_destinat
 from smctl.processing.plan import KIND, ProcessingHost, ProcessingJob, ProcessingPlan, plan_processing
 from smctl.training.artifacts import HostResult, fix_ownership, missing_ancestors
 from smctl.training.hosts import JobLog, start_hosts, wait_all
-from smctl.training.inputs import resolve_source
+from smctl.training.inputs import local_path_of, resolve_source
 from smctl.training.run import TRAIN_STOP_GRACE, drop_empty_folders
 from smctl.training.rundir import rmtree, stage_input
 
@@ -62,11 +62,11 @@ def prepare_processing(job: ProcessingJob, on_event: OnEvent, progress: Any = No
             raise UsageError(f"input {i.config.name!r}: mode=Pipe is not run by local-process yet",
                              f"use File mode (the default): --input {i.config.name}=PATH")
     check_destinations(plan.job.outputs, job.region)
-    inputs = tuple(replace(i, source=resolve_source(i.source, i.config.name, job.project_root, on_event,
-                                                    region=job.region, progress=progress, kind="input",
-                                                    flag="--input"))
-                   for i in plan.job.inputs)
-    return plan_processing(replace(plan.job, inputs=inputs, job_name=plan.job_name))
+    for i in plan.job.inputs:  # s3:// mirrored into the cache, where the plan mounts it from (S3Uri stays s3://)
+        resolve_source(i.source, i.config.name, job.project_root, on_event, region=job.region, progress=progress,
+                       kind="input", flag="--input")
+    # planned again: single-file mounts depend on the sources found
+    return plan_processing(replace(plan.job, job_name=plan.job_name))
 
 
 def run_processing(plan: ProcessingPlan, on_event: OnEvent, *,
@@ -163,7 +163,7 @@ def _prepare_host(plan: ProcessingPlan, host: ProcessingHost, index: int) -> Non
     count = len(plan.hosts)
     for i in plan.job.inputs:
         sharded = i.config.distribution == "ShardedByS3Key" and count > 1
-        stage_input(host.root, i.config.name, i.source.path, host.container.mounts,
+        stage_input(host.root, i.config.name, local_path_of(i.source, plan.job.project_root), host.container.mounts,
                     (index, count, None) if sharded else None)
 
 
