@@ -18,12 +18,10 @@ from smctl.engine.labels import LABEL_HOST, LABEL_JOB, LABEL_KIND
 from smctl.errors import UsageError
 from smctl.training.inputs import local_path_of
 from smctl.training.plan import (
-    JOB_NAME,
     SHM_BYTES,
     channel_mount,
-    check_container_list,
+    check_job,
     cpu_limit,
-    default_job_name,
     network_holder,
 )
 
@@ -123,16 +121,8 @@ def plan_processing(job: ProcessingJob) -> ProcessingPlan:
         raise UsageError("--code stages the script as input 'code', and an input of that name is given too",
                          "rename that input: --input OTHER=PATH")
     job = with_code(job)
-    job_name = job.job_name or default_job_name(job.image)
-    if not JOB_NAME.match(job_name):
-        raise UsageError(f"job name {job_name!r} is not valid",
-                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
-    if job.instance_count < 1:
-        raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
+    job_name = check_job(job.job_name, job.image, job.instance_count, job.entrypoint, job.arguments)
     instance = lookup_instance_type(job.instance_type)
-    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
-                              ("ContainerArguments", "--args", job.arguments)):
-        check_container_list(what, flag, items or ())
     contract.validate_io([i.config for i in job.inputs], [o.config for o in job.outputs])
     env = contract.validate_environment(job.environment)
     contract.check_max_runtime(job.max_runtime)

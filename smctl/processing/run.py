@@ -17,7 +17,7 @@ from smctl.events import OnEvent
 from smctl.processing.outputs import ContinuousUploads, Delivery, check_destinations
 from smctl.processing.plan import KIND, ProcessingHost, ProcessingJob, ProcessingPlan, plan_processing
 from smctl.training.artifacts import HostResult, fix_ownership, missing_ancestors
-from smctl.training.hosts import JobLog, start_hosts, wait_all
+from smctl.training.hosts import JobLog, start_hosts, wait_for_hosts
 from smctl.training.inputs import local_path_of, resolve_source
 from smctl.training.run import TRAIN_STOP_GRACE, drop_empty_folders
 from smctl.training.rundir import rmtree, stage_input
@@ -114,19 +114,8 @@ def _run(plan: ProcessingPlan, on_event: OnEvent, creds: ContainerCredentials | 
         uploads = ContinuousUploads(delivery, continuous).start()
         stack.callback(uploads.stop)
         containers, pumps = start_hosts(client, stack, plan.hosts, creds, log)
-        on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
-        timer = threading.Timer(plan.job.max_runtime, stopped.set)
-        timer.daemon = True
-        timer.start()
-        stack.callback(timer.cancel)
-        try:
-            results = wait_all(containers, stopped, on_event, stop_grace)
-        except KeyboardInterrupt:
-            on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
-                                 "removing the containers"})
-            raise
-        for pump in pumps:
-            pump.join(timeout=5)
+        results = wait_for_hosts(stack, containers, pumps, stopped, on_event, stop_after=plan.job.max_runtime,
+                                 stop_grace=stop_grace)
     message, client_error = contract.exit_message(
         [p.read_bytes() for h in plan.hosts if (p := h.root / "output" / "message").is_file()])
     failed = [r for r in results if r.exit_code != 0]

@@ -29,27 +29,26 @@ def _split(flag: str, item: str, known: dict[str, str]) -> tuple[str, str, dict[
     return name, source, values
 
 
-def _local_path(flag: str, name: str, text: str) -> PurePosixPath:
-    path = PurePosixPath(text)
+def _parse(flag: str, item: str, known: dict[str, str]) -> tuple[str, str, PurePosixPath, dict[str, str]]:
+    """(name, PATH or s3:// URI, LocalPath, the other options by field name)."""
+    name, where, opts = _split(flag, item, known)
+    text = opts.pop("local_path", None)
+    if text is None:
+        return name, where, (contract.default_input_path(name) if flag == "--input" else
+                             contract.default_output_path(name)), opts
     if not text.startswith("/"):
         raise UsageError(f"{flag} {name}: local_path {text!r} is not an absolute container path",
                          f"write it as local_path={contract.PROCESSING}/...")
-    return path
+    return name, where, PurePosixPath(text), opts
 
 
 def parse_input(item: str, base_dir: Path) -> ProcessingInput:
     """Raises: UsageError naming the input and the fix (the rules themselves: contract.validate_io)."""
-    name, source, opts = _split("--input", item, INPUT_OPTIONS)
-    path = _local_path("--input", name, opts.pop("local_path")) if "local_path" in opts else \
-        contract.default_input_path(name)
-    config = contract.InputConfig(name, path, **opts)
-    return ProcessingInput(config, as_location(source, base_dir))
+    name, source, path, opts = _parse("--input", item, INPUT_OPTIONS)
+    return ProcessingInput(contract.InputConfig(name, path, **opts), as_location(source, base_dir))
 
 
 def parse_output(item: str, base_dir: Path) -> ProcessingOutput:
     """Raises: UsageError naming the output and the fix."""
-    name, dest, opts = _split("--output", item, OUTPUT_OPTIONS)
-    path = _local_path("--output", name, opts.pop("local_path")) if "local_path" in opts else \
-        contract.default_output_path(name)
-    config = contract.OutputConfig(name, path, **opts)
-    return ProcessingOutput(config, as_location(dest, base_dir))
+    name, dest, path, opts = _parse("--output", item, OUTPUT_OPTIONS)
+    return ProcessingOutput(contract.OutputConfig(name, path, **opts), as_location(dest, base_dir))

@@ -76,6 +76,27 @@ def start_hosts(client: Any, stack: ExitStack, hosts: Sequence[JobHost], creds: 
     return containers, pumps
 
 
+def wait_for_hosts(stack: ExitStack, containers: list[tuple[Any, Any]], pumps: list[threading.Thread],
+                   stopped: threading.Event, on_event: OnEvent, *, stop_after: float | None,
+                   stop_grace: float) -> list[HostResult]:
+    """Wait for the started hosts to end (`stopped` is set after `stop_after` seconds), then for their last lines."""
+    on_event("started", {"message": f"started {', '.join(h.host for h, _ in containers)}"})
+    if stop_after is not None:
+        timer = threading.Timer(stop_after, stopped.set)
+        timer.daemon = True
+        timer.start()
+        stack.callback(timer.cancel)
+    try:
+        results = wait_all(containers, stopped, on_event, stop_grace)
+    except KeyboardInterrupt:
+        on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
+                             "removing the containers"})
+        raise
+    for pump in pumps:  # the log streams end with their containers: wait for the last lines
+        pump.join(timeout=5)
+    return results
+
+
 def _start_holder(client: Any, stack: ExitStack, spec: ContainerSpec) -> None:
     """Raises: ContainerFailedError naming the missing `sleep` when the image cannot run the holder."""
     from smctl.engine.containers import run_container

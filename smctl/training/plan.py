@@ -123,17 +123,9 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
     Raises:
         UsageError: a bad job name, instance, channel, hyperparameter or environment.
     """
-    job_name = job.job_name or default_job_name(job.image)
-    if not JOB_NAME.match(job_name):
-        raise UsageError(f"job name {job_name!r} is not valid",
-                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
-    if job.instance_count < 1:
-        raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
+    job_name = check_job(job.job_name, job.image, job.instance_count, job.entrypoint, job.arguments)
     instance = lookup_instance_type(job.instance_type, "training", offered)
     hps = encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
-    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
-                              ("ContainerArguments", "--args", job.arguments)):
-        check_container_list(what, flag, items or ())
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
@@ -247,6 +239,25 @@ def network_holder(image: str, job_name: str, host: str, network: str, kind: str
         network=network,
         aliases=(host,),
     )
+
+
+def check_job(job_name: str | None, image: str, instance_count: int, entrypoint: Sequence[str] | None,
+              arguments: Sequence[str] | None) -> str:
+    """The job's name (generated from the image when not given), checked with its host count and app specification.
+
+    Raises:
+        UsageError: a bad name, fewer than 1 host, or ContainerEntrypoint / ContainerArguments over the limits.
+    """
+    name = job_name or default_job_name(image)
+    if not JOB_NAME.match(name):
+        raise UsageError(f"job name {name!r} is not valid",
+                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
+    if instance_count < 1:
+        raise UsageError(f"instance count {instance_count} is below 1", "use --instance-count 1 or more")
+    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", entrypoint),
+                              ("ContainerArguments", "--args", arguments)):
+        check_container_list(what, flag, items or ())
+    return name
 
 
 def check_container_list(what: str, flag: str, items: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ from smctl.training.artifacts import (
     hand_over,
     missing_ancestors,
 )
-from smctl.training.hosts import JobLog, start_hosts, wait_all
+from smctl.training.hosts import JobLog, start_hosts, wait_for_hosts
 from smctl.training.plan import JobPlan, with_checkpoints, without_overlays
 from smctl.training.rundir import check_writable, clear_run_dir, prepare_host, rmtree
 
@@ -125,20 +125,8 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
                                     compression=opts.compression, order=order).start()
                 stack.callback(feeder.stop)
         containers, pumps = start_hosts(client, stack, plan.hosts, creds, log)
-        on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
-        if stop_after is not None:
-            timer = threading.Timer(stop_after, stopped.set)
-            timer.daemon = True
-            timer.start()
-            stack.callback(timer.cancel)
-        try:
-            results = wait_all(containers, stopped, on_event, stop_grace)
-        except KeyboardInterrupt:
-            on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
-                                 "removing the containers"})
-            raise
-        for pump in pumps:  # the log streams end with their containers: wait for the last lines
-            pump.join(timeout=5)
+        results = wait_for_hosts(stack, containers, pumps, stopped, on_event, stop_after=stop_after,
+                                 stop_grace=stop_grace)
     failed = [r for r in results if r.exit_code != 0]
     model_artifact = output_artifact = None
     reason = None

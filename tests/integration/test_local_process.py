@@ -193,3 +193,29 @@ def test_continuous_output_is_delivered_while_the_job_runs(smctl, probe, project
     assert res.exit_code == 0, res.stderr
     assert seen_while_running.is_set()
     assert (project / "results" / "tick-4").read_text() == "4"
+
+
+def test_ctrl_c_stops_and_removes_everything_and_delivers_nothing(probe, project, docker_client):
+    import signal
+    import subprocess
+    import time
+
+    from tests.helpers import smctl_exe
+
+    proc = subprocess.Popen([*smctl_exe(), "local-process", "--image", probe, "--job-name", "pp-ctrlc",
+                             "--no-credentials", "--instance-count", "2", "--env", "PROBE_SLEEP=120",
+                             "--output", "out=results"],
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(docker_client.containers.list(filters={"label": ["smctl.job=pp-ctrlc", "smctl.kind=process"]})) == 2:
+            break
+        time.sleep(0.2)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert _gone(docker_client, "pp-ctrlc")
+    assert not docker_client.networks.list(names=["smctl-pp-ctrlc"])
+    assert not (project / "results").exists()
