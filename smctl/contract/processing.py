@@ -155,8 +155,7 @@ def processing_job_config(*, job_name: str, arn: str, image: str, entrypoint: Se
         "ProcessingInputs": [
             {"InputName": i.name, "AppManaged": False,
              "S3Input": {"LocalPath": str(i.local_path), "S3Uri": uri, "S3DataDistributionType": i.distribution,
-                         "S3DataType": "S3Prefix", "S3InputMode": i.input_mode, "S3CompressionType": i.compression,
-                         "S3DownloadMode": "StartOfJob"}}
+                         "S3DataType": "S3Prefix", "S3InputMode": i.input_mode, "S3CompressionType": i.compression}}
             for i, uri in inputs
         ],
         "ProcessingOutputConfig": {"Outputs": [

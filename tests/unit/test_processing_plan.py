@@ -127,3 +127,19 @@ def test_options_parse_into_the_request(tmp_path):
         parse_input("raw=data,shuffle_seed=1", tmp_path)
     with pytest.raises(UsageError, match="is not NAME=PATH"):
         parse_output("results", tmp_path)
+
+
+def test_the_config_the_container_sees_is_a_create_processing_job_request_botocore_accepts(tmp_path):
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    script = tmp_path / "run.py"
+    script.write_text("print(1)\n")
+    plan = plan_processing(_job(tmp_path, inputs=["raw=s3://my-bucket/in/,distribution=ShardedByS3Key"],
+                                outputs=["out=s3://my-bucket/out/,upload=Continuous"], code=script,
+                                arguments=["--a"], environment={"A": "1"}, instance_count=2, max_runtime=600))
+    request = {k: v for k, v in plan.request.items() if k != "ProcessingJobArn"}
+    request["RoleArn"] = "arn:aws:iam::123456789012:role/R"
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    report = ParamValidator().validate(request, model.operation_model("CreateProcessingJob").input_shape)
+    assert not report.has_errors(), report.generate_report()
