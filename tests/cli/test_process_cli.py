@@ -75,3 +75,21 @@ def test_a_missing_input_is_refused_before_anything_runs(smctl, project):
     assert res.exit_code == 2, res.stderr
     assert "input 'raw':" in res.stderr and "does not exist" in res.stderr
     assert "--input raw=PATH" in res.stderr
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_anything_runs(smctl, project):
+    res = smctl("local-process", "--image", "proc:1", "--no-credentials", "--output", "out=data/a.csv/results",
+                cwd=project)
+    assert res.exit_code == 2, res.stderr
+    assert "Error: output 'out' folder" in res.stderr and "is not writable" in res.stderr
+    assert "Hint: choose a folder you can write to: --output out=PATH" in res.stderr
+    assert not (project / ".smctl").exists()
+
+
+def test_dry_run_names_the_credentials_the_containers_get(smctl, project):
+    res = smctl("--json", "local-process", "--image", "proc:1", "--job-name", "p1", "--dry-run",
+                "--role", "arn:aws:iam::123456789012:role/Proc", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)["result"]
+    assert doc["processing_job_config"]["RoleArn"] == "arn:aws:iam::123456789012:role/Proc"
+    assert doc["credentials"]["role_arn"] == "arn:aws:iam::123456789012:role/Proc"

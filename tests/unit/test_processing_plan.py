@@ -143,3 +143,31 @@ def test_the_config_the_container_sees_is_a_create_processing_job_request_botoco
     model = botocore.session.get_session().get_service_model("sagemaker")
     report = ParamValidator().validate(request, model.operation_model("CreateProcessingJob").input_shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_outputs_are_delivered_whole_or_not_at_all(tmp_path):
+    from smctl.processing.outputs import Delivery
+
+    plan = plan_processing(_job(tmp_path, outputs=["out=results"], instance_count=2))
+    for host in plan.hosts:
+        (host.root / "outputs" / "out" / "sub").mkdir(parents=True)
+        (host.root / "outputs" / "out" / f"{host.host}.txt").write_text(host.host)
+    (plan.hosts[0].root / "outputs" / "out" / "sub" / "x.txt").write_text("x")
+    events: list = []
+    delivery = Delivery(plan, lambda kind, data: events.append((kind, data)))
+    delivery.sync(plan.job.outputs)
+    results = tmp_path / "results"
+    assert sorted(p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file()) == [
+        "algo-1.txt", "algo-2.txt", "sub/x.txt"]
+    assert delivery.delivered == {"out": 3}
+    delivery.sync(plan.job.outputs)  # nothing changed: nothing sent again
+    assert delivery.delivered == {"out": 3}
+    # a destination that cannot take the file: a clear error, and no temporary file left behind
+    (plan.hosts[0].root / "outputs" / "out" / "blocked").write_text("new")
+    (results / "blocked").mkdir()
+    (results / "blocked" / "keep").write_text("k")
+    with pytest.raises(UsageError, match="output 'out': cannot write") as err:
+        delivery.sync(plan.job.outputs)
+    assert "--output out=PATH" in (err.value.hint or "")
+    assert not [p for p in results.rglob("*.partial")]
+    assert (results / "blocked" / "keep").read_text() == "k"
