@@ -122,7 +122,7 @@ def plan_processing(job: ProcessingJob) -> ProcessingPlan:
                          "rename that input: --input OTHER=PATH")
     job = with_code(job)
     job_name = check_job(job.job_name, job.image, job.instance_count, job.entrypoint, job.arguments)
-    instance = lookup_instance_type(job.instance_type)
+    instance = lookup_instance_type(job.instance_type, "processing")
     contract.validate_io([i.config for i in job.inputs], [o.config for o in job.outputs])
     env = contract.validate_environment(job.environment)
     contract.check_max_runtime(job.max_runtime)

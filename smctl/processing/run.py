@@ -19,6 +19,7 @@ from smctl.processing.plan import KIND, ProcessingHost, ProcessingJob, Processin
 from smctl.training.artifacts import HostResult, fix_ownership, missing_ancestors
 from smctl.training.hosts import JobLog, start_hosts, wait_for_hosts
 from smctl.training.inputs import local_path_of, resolve_source
+from smctl.training.plan import read_only_mounts
 from smctl.training.run import TRAIN_STOP_GRACE, drop_empty_folders
 from smctl.training.rundir import rmtree, stage_input
 
@@ -77,13 +78,20 @@ def run_processing(plan: ProcessingPlan, on_event: OnEvent, *,
         SmctlError: the image is missing or the engine fails. A failed job is a result with status Failed.
     """
     from smctl.credentials.endpoint import container_credentials
+    from smctl.errors import OverlayUnavailableError
 
     local = [o.destination.path for o in plan.job.outputs if not o.destination.is_s3]
     created = missing_ancestors(*local)
     result: ProcessingResult | None = None
     try:
         with container_credentials(plan.credentials, on_event) as creds:
-            result = _run(plan, on_event, creds, stop_grace)
+            try:
+                result = _run(plan, on_event, creds, stop_grace)
+            except OverlayUnavailableError as exc:
+                on_event("warning", {"message": f"{exc.message}; inputs are read-only bind mounts instead (on "
+                                                "SageMaker they are writable copies)"})
+                hosts = [replace(h, container=read_only_mounts(h.container)) for h in plan.hosts]
+                result = _run(replace(plan, hosts=hosts), on_event, creds, stop_grace)
         return result
     finally:
         for folder in local:

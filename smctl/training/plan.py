@@ -287,11 +287,14 @@ def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | Non
 
 def without_overlays(plan: JobPlan) -> JobPlan:
     """The same plan with every overlay channel mounted read-only, as --read-only-channels plans it."""
-    hosts = []
-    for h in plan.hosts:
-        mounts = tuple(replace(m, read_only=True, overlay=None) if m.overlay else m for m in h.container.mounts)
-        hosts.append(replace(h, container=replace(h.container, mounts=mounts)))
+    hosts = [replace(h, container=read_only_mounts(h.container)) for h in plan.hosts]
     return replace(plan, hosts=hosts, job=replace(plan.job, read_only_channels=True))
+
+
+def read_only_mounts(spec: ContainerSpec) -> ContainerSpec:
+    """The same container with every overlay mount a read-only bind of its lower layer (no overlayfs needed)."""
+    mounts = tuple(replace(m, read_only=True, overlay=None) if m.overlay else m for m in spec.mounts)
+    return replace(spec, mounts=mounts)
 
 
 def with_checkpoints(plan: JobPlan) -> JobPlan:

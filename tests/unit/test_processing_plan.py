@@ -171,3 +171,31 @@ def test_outputs_are_delivered_whole_or_not_at_all(tmp_path):
     assert "--output out=PATH" in (err.value.hint or "")
     assert not [p for p in results.rglob("*.partial")]
     assert (results / "blocked" / "keep").read_text() == "k"
+
+
+def test_instance_types_create_processing_job_refuses_are_refused():
+    import botocore.session
+
+    from smctl.contract.instances import INSTANCE_TYPES, NOT_OFFERED
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    offered = set(model.shape_for("ProcessingInstanceType").enum)
+    assert NOT_OFFERED["processing"] == {n for n in INSTANCE_TYPES if n not in offered}
+
+
+def test_an_instance_type_processing_does_not_offer_is_refused(tmp_path):
+    with pytest.raises(UsageError, match=r"ml.c5.large is not a SageMaker processing instance type "
+                                         r"\(CreateProcessingJob refuses it\)"):
+        plan_processing(_job(tmp_path, instance_type="ml.c5.large"))
+
+
+def test_without_overlays_inputs_are_read_only_binds_of_the_same_files(tmp_path):
+    from smctl.training.plan import read_only_mounts
+
+    plan = plan_processing(_job(tmp_path, inputs=["raw=data", "one=data/a.csv"], outputs=["out=results"]))
+    before = {m.target: m for m in plan.hosts[0].container.mounts}
+    after = {m.target: m for m in read_only_mounts(plan.hosts[0].container).mounts}
+    for target in ("/opt/ml/processing/input/raw", "/opt/ml/processing/input/one"):
+        assert after[target].overlay is None and after[target].read_only
+        assert after[target].source == before[target].source
+    assert not after["/opt/ml/processing/output/out"].read_only
