@@ -14,10 +14,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_train import sh, timed  # noqa: E402
 from installed import compile_smctl  # noqa: E402
 
 IMAGE = "smctl-bench-process:latest"
@@ -30,16 +30,6 @@ SCRIPT = """import os
 names = os.listdir("/opt/ml/processing/input/raw")
 open("/opt/ml/processing/output/out/count.txt", "w").write(str(len(names)))
 """
-
-
-def sh(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True)
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def overhead(work: Path, runs: int) -> tuple[float, float]:
