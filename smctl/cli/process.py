@@ -18,7 +18,7 @@ HELP = "Run a processing job (IMAGE, inputs, outputs) exactly as SageMaker Proce
 def local_process(
     ctx: typer.Context,
     arguments: Annotated[list[str] | None, typer.Argument(
-        metavar="[-- ARGS...]", help="ContainerArguments (after --), e.g. the script's arguments.")] = None,
+        metavar="ARGS", help="ContainerArguments, after -- (e.g. the script's arguments).")] = None,
     image: Annotated[str | None, typer.Option(
         "--image", metavar="IMAGE", help="Image to run (default: smctl.toml [process] image).")] = None,
     input_: Annotated[list[str] | None, typer.Option(
