@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SUITES = ["bench_startup.py", "bench_package.py", "bench_build.py", "bench_train.py", "bench_serve.py",
           "bench_transform.py", "bench_credentials.py", "bench_cloud.py", "bench_streaming.py",
-          "bench_async.py", "bench_pipeline.py", "bench_multimodel.py"]
+          "bench_async.py", "bench_pipeline.py", "bench_multimodel.py", "bench_process.py"]
 
 
 def main() -> int:

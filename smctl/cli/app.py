@@ -82,6 +82,10 @@ def _register() -> None:
 
     app.command("local-train", help=train.HELP)(train.local_train)
 
+    from smctl.cli import process
+
+    app.command("local-process", help=process.HELP)(process.local_process)
+
     from smctl.cli import cloud_train
 
     app.command("train", help=cloud_train.HELP)(cloud_train.train)

@@ -182,25 +182,30 @@ def _render_plan(console: Any, plan: dict[str, Any]) -> None:
     console.print("on SageMaker this is one CreateTrainingJob request: --json shows it (sagemaker_request)",
                   markup=False)
     for host in plan["hosts"]:
-        c = host["container"]
-        console.print(f"\n[{host['host']}] docker run {c['image']} {' '.join(c['command'] or [])}", markup=False)
-        if c["entrypoint"]:
-            console.print(f"  entrypoint: {shlex.join(c['entrypoint'])}", markup=False)
-        console.print(f"  hostname: {c['hostname']}  network: {c['network'] or 'default bridge'}  gpus: {c['gpus']}"
-                      f"  cpus: {c['cpus']}  memory: {c['memory_bytes']}", markup=False)
-        if host["network_holder"]:
-            holder = host["network_holder"]
-            console.print(f"  network identity held for the whole job by {holder['name']} "
-                          f"({shlex.join(holder['entrypoint'])}); the algorithm joins its network", markup=False)
-        for m in c["mounts"]:
-            how = f" (overlay: writes go to {m['overlay']})" if m.get("overlay") else " (ro)" if m["read_only"] else ""
-            console.print(f"  mount {m['source']} -> {m['target']}{how}", markup=False)
-        for k, v in c["environment"].items():
-            console.print(f"  env {k}={v}", markup=False)
+        render_container(console, host)
         for name, text in host["config_files"].items():
             console.print(f"  /opt/ml/input/config/{name}: {text}", markup=False)
         for ch, files in host["pipe_channels"].items():
             console.print(f"  pipe {ch}: {len(files)} file(s)", markup=False)
+
+
+def render_container(console: Any, host: dict[str, Any]) -> None:
+    """One host of a --dry-run plan: its docker run, entrypoint, limits, network holder, mounts and environment."""
+    c = host["container"]
+    console.print(f"\n[{host['host']}] docker run {c['image']} {' '.join(c['command'] or [])}", markup=False)
+    if c["entrypoint"]:
+        console.print(f"  entrypoint: {shlex.join(c['entrypoint'])}", markup=False)
+    console.print(f"  hostname: {c['hostname']}  network: {c['network'] or 'default bridge'}  gpus: {c['gpus']}"
+                  f"  cpus: {c['cpus']}  memory: {c['memory_bytes']}", markup=False)
+    if host["network_holder"]:
+        holder = host["network_holder"]
+        console.print(f"  network identity held for the whole job by {holder['name']} "
+                      f"({shlex.join(holder['entrypoint'])}); the algorithm joins its network", markup=False)
+    for m in c["mounts"]:
+        how = f" (overlay: writes go to {m['overlay']})" if m.get("overlay") else " (ro)" if m["read_only"] else ""
+        console.print(f"  mount {m['source']} -> {m['target']}{how}", markup=False)
+    for k, v in c["environment"].items():
+        console.print(f"  env {k}={v}", markup=False)
 
 
 def _render_result(console: Any, result: Any) -> None:

@@ -58,7 +58,7 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 }
 
 # Types of the table each API refuses (botocore's TrainingInstanceType, ProductionVariantInstanceType and
-# TransformInstanceType enums): SageMaker rejects the job before it starts, so smctl does too.
+# TransformInstanceType, ProcessingInstanceType enums): SageMaker rejects the job before it starts, so smctl does too.
 NOT_OFFERED = {
     "training": frozenset({"ml.c5.large", "ml.c6i.large", "ml.m5.8xlarge", "ml.m5.16xlarge"}),
     "hosting": frozenset({"ml.m5.8xlarge", "ml.m5.16xlarge", "ml.p3dn.24xlarge", "ml.r5.8xlarge", "ml.t3.medium",
@@ -67,15 +67,18 @@ NOT_OFFERED = {
                             "ml.p5.48xlarge", "ml.r5.large", "ml.r5.xlarge", "ml.r5.2xlarge", "ml.r5.4xlarge",
                             "ml.r5.8xlarge", "ml.r5.12xlarge", "ml.t3.medium", "ml.t3.large", "ml.t3.xlarge",
                             "ml.t3.2xlarge"}),
+    "processing": frozenset({"ml.c5.large", "ml.c6i.large", "ml.m5.8xlarge", "ml.m5.16xlarge", "ml.p3dn.24xlarge",
+                             "ml.p4d.24xlarge", "ml.p5.48xlarge"}),
 }
-_API = {"training": "CreateTrainingJob", "hosting": "CreateEndpointConfig", "transform": "CreateTransformJob"}
+_API = {"training": "CreateTrainingJob", "hosting": "CreateEndpointConfig", "transform": "CreateTransformJob",
+        "processing": "CreateProcessingJob"}
 
 # SageMaker SDK local mode's pseudo types: no limits, with or without GPUs.
 LOCAL_TYPES = {"local": InstanceType("local", 0, 0, 0), "local_gpu": InstanceType("local_gpu", 0, 0, -1)}
 
 
 def lookup_instance_type(name: str, use: str | None = None, offered: Collection[str] = ()) -> InstanceType:
-    """The type's limits; `use` (training, hosting, transform) also refuses a type that API does not offer.
+    """The type's limits; `use` (training, hosting, transform, processing) also refuses a type that API does not offer.
     `offered`: more types the API offers for `use` (botocore's list, for a cloud job): accepted, limits unknown (0).
 
     Raises: UsageError for an unknown type, suggesting the closest known ones, or one not offered for `use`.

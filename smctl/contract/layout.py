@@ -61,11 +61,12 @@ def host_names(count: int) -> list[str]:
     return [f"algo-{i}" for i in range(1, count + 1)]
 
 
-def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """Check the user's container environment against CreateTrainingJob's limits.
+def validate_environment(env: Mapping[str, str], *, max_value: int = MAX_ENV_VALUE,
+                         max_key: int | None = None) -> dict[str, str]:
+    """Check the user's container environment against CreateTrainingJob's limits (others' through the bounds).
 
     Raises:
-        UsageError: too many entries, a bad key, or a value over 512 characters.
+        UsageError: too many entries, a bad or long key, or a value over `max_value` characters.
     """
     if len(env) > MAX_ENVIRONMENT:
         raise UsageError(f"{len(env)} environment variables given; SageMaker accepts at most {MAX_ENVIRONMENT}",
@@ -76,9 +77,12 @@ def validate_environment(env: Mapping[str, str]) -> dict[str, str]:
                 f"environment variable name {key!r} is not valid",
                 "names match [a-zA-Z_][a-zA-Z0-9_]*",
             )
-        if len(str(value)) > MAX_ENV_VALUE:
+        if max_key is not None and len(key) > max_key:
+            raise UsageError(f"environment variable name {key[:40]}... is {len(key)} characters; SageMaker allows "
+                             f"{max_key}", "use a shorter name")
+        if len(str(value)) > max_value:
             raise UsageError(
-                f"environment variable {key} is {len(str(value))} characters; SageMaker allows {MAX_ENV_VALUE}",
+                f"environment variable {key} is {len(str(value))} characters; SageMaker allows {max_value}",
                 f"shorten {key}'s value, or ship long settings as a file in the model or a channel instead",
             )
     return {k: str(v) for k, v in env.items()}

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from smctl.contract import hyperparameters as hps
-from smctl.contract import layout
+from smctl.contract import layout, processing
 from smctl.contract.credentials import ROLE_ARN
 from smctl.contract.transform import MAX_PAYLOAD_MB
 from smctl.project import pipeline_keys
@@ -131,6 +131,23 @@ SECTIONS: dict[str, tuple[Field, ...]] = {
         Field("retries", integer(0, 3, "SageMaker's InvocationsMaxRetries is 0-3 (default 3)"), 3),
         Field("environment", ENVIRONMENT, {}),
         Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
+        Field("gpus", gpus, "auto"),
+    ),
+    "process": (  # a processing job (smctl.processing); inputs/outputs: NAME = "PATH[,OPTION=VALUE...]" as the flags
+        Field("image", image_ref),
+        Field("instance_type", INSTANCE_TYPE, "ml.m5.xlarge"),
+        Field("instance_count", integer(1, hint="the number of hosts (algo-1..N): 1 or more"), 1),
+        Field("environment", str_table(layout.ENV_KEY.pattern, "[a-zA-Z_][a-zA-Z0-9_]*", processing.MAX_ENVIRONMENT,
+                                       processing.MAX_ENV_VALUE), {}),
+        Field("inputs", str_table(processing.NAME.pattern, "letters, digits and hyphens", processing.MAX_INPUTS), {}),
+        Field("outputs", str_table(processing.NAME.pattern, "letters, digits and hyphens", processing.MAX_OUTPUTS),
+              {}),
+        Field("code", path),
+        Field("max_runtime", integer(1, processing.MAX_RUNTIME, "MaxRuntimeInSeconds is 1-604800 (7 days)"),
+              processing.DEFAULT_MAX_RUNTIME),
+        Field("entrypoint", str_list),
+        Field("arguments", str_list),
+        Field("job_name", JOB_NAME),
         Field("gpus", gpus, "auto"),
     ),
 }

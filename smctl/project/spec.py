@@ -191,6 +191,23 @@ class TransformSection(_Section):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProcessSection(_Section):
+    _name: ClassVar[str] = "process"
+    image: str
+    instance_type: str
+    instance_count: int
+    environment: Mapping[str, str]
+    inputs: Mapping[str, str]  # NAME -> "PATH[,OPTION=VALUE...]", read as --input (smctl.cli.process)
+    outputs: Mapping[str, str]
+    code: Path | None
+    max_runtime: int
+    entrypoint: tuple[str, ...] | None
+    arguments: tuple[str, ...] | None
+    job_name: str | None
+    gpus: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProjectSpec:
     root: Path | None  # the folder holding smctl.toml; None without a file
     source: Path | None  # the smctl.toml read; None without a file
@@ -200,6 +217,7 @@ class ProjectSpec:
     train: TrainSection
     serve: ServeSection
     transform: TransformSection
+    process: ProcessSection
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: paths as strings, tables as dicts."""
@@ -295,7 +313,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
     tables = _sections(data, problems)
     v = {name: schema.read_table(tables[name], fields, name, ctx, problems)
          for name, fields in schema.SECTIONS.items()}
-    p, b, a, t, s, x = (v[k] for k in ("project", "build", "aws", "train", "serve", "transform"))
+    p, b, a, t, s, x, pr = (v[k] for k in ("project", "build", "aws", "train", "serve", "transform", "process"))
 
     # derived defaults: each names the key it comes from in the README
     p["name"] = p["name"] or checks.sanitise_name(ctx.base.name)
@@ -311,6 +329,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
                                     f"aws.ecr_repository (default: project.image {p['image']!r}) must be "
                                     f"{bad.expected}", "set [aws] ecr_repository to a valid ECR name"))
     t["image"] = t["image"] or f"{p['image']}:{p['tag']}"
+    pr["image"] = pr["image"] or t["image"]
     s["image"] = s["image"] or f"{b['serve_image'] or p['image']}:{p['tag']}"
     s["name"] = s["name"] or checks.endpoint_name(p["name"])
     x["image"] = x["image"] or s["image"]
@@ -324,6 +343,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> ProjectSpec:
         root=root, source=source,
         project=ProjectSection(**p), aws=AwsSection(**a), build=BuildSection(**b),
         train=TrainSection(**t), serve=ServeSection(**s), transform=TransformSection(**x),
+        process=ProcessSection(**pr),
     )
 
 

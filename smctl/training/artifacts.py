@@ -108,16 +108,16 @@ def invoking_user() -> tuple[int, int]:
     return int(os.environ.get("SUDO_UID", os.getuid())), int(os.environ.get("SUDO_GID", os.getgid()))
 
 
-def fix_ownership(client: Any, plan: JobPlan) -> None:
+def fix_ownership(client: Any, image: str, *roots: Path | None) -> None:
     """Files the container wrote as root become the invoking user's (sudo's caller when run through sudo)."""
     from smctl.engine.containers import chown_tree
 
     if os.geteuid() == 0:
         return  # as root, hand_over() does it, sparing the hard links to the user's channel files
     uid, gid = invoking_user()
-    for root in (plan.run_dir, plan.checkpoint_dir):
+    for root in roots:
         if root is not None and root.exists():
-            chown_tree(client, plan.job.image, root, uid, gid)
+            chown_tree(client, image, root, uid, gid)
 
 
 def missing_ancestors(*paths: Path | None) -> list[Path]:

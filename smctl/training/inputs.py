@@ -28,7 +28,11 @@ class ChannelInput:
 
 def local_source(channel: ChannelInput, project_root: Path) -> Path:
     """Where the channel's files are on this machine; for s3:// the cache folder resolve_channels downloads into."""
-    source = channel.source
+    return local_path_of(channel.source, project_root)
+
+
+def local_path_of(source: Location, project_root: Path) -> Path:
+    """Where a local or s3:// source's files are on this machine (s3://: the project cache's mirror)."""
     if source.is_s3:
         from smctl.aws.s3 import S3_CACHE
 
@@ -44,24 +48,35 @@ def resolve_channels(job: TrainingJob, on_event: OnEvent, progress: Any = None) 
     Raises:
         UsageError: a channel path is missing or holds no files.
     """
-    resolved = []
-    for ch in job.channels:
-        if ch.source.is_s3:
-            from smctl.aws.s3 import S3_CACHE, download_prefix
-
-            cache = job.project_root / S3_CACHE
-            on_event("download", {"channel": ch.config.name, "uri": ch.source.uri})
-            path = download_prefix(ch.source, cache, region=job.region, progress=progress)
-        else:
-            path = ch.source.path.expanduser()
-        if not path.exists():
-            raise UsageError(f"channel {ch.config.name!r}: {path} does not exist",
-                             f"create it, or point the channel elsewhere: --channel {ch.config.name}=PATH")
-        if not has_files(path.resolve()):  # CreateTrainingJob: "No S3 objects found under S3 URL ..."
-            where = f"{ch.source} has no objects" if ch.source.is_s3 else f"{path} holds no files"
-            mode = " is in Pipe mode but" if ch.config.input_mode == "Pipe" else ":"
-            raise UsageError(f"channel {ch.config.name!r}{mode} {where} (SageMaker refuses a channel without data)",
-                             f"add data files, point it at data: --channel {ch.config.name}=PATH, or drop the "
-                             "channel")
-        resolved.append(replace(ch, source=Location.from_path(path.resolve())))
+    resolved = [replace(ch, source=resolve_source(ch.source, ch.config.name, job.project_root, on_event,
+                                                   region=job.region, progress=progress,
+                                                   pipe=ch.config.input_mode == "Pipe"))
+                for ch in job.channels]
     return replace(job, channels=tuple(resolved))
+
+
+def resolve_source(source: Location, name: str, project_root: Path, on_event: OnEvent, *, region: str | None,
+                   progress: Any = None, pipe: bool = False, kind: str = "channel",
+                   flag: str = "--channel") -> Location:
+    """A channel's or input's files on this machine: s3:// mirrored into the project's cache, a local path checked.
+
+    Raises:
+        UsageError: the path is missing or holds no files.
+        SmctlError: an s3:// source cannot be downloaded.
+    """
+    if source.is_s3:
+        from smctl.aws.s3 import S3_CACHE, download_prefix
+
+        on_event("download", {kind: name, "uri": source.uri})
+        path = download_prefix(source, project_root / S3_CACHE, region=region, progress=progress)
+    else:
+        path = source.path.expanduser()
+    if not path.exists():
+        raise UsageError(f"{kind} {name!r}: {path} does not exist",
+                         f"create it, or point the {kind} elsewhere: {flag} {name}=PATH")
+    if not has_files(path.resolve()):  # CreateTrainingJob: "No S3 objects found under S3 URL ..."
+        where = f"{source} has no objects" if source.is_s3 else f"{path} holds no files"
+        mode = " is in Pipe mode but" if pipe else ":"
+        raise UsageError(f"{kind} {name!r}{mode} {where} (SageMaker refuses a {kind} without data)",
+                         f"add data files, point it at data: {flag} {name}=PATH, or drop the {kind}")
+    return Location.from_path(path.resolve())

@@ -123,17 +123,9 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
     Raises:
         UsageError: a bad job name, instance, channel, hyperparameter or environment.
     """
-    job_name = job.job_name or default_job_name(job.image)
-    if not JOB_NAME.match(job_name):
-        raise UsageError(f"job name {job_name!r} is not valid",
-                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
-    if job.instance_count < 1:
-        raise UsageError(f"instance count {job.instance_count} is below 1", "use --instance-count 1 or more")
+    job_name = check_job(job.job_name, job.image, job.instance_count, job.entrypoint, job.arguments)
     instance = lookup_instance_type(job.instance_type, "training", offered)
     hps = encode_hyperparameters(job.hyperparameters, job.hyperparameter_encoding)
-    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", job.entrypoint),
-                              ("ContainerArguments", "--args", job.arguments)):
-        _check_container_list(what, flag, items or ())
     env = layout.validate_environment(job.environment)
     channel_configs = [c.config for c in job.channels]
     idc = layout.input_data_config(channel_configs)
@@ -182,20 +174,11 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
                 pipe_order[cfg.name] = order
                 pipe_options[cfg.name] = cfg
                 continue
-            target = str(layout.INPUT_DATA / cfg.name)
             # File mode is a writable copy on SageMaker: an overlay gives that without copying or touching the
             # user's files (writes land in the host's overlay/ folder). FastFile is a read-only mount there too.
-            overlay = root / "overlay" / cfg.name if cfg.input_mode == "File" and not job.read_only_channels else None
-            if cfg.distribution == "ShardedByS3Key" and len(hosts) > 1:
-                mounts.append(Mount(root / "shards" / cfg.name, target, read_only=overlay is None, overlay=overlay))
-            elif src.is_file() and overlay is not None:
-                # overlayfs layers folders: a single file is linked into single/<channel>/ (rundir.prepare_host),
-                # so the channel is writable as a File-mode channel is on SageMaker, and the file stays untouched
-                mounts.append(Mount(root / "single" / cfg.name, target, overlay=overlay))
-            elif src.is_file():
-                mounts.append(Mount(src, f"{target}/{src.name}", read_only=True))
-            else:
-                mounts.append(Mount(src, target, read_only=overlay is None, overlay=overlay))
+            mounts.append(channel_mount(src, str(layout.INPUT_DATA / cfg.name), root, cfg.name,
+                                        writable=cfg.input_mode == "File" and not job.read_only_channels,
+                                        sharded=cfg.distribution == "ShardedByS3Key" and len(hosts) > 1))
         environment = {
             "TRAINING_JOB_NAME": job_name,
             "TRAINING_JOB_ARN": f"arn:aws:sagemaker:{job.region or 'local'}:000000000000:training-job/{job_name}",
@@ -203,7 +186,7 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
             **env,
         }
         command, entrypoint = _invocation(job.entrypoint, job.arguments)
-        holder = _network_holder(job, job_name, host, network) if network else None
+        holder = network_holder(job.image, job_name, host, network, HOLDER_KIND) if network else None
         spec = ContainerSpec(
             image=job.image,
             name=f"smctl-{job_name}-{host}",
@@ -227,22 +210,57 @@ def plan_job(job: TrainingJob, offered: Collection[str] = ()) -> JobPlan:
                    latest_dir, credentials)
 
 
-def _network_holder(job: TrainingJob, job_name: str, host: str, network: str) -> ContainerSpec:
+def channel_mount(src: Path, target: str, root: Path, name: str, *, writable: bool, sharded: bool) -> Mount:
+    """How a channel (or a processing input) at `src` appears at `target`: writable means as a writable copy,
+    through an overlay (no copying; writes land in root/overlay/NAME); sharded means this host's share only,
+    linked into root/shards/NAME by rundir.stage_input."""
+    overlay = root / "overlay" / name if writable else None
+    if sharded:
+        return Mount(root / "shards" / name, target, read_only=overlay is None, overlay=overlay)
+    if src.is_file() and overlay is not None:
+        # overlayfs layers folders: a single file is linked into single/NAME/ (rundir.stage_input), so the
+        # channel is writable as a File-mode channel is on SageMaker, and the file stays untouched
+        return Mount(root / "single" / name, target, overlay=overlay)
+    if src.is_file():
+        return Mount(src, f"{target}/{src.name}", read_only=True)
+    return Mount(src, target, read_only=overlay is None, overlay=overlay)
+
+
+def network_holder(image: str, job_name: str, host: str, network: str, kind: str) -> ContainerSpec:
     """A small container that owns `host`'s name and address on the job network from before any algorithm starts
     until the job ends, as SageMaker's instances do; the host's algorithm container joins its network namespace."""
     return ContainerSpec(
-        image=job.image,
+        image=image,
         name=f"smctl-{job_name}-{host}-network",
         command=[],
         entrypoint=["sleep", "2147483647"],
         hostname=host,
-        labels={LABEL_JOB: job_name, LABEL_KIND: HOLDER_KIND, LABEL_HOST: host},
+        labels={LABEL_JOB: job_name, LABEL_KIND: kind, LABEL_HOST: host},
         network=network,
         aliases=(host,),
     )
 
 
-def _check_container_list(what: str, flag: str, items: Sequence[str]) -> None:
+def check_job(job_name: str | None, image: str, instance_count: int, entrypoint: Sequence[str] | None,
+              arguments: Sequence[str] | None) -> str:
+    """The job's name (generated from the image when not given), checked with its host count and app specification.
+
+    Raises:
+        UsageError: a bad name, fewer than 1 host, or ContainerEntrypoint / ContainerArguments over the limits.
+    """
+    name = job_name or default_job_name(image)
+    if not JOB_NAME.match(name):
+        raise UsageError(f"job name {name!r} is not valid",
+                         "use 1-63 letters, digits and hyphens, starting with a letter or digit")
+    if instance_count < 1:
+        raise UsageError(f"instance count {instance_count} is below 1", "use --instance-count 1 or more")
+    for what, flag, items in (("ContainerEntrypoint", "--entrypoint", entrypoint),
+                              ("ContainerArguments", "--args", arguments)):
+        check_container_list(what, flag, items or ())
+    return name
+
+
+def check_container_list(what: str, flag: str, items: Sequence[str]) -> None:
     """CreateTrainingJob's limits: at most 100 items of at most 256 characters each."""
     if len(items) > 100:
         raise UsageError(f"{flag} has {len(items)} items; SageMaker's {what} takes at most 100",
@@ -269,11 +287,14 @@ def _invocation(entrypoint: Sequence[str] | None, arguments: Sequence[str] | Non
 
 def without_overlays(plan: JobPlan) -> JobPlan:
     """The same plan with every overlay channel mounted read-only, as --read-only-channels plans it."""
-    hosts = []
-    for h in plan.hosts:
-        mounts = tuple(replace(m, read_only=True, overlay=None) if m.overlay else m for m in h.container.mounts)
-        hosts.append(replace(h, container=replace(h.container, mounts=mounts)))
+    hosts = [replace(h, container=read_only_mounts(h.container)) for h in plan.hosts]
     return replace(plan, hosts=hosts, job=replace(plan.job, read_only_channels=True))
+
+
+def read_only_mounts(spec: ContainerSpec) -> ContainerSpec:
+    """The same container with every overlay mount a read-only bind of its lower layer (no overlayfs needed)."""
+    mounts = tuple(replace(m, read_only=True, overlay=None) if m.overlay else m for m in spec.mounts)
+    return replace(spec, mounts=mounts)
 
 
 def with_checkpoints(plan: JobPlan) -> JobPlan:

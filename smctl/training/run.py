@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import queue
 import shutil
 import threading
 import time
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smctl.contract.failure import FAILURE_REASON_LIMIT, failure_reason
-from smctl.engine.containers import ContainerSpec, stop_containers
 from smctl.engine.labels import LABEL_JOB, LABEL_KIND
 from smctl.events import OnEvent
 from smctl.training.artifacts import (
-    HostResult,
     TrainResult,
     collect_artifacts,
     fix_ownership,
     hand_over,
     missing_ancestors,
 )
-from smctl.training.plan import HostPlan, JobPlan, with_checkpoints, without_overlays
+from smctl.training.hosts import JobLog, start_hosts, wait_for_hosts
+from smctl.training.plan import JobPlan, with_checkpoints, without_overlays
 from smctl.training.rundir import check_writable, clear_run_dir, prepare_host, rmtree
 
 if TYPE_CHECKING:
@@ -61,11 +57,11 @@ def run_job(plan: JobPlan, on_event: OnEvent, *, keep: bool = False, stop_after:
         return result
     finally:
         if result is None or result.model_artifact is None:
-            _drop_empty_folders(plan.output_dir, created)
+            drop_empty_folders(plan.output_dir, created)
         hand_over(plan, created)
 
 
-def _drop_empty_folders(folder: Path, created: list[Path]) -> None:
+def drop_empty_folders(folder: Path, created: list[Path]) -> None:
     """Remove `folder` and its parents up to the topmost one this run created, each only while it is empty."""
     for top in created:
         if folder != top and top not in folder.parents:
@@ -93,14 +89,7 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
     Raises:
         SmctlError: the image is missing or the engine fails. A failed job is a TrainResult with status Failed.
     """
-    from smctl.engine.containers import (
-        docker_client,
-        ensure_image,
-        job_network,
-        reap_containers,
-        run_container,
-        stream_logs,
-    )
+    from smctl.engine.containers import docker_client, ensure_image, job_network, reap_containers
     from smctl.training.pipe_feeder import PipeFeeder
 
     client = docker_client()
@@ -112,28 +101,17 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
     sources = {c.config.name: c.source.path for c in plan.job.channels}
     started = time.monotonic()
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    tail: list[str] = []
-    lock = threading.Lock()
-    multi = len(plan.hosts) > 1
     stopped = threading.Event()
 
     with ExitStack() as stack:
         # Last step of cleanup: sweep the job's containers by label, whatever an interrupt cut short.
         stack.callback(reap_containers, client, {LABEL_JOB: plan.job_name, LABEL_KIND: "train"})
-        log = stack.enter_context(open(plan.run_dir / "logs.txt", "a", encoding="utf-8"))
-
-        def on_line(host: str, line: str) -> None:
-            text = f"{host} | {line}" if multi else line
-            with lock:
-                log.write(text + "\n")
-                log.flush()
-                tail.append(text)
-                del tail[:-50]
-            on_event("log", {"host": host, "line": text})
+        log = JobLog(stack.enter_context(open(plan.run_dir / "logs.txt", "a", encoding="utf-8")),
+                     len(plan.hosts) > 1, on_event)
 
         for host in plan.hosts:
             prepare_host(plan, host, sources)
-        stack.callback(fix_ownership, client, plan)
+        stack.callback(fix_ownership, client, plan.job.image, plan.run_dir, plan.checkpoint_dir)
         if plan.checkpoint_dir:
             syncer = CheckpointSync(plan)
             stack.callback(syncer.stop)
@@ -146,34 +124,9 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
                 feeder = PipeFeeder(host.root / "input" / "data", ch, order(0), record_wrapper=opts.record_wrapper,
                                     compression=opts.compression, order=order).start()
                 stack.callback(feeder.stop)
-        # Every host's name resolves before any algorithm starts, and until the job ends (SageMaker's instances
-        # are all up first and stay up): one small holder per host owns the name; the algorithm joins it.
-        for host in plan.hosts:
-            if host.holder is not None:
-                _start_holder(client, stack, creds.apply(host.holder) if creds else host.holder)
-        containers = []
-        pumps = []
-        for host in plan.hosts:
-            spec = creds.apply(host.container) if creds else host.container
-            container = stack.enter_context(run_container(client, spec, stop_grace=10))
-            containers.append((host, container))
-            pumps.append(stream_logs(container, functools.partial(on_line, host.host)))
-        # Unwinding (Ctrl-C included) stops every host at once, rather than one grace period after another.
-        stack.callback(stop_containers, [c for _, c in containers], grace=10)
-        on_event("started", {"message": f"started {', '.join(h.host for h in plan.hosts)}"})
-        if stop_after is not None:
-            timer = threading.Timer(stop_after, stopped.set)
-            timer.daemon = True
-            timer.start()
-            stack.callback(timer.cancel)
-        try:
-            results = _wait_all(containers, stopped, on_event, stop_grace)
-        except KeyboardInterrupt:
-            on_event("stopped", {"message": "interrupted: stopping every host (SIGTERM, SIGKILL after 10 s), then "
-                                 "removing the containers"})
-            raise
-        for pump in pumps:  # the log streams end with their containers: wait for the last lines
-            pump.join(timeout=5)
+        containers, pumps = start_hosts(client, stack, plan.hosts, creds, log)
+        results = wait_for_hosts(stack, containers, pumps, stopped, on_event, stop_after=stop_after,
+                                 stop_grace=stop_grace)
     failed = [r for r in results if r.exit_code != 0]
     model_artifact = output_artifact = None
     reason = None
@@ -197,22 +150,8 @@ def _run_job(plan: JobPlan, on_event: OnEvent, creds: ContainerCredentials | Non
     return TrainResult(
         job_name=plan.job_name, status=status, failure_reason=reason, seconds=time.monotonic() - started,
         run_dir=plan.run_dir, model_artifact=model_artifact, output_artifact=output_artifact,
-        hosts=results, log_tail=list(tail), latest_dir=plan.latest_dir,
+        hosts=results, log_tail=list(log.tail), latest_dir=plan.latest_dir,
     )
-
-
-def _start_holder(client: Any, stack: ExitStack, spec: ContainerSpec) -> None:
-    """Raises: ContainerFailedError naming the missing `sleep` when the image cannot run the holder."""
-    from smctl.engine.containers import run_container
-    from smctl.errors import ContainerFailedError
-
-    try:
-        stack.enter_context(run_container(client, spec, stop_grace=0))
-    except ContainerFailedError as exc:
-        raise ContainerFailedError(
-            f"image {spec.image} cannot run `sleep`, which holds host {spec.hostname}'s name on the job network "
-            f"of a multi-host job: {exc.message}",
-            "add coreutils (or busybox) to the image, or train on one host: --instance-count 1") from None
 
 
 def run_with_interruption(plan: JobPlan, on_event: OnEvent, *, after: float, keep: bool = False) -> TrainResult:
@@ -256,41 +195,3 @@ class CheckpointSync:
         self._done.set()
         self._thread.join(timeout=30)
         self.sync()
-
-
-def _wait_all(containers: list[tuple[HostPlan, Any]], stop: threading.Event, on_event: OnEvent,
-              stop_grace: float = TRAIN_STOP_GRACE) -> list[HostResult]:
-    """Wait for every host (one waiter thread each); when one fails, SageMaker stops the others."""
-    done: queue.Queue[tuple[HostPlan, Any]] = queue.Queue()
-
-    def waiter(host: HostPlan, container: Any) -> None:
-        with contextlib.suppress(Exception):  # the container vanished: its state is read below
-            container.wait()
-        done.put((host, container))
-
-    for host, container in containers:
-        threading.Thread(target=waiter, args=(host, container), daemon=True, name=f"smctl-wait-{host.host}").start()
-    pending = {h.host: c for h, c in containers}
-    results: dict[str, HostResult] = {}
-    stopping = False
-    while pending:
-        try:
-            finished, container = done.get(timeout=0.25)
-            results[finished.host] = _host_result(finished, container)
-            del pending[finished.host]
-        except queue.Empty:
-            pass
-        if pending and not stopping and (stop.is_set() or any(r.exit_code for r in results.values())):
-            stopping = True
-            grace = stop_grace if stop.is_set() else 10
-            on_event("stopped", {"message": f"stopping {', '.join(pending)} (SIGTERM, SIGKILL after {grace} s)"})
-            for c in pending.values():
-                threading.Thread(target=c.stop, kwargs={"grace": grace}, daemon=True).start()
-    return [results[h.host] for h, _ in containers]
-
-
-def _host_result(host: HostPlan, container: Any) -> HostResult:
-    container.refresh()
-    failure_file = host.root / "output" / "failure"
-    failure = failure_file.read_text(errors="replace") if failure_file.exists() else None
-    return HostResult(host.host, container.exit_code, failure, container.oom_killed)

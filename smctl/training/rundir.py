@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from smctl.contract import layout
-from smctl.engine.containers import list_containers
+from smctl.engine.containers import Mount, list_containers
 from smctl.engine.labels import LABEL_JOB, LABEL_KIND
 from smctl.errors import SmctlError, UsageError
 from smctl.events import OnEvent
@@ -19,20 +19,17 @@ from smctl.training.plan import HostPlan, JobPlan
 
 def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> None:
     """Write the host's /opt/ml tree: config files, empty model/ and output/data/, shard and single-file links."""
+    index = [h.host for h in plan.hosts].index(host.host)
     for ch in plan.job.channels:
-        staged = host.root / "single" / ch.config.name
-        if any(m.source == staged for m in host.container.mounts):
-            src = sources[ch.config.name]
-            staged.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(src, staged / src.name)
+        cfg = ch.config
+        sharded = cfg.input_mode != "Pipe" and cfg.distribution == "ShardedByS3Key" and len(plan.hosts) > 1
+        stage_input(host.root, cfg.name, sources[cfg.name], host.container.mounts,
+                    (index, len(plan.hosts), cfg.shuffle_seed) if sharded else None)
     for sub in ("input/config", "input/data", "model", "output/data"):
         (host.root / sub).mkdir(parents=True, exist_ok=True)
     for name, text in host.config_files.items():
         (host.root / "input" / "config" / name).write_text(text)
     for mount in host.container.mounts:
-        if mount.overlay is not None:
-            for layer in ("upper", "work"):
-                (mount.overlay / layer).mkdir(parents=True, exist_ok=True)
         if mount.target.startswith(str(layout.INPUT_DATA) + "/"):
             # pre-create mount points so the engine does not create root-owned folders for us
             rel = mount.target[len(str(layout.INPUT_DATA)) + 1 :]
@@ -46,11 +43,22 @@ def prepare_host(plan: JobPlan, host: HostPlan, sources: Mapping[str, Path]) -> 
         (host.root / "checkpoints").mkdir(exist_ok=True)
         if plan.checkpoint_dir.exists() and plan.checkpoint_dir != host.root / "checkpoints":
             shutil.copytree(plan.checkpoint_dir, host.root / "checkpoints", dirs_exist_ok=True)
-    index = [h.host for h in plan.hosts].index(host.host)
-    for ch in plan.job.channels:
-        cfg = ch.config
-        if cfg.input_mode != "Pipe" and cfg.distribution == "ShardedByS3Key" and len(plan.hosts) > 1:
-            _link_shard(sources[cfg.name], host.root / "shards" / cfg.name, index, len(plan.hosts), cfg.shuffle_seed)
+
+
+def stage_input(root: Path, name: str, src: Path, mounts: Sequence[Mount],
+                shard: tuple[int, int, int | None] | None) -> None:
+    """Put an input's files where its mount (plan.channel_mount) reads them: a single file linked into
+    single/NAME/, this host's share (index, count, seed) linked into shards/NAME/, overlay layers made."""
+    staged = root / "single" / name
+    if any(m.source == staged for m in mounts):
+        staged.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(src, staged / src.name)
+    if shard is not None:
+        _link_shard(src, root / "shards" / name, *shard)
+    for mount in mounts:
+        if mount.overlay is not None and mount.overlay.parent == root / "overlay" and mount.overlay.name == name:
+            for layer in ("upper", "work"):
+                (mount.overlay / layer).mkdir(parents=True, exist_ok=True)
 
 
 def _link_shard(src: Path, dest: Path, index: int, count: int, seed: int | None) -> None:

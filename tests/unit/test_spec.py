@@ -446,7 +446,7 @@ def test_every_schema_key_is_a_spec_field():
 
     sections = {f.name: getattr(spec_module, str(f.type)) for f in dataclasses.fields(ProjectSpec)
                 if f.name not in ("root", "source")}
-    assert list(sections) == ["project", "aws", "build", "train", "serve", "transform"]
+    assert list(sections) == ["project", "aws", "build", "train", "serve", "transform", "process"]
     for name, cls in sections.items():
         assert [f.name for f in spec_schema.SECTIONS[name]] == [f.name for f in dataclasses.fields(cls)]
     assert [f.name for f in spec_schema.CHANNEL] == [f.name for f in dataclasses.fields(ChannelSpec)][1:]

@@ -1,0 +1,1 @@
+"""Processing jobs (CreateProcessingJob) run on the local engine: plan, run, outputs."""
