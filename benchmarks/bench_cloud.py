@@ -25,9 +25,10 @@ boto3's TransferManager defaults, create_training_job, the waiter, download_file
 
 Within a repetition the two sides alternate (the order flips every repetition); medians are reported. Bytes
 uploaded are counted from S3 itself: each run starts on a fresh second, and every object whose LastModified is at
-or after it was written by that run (moto's LastModified has one-second resolution). Prints a markdown table;
-ratios matter, absolute times on a shared machine are noise. moto's server is stopped and the temp folder removed
-at the end; every bucket lived only in that moto server.
+or after it was written by that run (moto's LastModified has one-second resolution); what smctl copied inside S3
+(unchanged files of 1 MiB or more, its upload line says how many bytes) is taken off and shown apart. Prints a
+markdown table; ratios matter, absolute times on a shared machine are noise. moto's server is stopped and the
+temp folder removed at the end; every bucket lived only in that moto server.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -227,6 +229,7 @@ class Sides:
         self.work, self.env, self.baseline, self.baseline_python = work, env, baseline, baseline_python
         self.proj = work / "proj"
         self.data = self.proj / "data"
+        self.copied_bytes = 0  # what smctl's last run copied inside S3 instead of sending
 
     def smctl(self, job: str, expect_upload: bool) -> tuple[float, list[float]]:
         """Phases from when smctl's progress lines reach its stderr (it flushes every line)."""
@@ -257,6 +260,8 @@ class Sides:
         assert (out / "output.tar.gz").is_file()
         assert set(seen) == {"upload", "created", "logs"}, stderr[-2000:]  # the job's log was followed
         shutil.rmtree(out)
+        copied = re.search(r"unchanged file\(s\), (\d+) bytes, copied within S3", stderr)
+        self.copied_bytes = int(copied.group(1)) if copied else 0
         return elapsed, [seen["upload"] - t0, seen["created"] - seen["upload"], seen["logs"] - seen["created"],
                          t0 + elapsed - seen["logs"]]
 
@@ -280,11 +285,12 @@ class Sides:
 
 
 def run(a: argparse.Namespace, baseline: str, baseline_python: str) -> tuple[dict, dict, dict]:
-    """times, phases and uploads (objects, bytes), each [side][scenario] with one entry per repetition."""
+    """times, phases and uploads (objects written, bytes sent, bytes copied within S3), each [side][scenario]
+    with one entry per repetition."""
     size = a.file_kib * 1024
     times: dict[str, dict[str, list[float]]] = {s: {k: [] for k in SCENARIOS} for s in ("smctl", baseline)}
     phases: dict[str, dict[str, list[list[float]]]] = {s: {k: [] for k in SCENARIOS} for s in times}
-    uploads: dict[str, dict[str, list[tuple[int, int]]]] = {s: {k: [] for k in SCENARIOS} for s in times}
+    uploads: dict[str, dict[str, list[tuple[int, int, int]]]] = {s: {k: [] for k in SCENARIOS} for s in times}
     base = Path(__file__).parent / ".work"
     work = Path(tempfile.mkdtemp(prefix="smctl-bench-cloud-", dir=base if base.is_dir() else None))
     moto_proc = None
@@ -319,9 +325,11 @@ def run(a: argparse.Namespace, baseline: str, baseline_python: str) -> tuple[dic
                         elapsed, split = sides.other(job)
                     times[side][scenario].append(elapsed)
                     phases[side][scenario].append(split)
-                    uploads[side][scenario].append(moto.written_since(second))
-                    print(f"rep {rep + 1}/{a.runs} {scenario}) {side}: {elapsed:.2f} s, "
-                          f"{uploads[side][scenario][-1][1] / 1e6:.1f} MB uploaded", file=sys.stderr, flush=True)
+                    objs, nbytes = moto.written_since(second)
+                    copied = sides.copied_bytes if side == "smctl" else 0
+                    uploads[side][scenario].append((objs, nbytes - copied, copied))
+                    print(f"rep {rep + 1}/{a.runs} {scenario}) {side}: {elapsed:.2f} s, {(nbytes - copied) / 1e6:.1f} "
+                          f"MB sent, {copied / 1e6:.1f} MB copied within S3", file=sys.stderr, flush=True)
     finally:
         if moto_proc is not None:
             moto_proc.terminate()
@@ -350,8 +358,9 @@ def report(a: argparse.Namespace, baseline: str, times: dict, phases: dict, uplo
         every = f"{', '.join(f'{t:.1f}' for t in ours)}; {', '.join(f'{t:.1f}' for t in theirs)}"
 
         def sent(side: str, key: str = key) -> str:
-            objs, nbytes = (int(med([u[i] for u in uploads[side][key]])) for i in (0, 1))
-            return f"{nbytes / 1e6:.1f} MB in {objs} objects"
+            objs, nbytes, copied = (int(med([u[i] for u in uploads[side][key]])) for i in (0, 1, 2))
+            reused = f" (+ {copied / 1e6:.1f} MB copied within S3)" if copied else ""
+            return f"{nbytes / 1e6:.1f} MB in {objs} objects{reused}"
 
         print(f"| {key}) {text} | {med(ours):.2f} s | {med(theirs):.2f} s | {med(ours) / med(theirs):.2f}x | "
               f"{per_rep:.2f}x | {every} | {sent('smctl')} | {sent(baseline)} |")
