@@ -1,8 +1,11 @@
-"""local-serve on the generated `python` preset (gunicorn + flask, what `smctl init --preset python` scaffolds):
-time to ready against the container's own readiness, and throughput/latency against a minimal reference server
-running the same predictor in the same image.
+"""local-serve on the generated presets (granian + a plain WSGI app, what `smctl init` scaffolds): time to ready
+against the container's own readiness, and throughput/latency against a minimal reference server running the same
+predictor in the same image, and against AWS's nginx + gunicorn + flask pattern (benchmarks/byoc) on it.
 
-    python benchmarks/bench_serve.py [--runs 7] [--requests 3000] [--seconds 10] [--no-serve-ok] [--json]
+    python benchmarks/bench_serve.py [--runs 7] [--slices 10] [--seconds 0.5] [--presets python sklearn] [--json]
+
+Throughput is measured side by side: each concurrency level runs in short slices that cycle through every target
+(reference, generated stack, ...), so a change of load on the shared machine hits all of them alike.
 
 The preset is built and trained once in a temporary folder (benchmarks/preset.py); the requests carry its
 data/payload.csv (3 CSV rows, Accept text/csv) and every answer is checked. Time to ready is also measured on
@@ -66,6 +69,8 @@ def handle(conn):
                 accept = v.strip().decode()
         body = f.read(length) if length else b""
         out = predict(body, ctype, accept) if line.startswith(b"POST") else b""
+        if not isinstance(out, bytes):  # a generator (the python preset's predict_fn streams)
+            out = b"".join(serving.stream(out))
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
                      % (accept.encode(), len(out)) + out)
     conn.close()
@@ -170,9 +175,10 @@ def post(conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int,
 
 
 def load(port: int, path: str, body: bytes, expected: bytes, concurrency: int, requests: int,
-         seconds: float, fresh: bool = False) -> dict[str, float]:
+         seconds: float, fresh: bool = False) -> tuple[list[float], float, int]:
     """`requests` POSTs (or until `seconds` pass) from `concurrency` threads, one http.client connection each,
-    kept alive unless the server closes it (gunicorn's sync workers do, after every answer) or `fresh` says to."""
+    kept alive unless the server closes it (gunicorn's sync workers do, after every answer) or `fresh` says to.
+    Returns the latencies of the good answers, the elapsed time and the number of errors."""
     latencies: list[float] = []
     lock = threading.Lock()
     remaining = [requests]
@@ -211,13 +217,31 @@ def load(port: int, path: str, body: bytes, expected: bytes, concurrency: int, r
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
+    return latencies, time.perf_counter() - t0, errors[0]
+
+
+def summary(latencies: list[float], elapsed: float, errors: int) -> dict[str, float]:
+    latencies = sorted(latencies)
     if not latencies:
-        raise SystemExit(f"no request to port {port}{path} succeeded")
+        raise SystemExit("no request succeeded")
     return {"rps": len(latencies) / elapsed, "p50_ms": 1000 * latencies[len(latencies) // 2],
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            "count": len(latencies), "errors": errors[0]}
+            "count": len(latencies), "errors": errors}
+
+
+def side_by_side(targets: dict[str, tuple[int, str, bool]], body: bytes, expected: bytes, concurrency: int,
+                 slices: int, seconds: float) -> dict[str, dict[str, float]]:
+    """`slices` rounds of `seconds` per target, cycling through the targets (in a rotating order)."""
+    got: dict[str, tuple[list[float], list[float], list[int]]] = {label: ([], [], []) for label in targets}
+    labels = list(targets)
+    for i in range(slices):
+        for label in labels[i % len(labels):] + labels[:i % len(labels)]:
+            port, path, fresh = targets[label]
+            lat, elapsed, errors = load(port, path, body, expected, concurrency, 10**6, seconds, fresh)
+            got[label][0].extend(lat)
+            got[label][1].append(elapsed)
+            got[label][2].append(errors)
+    return {label: summary(lat, sum(el), sum(err)) for label, (lat, el, err) in got.items()}
 
 
 def wait_answer(port: int, body: bytes, limit: float = 60) -> bytes:
@@ -236,26 +260,46 @@ def wait_answer(port: int, body: bytes, limit: float = 60) -> bytes:
     raise SystemExit(f"the server on port {port} never answered /invocations")
 
 
-def throughput(preset: Preset, requests: int, seconds: float,
+REF = "reference server, same predictor, docker run"
+OURS = "generated stack (granian + WSGI), docker run"
+BYOC = "AWS BYOC (nginx + gunicorn sync + flask), same predictor"
+
+
+def byoc_image(image: str) -> str:
+    """benchmarks/byoc on top of the preset's image: AWS's nginx + gunicorn + flask pattern, same predictor."""
+    tag = image.replace(":latest", "-byoc:latest")
+    sh("docker", "build", "-q", "-t", tag, "--label", LABEL, "--build-arg", f"IMAGE={image}",
+       str(ROOT / "benchmarks" / "byoc"))
+    return tag
+
+
+def throughput(preset: Preset, slices: int, seconds: float,
                runtime_api: bool) -> dict[str, dict[int, dict[str, float]]]:
     image, model_dir, work = preset.image, preset.model_dir, preset.project
     body = (work / "data" / "payload.csv").read_bytes()
-    ref_port, plain_port, port = free_port(), free_port(), free_port()
-    cids = [docker_run(image, ref_port, model_dir, "python3", "-c", REFERENCE),
-            docker_run(image, plain_port, model_dir, "serve")]
+    byoc = byoc_image(image)
+    ports = {label: free_port() for label in (REF, OURS, BYOC, "direct", "local-serve")}
+    cids = [docker_run(image, ports[REF], model_dir, "python3", "-c", REFERENCE),
+            docker_run(image, ports[OURS], model_dir, "serve"),
+            docker_run(byoc, ports[BYOC], model_dir, "/opt/byoc/byoc-serve"),
+            docker_run(byoc, ports["direct"], model_dir, "/opt/byoc/byoc-serve", "direct")]
     runtime = None
     try:
-        expected = wait_answer(ref_port, body)
-        wait_ready(plain_port)
-        if wait_answer(plain_port, body) != expected:
-            raise SystemExit("the generated server and the reference answer differently")
+        expected = wait_answer(ports[REF], body)
+        for label in (OURS, BYOC, "direct"):
+            wait_ready(ports[label])
+            if wait_answer(ports[label], body) != expected:
+                raise SystemExit(f"{label} and the reference answer differently")
         smctl("local-serve", "--detach", "--image", image, "--model", str(model_dir), "--name", "bench-load",
-              "--port", str(port), "--instance-type", "local", cwd=work)
+              "--port", str(ports["local-serve"]), "--instance-type", "local", cwd=work)
         targets = {
-            "reference server, same predictor, docker run": (ref_port, "/invocations", False),
-            "the same, a new connection per request": (ref_port, "/invocations", True),
-            "generated stack (gunicorn + flask), docker run": (plain_port, "/invocations", False),
-            "generated stack, smctl local-serve": (port, "/invocations", False),
+            REF: (ports[REF], "/invocations", False),
+            "the same, a new connection per request": (ports[REF], "/invocations", True),
+            OURS: (ports[OURS], "/invocations", False),
+            "generated stack, smctl local-serve": (ports["local-serve"], "/invocations", False),
+            BYOC: (ports[BYOC], "/invocations", False),
+            "gunicorn sync + flask without nginx (the stack before granian)": (ports["direct"], "/invocations",
+                                                                              False),
         }
         if runtime_api:
             runtime_port = free_port()
@@ -264,17 +308,17 @@ def throughput(preset: Preset, requests: int, seconds: float,
             wait_ready(runtime_port)
             targets["same, through smctl's runtime API"] = (runtime_port, "/endpoints/bench-load/invocations",
                                                              False)
-        results: dict[str, dict[int, dict[str, float]]] = {}
-        for label, (p, path, fresh) in targets.items():
-            load(p, path, body, expected, 1, 100, seconds, fresh)  # warm-up
-            results[label] = {c: load(p, path, body, expected, c, requests, seconds, fresh) for c in (1, 8)}
-        return results
+        for p, path, fresh in targets.values():  # warm-up
+            load(p, path, body, expected, 8, 200, 2, fresh)
+        by_c = {c: side_by_side(targets, body, expected, c, slices, seconds) for c in (1, 8)}
+        return {label: {c: by_c[c][label] for c in by_c} for label in targets}
     finally:
         if runtime is not None:
             runtime.terminate()
             runtime.wait(timeout=30)
         smctl("local-stop", "bench-load", cwd=work, check=False)
         sh("docker", "rm", "-f", *cids, check=False)
+        sh("docker", "rmi", "-f", byoc, check=False)
 
 
 def print_startup(title: str, up: dict[str, float], runs: int) -> None:
@@ -287,12 +331,27 @@ def print_startup(title: str, up: dict[str, float], runs: int) -> None:
     print(f"| extra beyond Python start | {up['extra_beyond_cli_start']:.3f} |\n")
 
 
+def print_throughput(name: str, tp: dict[str, dict[int, dict[str, float]]], body_size: int, slices: int,
+                     seconds: float) -> None:
+    ref = tp[REF]
+    print(f"### Throughput and latency, the {name} preset ({slices} slices of {seconds:g} s per target and "
+          f"concurrency, interleaved; {body_size}-byte CSV payload, Accept text/csv)\n")
+    print("| target | conc. | req/s | p50 ms | p99 ms | req/s vs reference | p99 vs reference | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, by_c in tp.items():
+        for c, r in by_c.items():
+            print(f"| {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                  f"{r['rps'] / ref[c]['rps']:.2f} | {r['p99_ms'] / ref[c]['p99_ms']:.2f} | {r['errors']:.0f} |")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--requests", type=int, default=3000, help="per concurrency level and target")
-    ap.add_argument("--seconds", type=float, default=10, help="time limit per concurrency level and target")
-    ap.add_argument("--no-serve-ok", action="store_true", help="time to ready on the preset only")
+    ap.add_argument("--runs", type=int, default=7, help="time-to-ready runs per image")
+    ap.add_argument("--slices", type=int, default=10, help="interleaved slices per target and concurrency level")
+    ap.add_argument("--seconds", type=float, default=0.5, help="length of one slice")
+    ap.add_argument("--presets", nargs="+", default=["python", "sklearn"], choices=["python", "sklearn"])
+    ap.add_argument("--no-serve-ok", action="store_true", help="time to ready on the presets only")
     ap.add_argument("--no-runtime-api", action="store_true", help="skip the row through `smctl runtime`")
     ap.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
     args = ap.parse_args()
@@ -300,16 +359,19 @@ def main() -> None:
     t_start = time.perf_counter()
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     ups: dict[str, dict[str, float]] = {}
+    tps: dict[str, tuple[dict[str, dict[int, dict[str, float]]], int]] = {}
     try:
-        with trained_preset("serve") as preset:
-            ups["the python preset (gunicorn + flask, model.json mounted)"] = startup(
-                preset.image, preset.model_dir, preset.project, args.runs)
-            if not args.no_serve_ok:
-                sh("docker", "build", "-q", "-t", SERVE_OK, "--label", LABEL, str(ROOT / "tests/images/serve-ok"))
-                ups["tests/images/serve-ok (stdlib server, no model)"] = startup(
-                    SERVE_OK, None, preset.project, args.runs)
-            tp = throughput(preset, args.requests, args.seconds, not args.no_runtime_api)
-            body_size = (preset.project / "data" / "payload.csv").stat().st_size
+        for name in args.presets:
+            with trained_preset("serve", preset=name) as preset:
+                ups[f"the {name} preset (granian + WSGI, model mounted)"] = startup(
+                    preset.image, preset.model_dir, preset.project, args.runs)
+                if not args.no_serve_ok and not any("serve-ok" in k for k in ups):
+                    sh("docker", "build", "-q", "-t", SERVE_OK, "--label", LABEL,
+                       str(ROOT / "tests/images/serve-ok"))
+                    ups["tests/images/serve-ok (stdlib server, no model)"] = startup(
+                        SERVE_OK, None, preset.project, args.runs)
+                tp = throughput(preset, args.slices, args.seconds, not args.no_runtime_api)
+                tps[name] = (tp, (preset.project / "data" / "payload.csv").stat().st_size)
     finally:
         if not args.no_serve_ok:
             sh("docker", "rmi", "-f", SERVE_OK, check=False)
@@ -318,17 +380,10 @@ def main() -> None:
           f"{time.perf_counter() - t_start:.0f} s in all\n")
     for title, up in ups.items():
         print_startup(title, up, args.runs)
-    ref = tp["reference server, same predictor, docker run"]
-    print(f"### Throughput and latency, the python preset ({args.requests} requests or {args.seconds:g} s per "
-          f"cell, {body_size}-byte CSV of 3 rows, Accept text/csv)\n")
-    print("| target | conc. | req/s | p50 ms | p99 ms | req/s vs reference | p50 vs reference |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, by_c in tp.items():
-        for c, r in by_c.items():
-            print(f"| {label} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                  f"{r['rps'] / ref[c]['rps']:.2f} | {r['p50_ms'] / ref[c]['p50_ms']:.2f} |")
+    for name, (tp, body_size) in tps.items():
+        print_throughput(name, tp, body_size, args.slices, args.seconds)
     if args.json:
-        print(json.dumps({"startup": ups, "throughput": tp}, indent=2))
+        print(json.dumps({"startup": ups, "throughput": tps}, indent=2))
 
 
 if __name__ == "__main__":

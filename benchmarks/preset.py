@@ -1,4 +1,4 @@
-"""The generated `python` preset, built and trained once for a benchmark: what `smctl init --preset python` scaffolds.
+"""A generated preset (`python` unless told), built and trained once for a benchmark: what `smctl init` scaffolds.
 
     with trained_preset("serve") as preset:          # init, build, local-train, unpack model.tar.gz
         ... preset.image, preset.model_tar, preset.model_dir ...
@@ -59,14 +59,14 @@ def _remove_new_deps_images(before: set[str]) -> None:
 
 
 @contextmanager
-def trained_preset(what: str, train_csv: str | None = None) -> Iterator[Preset]:
-    """init + build + local-train the python preset; `train_csv` replaces its sample training data."""
+def trained_preset(what: str, train_csv: str | None = None, preset: str = "python") -> Iterator[Preset]:
+    """init + build + local-train a preset; `train_csv` replaces its sample training data."""
     tmp = Path(tempfile.mkdtemp(prefix=f"smctl-bench-{what}-"))
     name = f"smctl-bench-{what}-{os.getpid()}"
     image = f"{name}:latest"
     before = _image_ids()
     try:
-        smctl("init", name, "--preset", "python", cwd=tmp)
+        smctl("init", name, "--preset", preset, cwd=tmp)
         project = tmp / name
         if train_csv is not None:
             train = project / "data" / "train"

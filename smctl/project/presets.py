@@ -15,13 +15,12 @@ DEFAULT_DLC_VERSION = "2.5.1"
 DLC_ACCOUNT = "763104351884"
 GPU_PYTHON = "3.10"  # what Ubuntu 22.04 (the nvidia/cuda runtime images) ships as python3
 
-FLASK = "flask==3.1.3"
-GUNICORN = "gunicorn==23.0.0"
+GRANIAN = "granian==2.8.9"  # the HTTP server of the generated `serve` (process workers, keep-alive)
 NUMPY = "numpy==2.2.6"
 SKLEARN = "scikit-learn==1.6.1"
 JOBLIB = "joblib==1.4.2"  # scikit-learn brings it too; named because the generated code imports it
 XGBOOST_VERSION = "2.1.4"
-SERVING = (FLASK, GUNICORN)
+SERVING = (GRANIAN,)
 TORCH_INDEX = "https://download.pytorch.org/whl/{tag}"
 TORCH_CPU_VERSION = "2.6.0"
 

@@ -250,7 +250,7 @@ def build_context(v: _Variant) -> dict[str, Any]:
         layout.append(("program/train", "`train`: reads /opt/ml as SageMaker lays it out; your code is `fit()`"))
     layout += [("program/inference.py", "your inference handlers: model_fn, predict_fn (input_fn, output_fn)"),
                ("program/serving.py", "the HTTP server: /ping, /invocations, /execution-parameters"),
-               ("program/serve", "`serve`: starts gunicorn"),
+               ("program/serve", "`serve`: starts granian (keep-alive, process workers)"),
                ("data/", "sample data: train/ (a channel), payload.csv (for invoke), batch/ (for transform)")]
     variant_note = ""
     if gpu:

@@ -116,13 +116,13 @@ def test_interactive_without_a_terminal_refuses_instead_of_hanging(smctl, tmp_pa
 
 
 def test_init_capture_deps_pins_what_existing_code_imports(smctl, tmp_path):
-    (tmp_path / "features.py").write_text("import psutil\nimport flask\n")
+    (tmp_path / "features.py").write_text("import psutil\nimport numpy\n")
     res = smctl("--json", "init", tmp_path, "--force", "--capture-deps", "--name", "demo")
     assert res.exit_code == 0, res.stdout
     assert res.json["result"]["captured"] == [PSUTIL]
     requirements = (tmp_path / "requirements.txt").read_text()
     assert requirements.startswith(on_disk("python")["requirements.txt"].decode())  # generated pins kept as they are
-    assert requirements.endswith(f"{PSUTIL}\n") and requirements.count("flask") == 1
+    assert requirements.endswith(f"{PSUTIL}\n") and requirements.count("numpy") == 1
 
 
 def test_deps_dry_run_then_check_then_write(smctl, tmp_path):

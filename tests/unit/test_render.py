@@ -156,7 +156,7 @@ def test_separate_images_serve_on_a_small_cpu_image():
     assert "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04 AS base" in train
     assert "FROM python:3.10-slim AS base" in serve
     assert "program/serve" not in train and "program/train" not in serve
-    assert "flask" not in files["requirements.txt"].decode()
+    assert "granian" not in files["requirements.txt"].decode()
     assert "torch==2.6.0+cpu" in files["requirements-serve.txt"].decode()
 
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from werkzeug.test import Client
 
 from smctl.contract import layout
 from smctl.contract.hyperparameters import encode_hyperparameters
@@ -105,21 +106,23 @@ def test_train_refuses_pipe_mode_with_a_clear_reason(project, tmp_path):
 # ---- serve ----------------------------------------------------------------------------------------------------------
 
 
-def test_serve_runs_gunicorn_from_the_sagemaker_variables(project):
+def test_serve_runs_granian_from_the_sagemaker_variables(project):
     serve = _load(project / "program" / "serve", "generated_serve")
 
     def options(environ: dict[str, str]) -> dict[str, str]:
-        cmd = serve.gunicorn_command(environ)
-        assert cmd[:3] == [sys.executable, "-m", "gunicorn"] and cmd[-1] == "serving:create_app()"
-        return dict(zip(cmd[3:-1:2], cmd[4:-1:2], strict=True))
+        cmd = serve.server_command(environ)
+        assert cmd[:3] == [sys.executable, "-m", "granian"] and cmd[-2:] == ["--factory", "serving:create_app"]
+        flags = [arg for arg in cmd[3:-2] if arg.startswith("--")]
+        assert "--respawn-failed-workers" in flags  # a worker that dies is started again
+        return dict(zip(cmd[3:-2], cmd[4:-2], strict=False))
 
     opts = options({})
-    assert opts["--bind"] == "0.0.0.0:8080" and opts["--timeout"] == "60"
-    assert opts["--workers"] == str(len(os.sched_getaffinity(0)))
-    assert opts["--chdir"] == str((project / "program").resolve())
-    opts = options({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "120",
-                    "SAGEMAKER_BIND_TO_PORT": "9090"})
-    assert (opts["--workers"], opts["--timeout"], opts["--bind"]) == ("3", "120", "0.0.0.0:9090")
+    assert (opts["--host"], opts["--port"], opts["--interface"]) == ("0.0.0.0", "8080", "wsgi")
+    assert opts["--workers"] == str(len(os.sched_getaffinity(0))) and opts["--blocking-threads"] == "1"
+    assert opts["--working-dir"] == str((project / "program").resolve())
+    assert opts["--workers-kill-timeout"] == "25"  # SageMaker's SIGKILL comes 30 s after SIGTERM
+    opts = options({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_BIND_TO_PORT": "9090"})
+    assert (opts["--workers"], opts["--port"]) == ("3", "9090")
 
 
 @pytest.fixture
@@ -130,7 +133,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def _client(serving: ModuleType, model_dir: Path, inference: Path | None = None) -> Any:
-    client = serving.create_app(model_dir, inference).test_client()
+    client = Client(serving.create_app(model_dir, inference))
     for _ in range(500):  # model_fn runs in a background thread: wait (bounded) for readiness
         if client.get("/ping").status_code != 503:
             break
@@ -156,7 +159,7 @@ def test_ping_is_503_until_model_fn_returns(serving, model_dir, tmp_path):
                       "        time.sleep(0.01)\n"
                       "    return 'm'\n"
                       "def predict_fn(data, model):\n    return [model]\n")
-    client = serving.create_app(model_dir, module).test_client()
+    client = Client(serving.create_app(model_dir, module))
     assert client.get("/ping").status_code == 503
     (model_dir / "go").touch()
     for _ in range(500):
@@ -178,7 +181,7 @@ def test_an_invocation_reaching_a_worker_still_loading_waits_for_its_model(servi
                       "        time.sleep(0.01)\n"
                       "    return 'm'\n"
                       "def predict_fn(data, model):\n    return [model]\n")
-    client = serving.create_app(model_dir, module).test_client()
+    client = Client(serving.create_app(model_dir, module))
     answers = []
     caller = threading.Thread(target=lambda: answers.append(
         client.post("/invocations", data="1", content_type="text/csv", headers={"Accept": "text/csv"})))
@@ -195,7 +198,7 @@ def test_an_invocation_gives_up_just_under_the_server_timeout(serving, model_dir
     module = tmp_path / "never.py"
     module.write_text("import time\ndef model_fn(d):\n    time.sleep(3)\n"
                       "def predict_fn(data, model):\n    return [model]\n")
-    client = serving.create_app(model_dir, module).test_client()
+    client = Client(serving.create_app(model_dir, module))
     res = client.post("/invocations", data="1", content_type="text/csv")
     assert res.status_code == 503 and b"still loading" in res.data
 

@@ -52,7 +52,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 @contextlib.contextmanager
 def http_server(serving: ModuleType, model_dir: Path, module: Path) -> Iterator[str]:
-    """The generated app behind werkzeug's HTTP/1.1 server (chunked for bodies of unknown length, as gunicorn)."""
+    """The generated app behind werkzeug's HTTP/1.1 server (chunked for bodies of unknown length, as granian)."""
     _client(serving, model_dir, module)  # waits until the model is loaded, as /ping would
 
     class Http11(WSGIRequestHandler):

@@ -1,4 +1,4 @@
-"""The HTTP server SageMaker talks to, run under gunicorn by `serve`.
+"""The HTTP application SageMaker talks to (plain WSGI), served by granian's process workers (see `serve`).
 
   GET  /ping                  200 with an empty body once the model is loaded, 503 while it loads
   POST /invocations           one request through your handlers in inference.py (a generator is streamed)
@@ -23,10 +23,9 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
-
-from flask import Flask, Response, request
 
 # SageMaker always uses /opt/ml; SMCTL_OPT_ML exists only so tests can run this file outside a container.
 OPT_ML = Path(os.environ.get("SMCTL_OPT_ML", "/opt/ml"))
@@ -191,8 +190,8 @@ PING_WAIT_SECONDS = 1.5  # under SageMaker's 2 s per ping
 
 
 def model_wait_seconds() -> float:
-    """How long an invocation waits for this worker's model: just under the server timeout (gunicorn kills a
-    worker that takes longer)."""
+    """How long an invocation waits for this worker's model: just under the server timeout (the watchdog ends a
+    worker whose request takes longer)."""
     return max(1.0, int(os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or 60) - 5.0)
 
 
@@ -206,53 +205,96 @@ def media_type(header, default: str) -> str:
     return default if first in ("", "*/*") else first
 
 
-def text(status: int, message: str) -> Response:
-    return Response(message, status=status, mimetype="text/plain")
+STATUS = {200: "200 OK", 404: "404 Not Found", 405: "405 Method Not Allowed", 406: "406 Not Acceptable",
+          413: "413 Payload Too Large", 415: "415 Unsupported Media Type", 500: "500 Internal Server Error",
+          503: "503 Service Unavailable"}
 
 
-def create_app(model_dir=None, inference=None) -> Flask:
-    """gunicorn calls this in every worker (`serving:create_app()`)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-    model_dir = Path(model_dir) if model_dir else OPT_ML / "model"
-    module = Path(inference) if inference else find_inference_module(model_dir)
-    handlers = load_handlers(module)
-    loaded = LoadedModel(handlers["model_fn"], model_dir)
-    limit = payload_limit()
-    app = Flask("serving")
-    app.config["MAX_CONTENT_LENGTH"] = limit  # also caps chunked bodies that announce no length
+class Watchdog(threading.Thread):
+    """Ends this worker when one request outlives SAGEMAKER_MODEL_SERVER_TIMEOUT (as gunicorn's --timeout did):
+    the server starts a fresh worker, the caller sees the connection drop."""
 
-    @app.errorhandler(413)
-    def too_large(_exc):
-        return text(413, f"request body over the {limit} byte limit ({limit // MB} MB)")
+    def __init__(self, timeout: float):
+        super().__init__(daemon=True, name="serving-watchdog")
+        self.timeout = timeout
+        self.started = None  # monotonic start of the request in progress (one at a time per worker)
 
-    @app.get("/ping")
-    def ping():
-        # Every gunicorn worker loads its own copy of the model: a worker still loading waits a little (SageMaker
-        # gives each ping 2 s) so that pings do not flip between 200 and 503 while the workers finish loading.
+    def run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            started = self.started
+            if started is not None and time.monotonic() - started > self.timeout:
+                log.error("a request ran over SAGEMAKER_MODEL_SERVER_TIMEOUT (%g s): restarting this worker",
+                          self.timeout)
+                os._exit(1)
+
+
+class ServingApp:
+    """The WSGI application: three routes, no framework (a framework's routing and request objects cost more
+    per request than a small predictor)."""
+
+    def __init__(self, handlers: dict, loaded: LoadedModel, watchdog=None):
+        self.handlers = handlers
+        self.loaded = loaded
+        self.limit = payload_limit()
+        self.watchdog = watchdog
+
+    def __call__(self, environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/invocations":
+            if method != "POST":
+                return respond(start_response, 405, "POST /invocations")
+            if self.watchdog is None:
+                return self.invocations(environ, start_response)
+            self.watchdog.started = time.monotonic()
+            try:
+                return self.invocations(environ, start_response)
+            finally:
+                self.watchdog.started = None
+        if path == "/ping":
+            return self.ping(start_response)
+        if path == "/execution-parameters":
+            return respond(start_response, 200, json.dumps({"MaxConcurrentTransforms": worker_count(),
+                                                            "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}),
+                           JSON)
+        return respond(start_response, 404, f"no route {path}: the server answers /ping and /invocations")
+
+    def ping(self, start_response):
+        # Every worker loads its own copy of the model: a worker still loading waits a little (SageMaker gives
+        # each ping 2 s) so that pings do not flip between 200 and 503 while the workers finish loading.
+        loaded = self.loaded
         loaded.done.wait(PING_WAIT_SECONDS)
         if loaded.error:
-            return text(500, f"model_fn failed: {loaded.error}")
-        return Response(status=200) if loaded.ready.is_set() else text(503, "model is loading")
+            return respond(start_response, 500, f"model_fn failed: {loaded.error}")
+        if not loaded.ready.is_set():
+            return respond(start_response, 503, "model is loading")
+        return respond(start_response, 200, b"")
 
-    @app.get("/execution-parameters")
-    def execution_parameters():
-        return {"MaxConcurrentTransforms": worker_count(), "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    def read_body(self, environ):
+        """The request body, or None when it is over the limit (also for chunked bodies that announce none)."""
+        limit, stream = self.limit, environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            return None if limit and int(length) > limit else stream.read(int(length))
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower() \
+                and not environ.get("wsgi.input_terminated"):
+            return b""
+        body = stream.read(limit + 1) if limit else stream.read()
+        return None if limit and len(body) > limit else body
 
-    @app.post("/invocations")
-    def invocations():
-        if limit and (request.content_length or 0) > limit:
-            return too_large(None)
-        # Each gunicorn worker loads the model itself: /ping may have been answered by a worker that is ready
-        # while this one still loads, so wait for it (within the server timeout) rather than fail the request.
+    def invocations(self, environ, start_response):
+        limit, loaded, handlers = self.limit, self.loaded, self.handlers
+        body = self.read_body(environ)
+        if body is None:
+            return respond(start_response, 413, f"request body over the {limit} byte limit ({limit // MB} MB)")
+        # Each worker loads the model itself: /ping may have been answered by a worker that is ready while this
+        # one still loads, so wait for it (within the server timeout) rather than fail the request.
         if not loaded.done.wait(model_wait_seconds()):
-            return text(503, "model is still loading")
+            return respond(start_response, 503, "model is still loading")
         if loaded.error:
-            return text(500, f"model_fn failed: {loaded.error}")
-        body = request.get_data()
-        content_type = media_type(request.headers.get("Content-Type"), JSON)
-        accept = media_type(request.headers.get("Accept"), JSON)
+            return respond(start_response, 500, f"model_fn failed: {loaded.error}")
+        content_type = media_type(environ.get("CONTENT_TYPE"), JSON)
+        accept = media_type(environ.get("HTTP_ACCEPT"), JSON)
         try:
             if "transform_fn" in handlers:
                 result = handlers["transform_fn"](loaded.model, body, content_type, accept)
@@ -261,17 +303,42 @@ def create_app(model_dir=None, inference=None) -> Flask:
                 prediction = handlers["predict_fn"](data, loaded.model)
                 result = handlers["output_fn"](prediction, accept)
         except MediaTypeError as exc:
-            return text(exc.status, str(exc))
+            return respond(start_response, exc.status, str(exc))
         except Exception as exc:  # the caller gets the message; the log gets the traceback
             log.exception("inference failed")
-            return text(500, f"{type(exc).__name__}: {exc}")
-        body, response_type = result if isinstance(result, tuple) else (result, accept)
-        if inspect.isgenerator(body):  # chunked transfer, one chunk per item
-            return Response(stream(body), status=200, mimetype=response_type)
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        if os.environ.get("SAGEMAKER_BATCH") != "true" and len(body) > REALTIME_LIMIT:
-            return text(500, f"response body is {len(body)} bytes: over SageMaker's {REALTIME_LIMIT} byte limit")
-        return Response(body, status=200, mimetype=response_type)
+            return respond(start_response, 500, f"{type(exc).__name__}: {exc}")
+        answer, response_type = result if isinstance(result, tuple) else (result, accept)
+        if inspect.isgenerator(answer):  # no Content-Length: chunked transfer, one chunk per item
+            start_response(STATUS[200], [("Content-Type", response_type)])
+            return stream(answer)
+        if isinstance(answer, str):
+            answer = answer.encode("utf-8")
+        if os.environ.get("SAGEMAKER_BATCH") != "true" and len(answer) > REALTIME_LIMIT:
+            return respond(start_response, 500,
+                           f"response body is {len(answer)} bytes: over SageMaker's {REALTIME_LIMIT} byte limit")
+        return respond(start_response, 200, answer, response_type)
 
-    return app
+
+def respond(start_response, status: int, body, content_type: str = "text/plain"):
+    body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    headers = [("Content-Length", str(len(body)))]
+    if body or status != 200:
+        headers.insert(0, ("Content-Type", content_type))
+    start_response(STATUS.get(status, f"{status} Error"), headers)
+    return [body]
+
+
+def create_app(model_dir=None, inference=None) -> ServingApp:
+    """The server calls this in every worker (`serve` runs `granian --factory serving:create_app`)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    model_dir = Path(model_dir) if model_dir else OPT_ML / "model"
+    module = Path(inference) if inference else find_inference_module(model_dir)
+    handlers = load_handlers(module)
+    loaded = LoadedModel(handlers["model_fn"], model_dir)
+    watchdog = None
+    if os.environ.get("SMCTL_SERVE_WATCHDOG") == "1":  # set by `serve`: only a server worker may end itself
+        watchdog = Watchdog(float(os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or 60))
+        watchdog.start()
+    return ServingApp(handlers, loaded, watchdog)
