@@ -90,7 +90,7 @@ def test_script_standardises_and_splits_the_sample_data(project: Path, tmp_path:
     assert [round(m, 3) for m in stats["means"]] == [5.843, 3.057, 3.758, 1.199]
     first_feature = [float(r[1]) for r in train + test]
     assert abs(sum(first_feature) / 150) < 1e-5  # standardised: mean 0
-    assert (opt_ml / "output" / "message").read_text() == "algo-2: 150 rows -> 120 train, 30 test\n"
+    assert (opt_ml / "output" / "message").read_text() == "algo-2: 150 rows -> 120 train, 30 test"
     again = _opt_ml(tmp_path / "again", project)
     assert _run(project, again, "--test-fraction", "0.2").returncode == 0
     assert _rows(again / "processing" / "output" / "test" / "test-algo-1.csv") == test  # the seed fixes the split
@@ -103,13 +103,13 @@ def test_script_without_csv_files_fails_with_the_reason_as_exit_message(project:
     res = _run(project, opt_ml)
     assert res.returncode == 1
     message = (opt_ml / "output" / "message").read_text()
-    assert message.startswith("ValueError: no CSV files in ") and message.endswith(": is the input empty?\n")
+    assert message.startswith("ValueError: no CSV files in ") and message.endswith(": is the input empty?")
 
 
 def test_script_refuses_a_test_fraction_outside_0_1(project: Path, tmp_path: Path):
     opt_ml = _opt_ml(tmp_path / "opt_ml", project)
     assert _run(project, opt_ml, "--test-fraction", "1.5").returncode == 1
-    assert (opt_ml / "output" / "message").read_text() == "ValueError: --test-fraction 1.5 is not between 0 and 1\n"
+    assert (opt_ml / "output" / "message").read_text() == "ValueError: --test-fraction 1.5 is not between 0 and 1"
 
 
 def test_script_names_the_file_and_line_of_a_short_row(project: Path, tmp_path: Path):
@@ -117,4 +117,4 @@ def test_script_names_the_file_and_line_of_a_short_row(project: Path, tmp_path: 
     header = (project / "data" / "raw" / "iris.csv").read_text().splitlines()[0]
     (opt_ml / "processing" / "input" / "raw" / "more.csv").write_text(f"{header}\nsetosa,5.1,3.5,1.4,0.2\nsetosa,1\n")
     assert _run(project, opt_ml).returncode == 1
-    assert (opt_ml / "output" / "message").read_text() == "ValueError: more.csv line 3: 2 values, the header has 5\n"
+    assert (opt_ml / "output" / "message").read_text() == "ValueError: more.csv line 3: 2 values, the header has 5"

@@ -117,7 +117,7 @@ def main(argv: list) -> int:
         message, code = trace.strip().splitlines()[-1], 1  # "ValueError: ..." is what the ExitMessage shows
     print(message)
     MESSAGE.parent.mkdir(parents=True, exist_ok=True)
-    MESSAGE.write_text(message + "\n")
+    MESSAGE.write_text(message)  # as is: ExitMessage shows it verbatim
     return code
 
 
