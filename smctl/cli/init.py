@@ -12,7 +12,8 @@ from smctl.cli.output import Output
 from smctl.errors import UsageError
 from smctl.project import presets
 
-HELP = "Create a SageMaker-ready container project (Dockerfile, train, serve, sample data, smctl.toml)."
+HELP = ("Create a SageMaker-ready container project (Dockerfile, train and serve or a processing script, sample data, "
+        "smctl.toml).")
 PRESET_HELP = "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
 
 
@@ -40,7 +41,7 @@ def init_cmd(
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Ask for the options (a TTY only).")]
     = False,
 ) -> None:
-    from smctl.project import render
+    from smctl.project import render, scaffold
 
     out: Output = ctx.obj.out
     if interactive:
@@ -53,12 +54,12 @@ def init_cmd(
     captured = None
     if capture_deps:
         plan, captured = _capture(folder, plan)
-    result = render.write_scaffold(folder, plan, force=force,
-                                   on_event=lambda kind, data: out.debug(f"{kind} {data['path']}"))
+    result = scaffold.write_scaffold(folder, plan, force=force,
+                                     on_event=lambda kind, data: out.debug(f"{kind} {data['path']}"))
     if captured is not None and captured.unmapped:
         out.warn(f"not installed here, so not pinned: {', '.join(captured.unmapped)} (add them to requirements.txt)")
     payload = {**result.as_dict(), "preset": plan.preset, "name": plan.name, "variant": plan.variant,
-               "next_steps": _next_steps(directory)}
+               "next_steps": _next_steps(directory, plan.preset)}
     if captured is not None:
         payload["captured"] = [p.line for p in captured.missing]
     out.result(payload, lambda console: _render(console, payload))
@@ -90,9 +91,9 @@ def _capture(folder: Path, plan: Any) -> tuple[Any, Any]:
     return plan.with_content("requirements.txt", report.text.encode()), report
 
 
-def _next_steps(directory: Path) -> list[str]:
+def _next_steps(directory: Path, preset: str) -> list[str]:
     steps = [] if directory == Path(".") else [f"cd {directory}"]
-    return [*steps, "smctl build", "smctl local-train", "smctl local-serve"]
+    return [*steps, "smctl build", *presets.PRESETS[preset].next_commands]
 
 
 def _render(console: Any, payload: dict[str, Any]) -> None:

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from smctl.credentials.endpoint import ContainerCredentials
 
 
+# Why Pipe inputs are refused rather than emulated: training documents its FIFOs (/opt/ml/input/data/<channel>_<epoch>),
+# Processing only says "streams input data ... into named pipes" (API ProcessingS3Input), not where they appear.
+PIPE_UNDOCUMENTED = ("SageMaker documents that a Processing input in Pipe mode is streamed into named pipes, but not "
+                     "where they appear in the container or how they are named, so a local run could not match it")
+
+
 @dataclass(frozen=True)
 class ProcessingResult:
     job_name: str
@@ -60,8 +66,10 @@ def prepare_processing(job: ProcessingJob, on_event: OnEvent, progress: Any = No
     plan = plan_processing(job)  # every rule is checked before anything touches S3, the engine or the disk
     for i in plan.job.inputs:
         if i.config.input_mode == "Pipe":
-            raise UsageError(f"input {i.config.name!r}: mode=Pipe is not run by local-process yet",
-                             f"use File mode (the default): --input {i.config.name}=PATH")
+            raise UsageError(
+                f"input {i.config.name!r}: mode=Pipe is not run by local-process: {PIPE_UNDOCUMENTED}",
+                f"run it locally in File mode, the default (drop mode=Pipe and compression=Gzip): --input "
+                f"{i.config.name}=PATH; gzipped data is then read as files (open them with gzip in the script)")
     check_destinations(plan.job.outputs, job.region)
     for i in plan.job.inputs:  # s3:// mirrored into the cache, where the plan mounts it from (S3Uri stays s3://)
         resolve_source(i.source, i.config.name, job.project_root, on_event, region=job.region, progress=progress,

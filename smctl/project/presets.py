@@ -33,6 +33,9 @@ class Preset:
     hyperparameters: tuple[tuple[str, int | float | str], ...] = ()  # smctl.toml's [train.hyperparameters]
     gpu: bool = False  # has a CUDA variant
     script_mode: bool = False  # training runs through AWS's sagemaker-training toolkit (SAGEMAKER_PROGRAM)
+    processing: bool = False  # a processing job's image (ENTRYPOINT runs the script): no train, no serve
+    omit: tuple[str, ...] = ()  # files of the lower layers this preset leaves out
+    next_commands: tuple[str, ...] = ("smctl local-train", "smctl local-serve")  # after `smctl build`
 
 
 PRESETS: dict[str, Preset] = {
@@ -48,6 +51,9 @@ PRESETS: dict[str, Preset] = {
                (("epochs", 100), ("lr", 0.05)), gpu=True),
         Preset("dlc", "AWS's PyTorch Deep Learning Container extended in script mode (SAGEMAKER_PROGRAM)",
                ("common", "iris", "dlc"), (("epochs", 100), ("lr", 0.05)), gpu=True, script_mode=True),
+        Preset("processing", "a SageMaker Processing job, no train or serve: iris split into standardised "
+               "train/test CSVs", ("common", "processing"), processing=True,
+               omit=("program/serve", "program/serving.py"), next_commands=("smctl local-process",)),
     )
 }
 

@@ -1,26 +1,21 @@
-"""Render a SageMaker-ready project from templates/: plan every file in memory first, then write them safely."""
+"""Render a SageMaker-ready project from templates/: plan every file in memory (smctl.project.scaffold writes it)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import smctl
 from smctl.errors import SmctlError, UsageError
-from smctl.events import OnEvent
 from smctl.project import presets
 from smctl.project.presets import CudaVariant, Preset
 
 # A valid image, ECR repository (2 characters at least) and job-name prefix.
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 EXECUTABLES = frozenset({"program/train", "program/serve"})
-IGNORED_IN_TARGET = frozenset({".git"})  # a fresh `git init` still counts as an empty folder
 
 
 @dataclass(frozen=True)
@@ -55,17 +50,6 @@ class ScaffoldPlan:
 
     def with_content(self, path: str, content: bytes) -> ScaffoldPlan:
         return replace(self, files=tuple(replace(f, content=content) if f.path == path else f for f in self.files))
-
-
-@dataclass(frozen=True)
-class ScaffoldResult:
-    root: Path
-    created: tuple[str, ...]
-    overwritten: tuple[str, ...]
-    created_root: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"directory": str(self.root), "created": list(self.created), "overwritten": list(self.overwritten)}
 
 
 def templates_dir() -> Path:
@@ -155,6 +139,9 @@ def _resolve(options: ScaffoldOptions, folder: Path) -> _Variant:
         gpu_presets = ", ".join(p.name for p in presets.PRESETS.values() if p.gpu)
         raise UsageError(f"preset {preset.name!r} has no GPU variant", f"drop --gpu/--cuda, or use --preset "
                          f"{gpu_presets.replace(', ', ' | ')}")
+    if preset.processing and options.separate_images:
+        raise UsageError(f"preset {preset.name!r} builds one image (a processing job neither trains nor serves)",
+                         "drop --separate-images")
     cuda = presets.resolve_cuda(options.cuda or presets.DEFAULT_CUDA) if gpu else None
     if options.python is not None and not re.fullmatch(r"3\.\d{1,2}", options.python):
         raise UsageError(f"--python {options.python!r} is not a Python version", "write it as major.minor, e.g. 3.11")
@@ -234,13 +221,45 @@ def _image(v: _Variant, role: str) -> dict[str, Any]:
         "serves": serve,
         "workdir": "/opt/ml/code" if on_dlc and not serve else "/opt/program",
         "commands_note": commands_note,
+        "entrypoint": None,
     }
 
 
-def build_context(v: _Variant) -> dict[str, Any]:
-    """Every template variable, computed here (templates only substitute and loop)."""
-    gpu = v.gpu
-    images = [_image(v, "train"), _image(v, "serve")] if v.separate else [_image(v, "train and serve")]
+PROCESS_SCRIPT = "program/process.py"
+
+
+def _processing_image(v: _Variant) -> dict[str, Any]:
+    """A processing job's image: the script is the ENTRYPOINT, so `docker run IMAGE ARGS...` runs it."""
+    script = f"/opt/{PROCESS_SCRIPT}"
+    note = f"ENTRYPOINT runs {script}; ContainerArguments (smctl.toml [process] arguments) are its arguments."
+    return {
+        "role": "processing",
+        "summary": "processing image, CPU",
+        "notes": [
+            "SageMaker Processing runs `docker run IMAGE [ContainerArguments...]`; a ContainerEntrypoint replaces "
+            "the ENTRYPOINT.",
+            "Inputs are under /opt/ml/processing/input/NAME; what the script writes under "
+            "/opt/ml/processing/output/NAME is uploaded.",
+            "Exec-form ENTRYPOINT and no init process: the script is PID 1, so it gets SIGTERM at "
+            "MaxRuntimeInSeconds.",
+        ],
+        "base_image": v.base_image,
+        "install_system_python": False,
+        "venv_flags": "",
+        "pythonpath": None,
+        "requirements_file": "requirements.txt",
+        "requirements": presets.requirements_for(v.preset, train=False, serve=False, cuda=None, on_dlc=False),
+        "copies": [{"sources": [PROCESS_SCRIPT], "target": "/opt/program/"}],
+        "sagemaker_program": None,
+        "executables": [],
+        "serves": False,
+        "workdir": "/opt/program",
+        "commands_note": note,
+        "entrypoint": ["python3", script],
+    }
+
+
+def _model_layout(v: _Variant) -> list[tuple[str, str]]:
     layout = [("Dockerfile", "the image SageMaker runs" if not v.separate else "the training image"),
               *([("Dockerfile.serve", "the serving image (smaller: python-slim, CPU wheels)")] if v.separate else []),
               ("requirements.txt", "Python packages, installed into /opt/venv at build time")]
@@ -252,6 +271,28 @@ def build_context(v: _Variant) -> dict[str, Any]:
                ("program/serving.py", "the HTTP server: /ping, /invocations, /execution-parameters"),
                ("program/serve", "`serve`: starts granian (keep-alive, process workers)"),
                ("data/", "sample data: train/ (a channel), payload.csv (for invoke), batch/ (for transform)")]
+    return layout
+
+
+def _processing_layout() -> list[tuple[str, str]]:
+    return [("Dockerfile", "the processing image: its ENTRYPOINT runs program/process.py"),
+            ("requirements.txt", "Python packages, installed into /opt/venv at build time (none yet: the script "
+             "uses the standard library)"),
+            (PROCESS_SCRIPT, "your processing script: reads the inputs under /opt/ml/processing/input/, writes the "
+             "outputs under /opt/ml/processing/output/"),
+            ("data/raw/", "sample input: iris measurements, one header row")]
+
+
+def build_context(v: _Variant) -> dict[str, Any]:
+    """Every template variable, computed here (templates only substitute and loop)."""
+    gpu = v.gpu
+    if v.preset.processing:
+        images = [_processing_image(v)]
+    elif v.separate:
+        images = [_image(v, "train"), _image(v, "serve")]
+    else:
+        images = [_image(v, "train and serve")]
+    layout = _processing_layout() if v.preset.processing else _model_layout(v)
     variant_note = ""
     if gpu:
         variant_note = f" --cuda {v.cuda.version}" if v.cuda else " --gpu"
@@ -297,6 +338,8 @@ def plan_scaffold(options: ScaffoldOptions, folder: Path) -> ScaffoldPlan:
                 continue
             out = rel.removesuffix(".j2")
             out = str(PurePosixPath(out).with_name(re.sub(r"^dot-", ".", PurePosixPath(out).name)))
+            if out in variant.preset.omit:
+                continue
             sources[out] = f"{layer}/{rel}"
     files: list[PlannedFile] = []
     try:
@@ -321,102 +364,3 @@ def plan_scaffold(options: ScaffoldOptions, folder: Path) -> ScaffoldPlan:
     if variant.gpu:
         device = f"cuda {variant.cuda.version}" if variant.cuda else f"gpu {variant.dlc_cuda_tag}"
     return ScaffoldPlan(variant.preset.name, variant.name, device, tuple(sorted(files, key=lambda f: f.path)))
-
-
-# ---- writing ----------------------------------------------------------------------------------------------------
-
-
-def find_conflicts(folder: Path, plan: ScaffoldPlan, *, force: bool) -> list[str]:
-    """What stops writing `plan` into `folder`. Raises: UsageError naming the folder and what is in the way."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{folder} exists and is not a folder", "choose another DIR for smctl init")
-    existing = sorted(p.name for p in folder.iterdir() if p.name not in IGNORED_IN_TARGET) if folder.is_dir() else []
-    in_the_way = []  # a folder (or file) where the plan needs the other kind: even --force will not remove it
-    for f in plan.files:
-        parts = PurePosixPath(f.path).parts
-        for i in range(1, len(parts) + 1):
-            target = folder.joinpath(*parts[:i])
-            wants_dir = i < len(parts)
-            if target.exists() and target.is_dir() != wants_dir:
-                in_the_way.append(PurePosixPath(*parts[:i]).as_posix())
-    if in_the_way:
-        names = ", ".join(sorted(set(in_the_way)))
-        raise UsageError(f"cannot write the project into {folder}: {names} would have to change between file and "
-                         "folder", f"move {names} away and run smctl init again")
-    conflicts = [f.path for f in plan.files if (folder / f.path).exists()]
-    if existing and not force:
-        shown = _some(existing)
-        overwrite = f"; --force would overwrite {_some(conflicts)}" if conflicts else ""
-        raise UsageError(f"folder {folder} is not empty ({shown}){overwrite}",
-                         "choose an empty or new folder, or pass --force to write into this one",
-                         details={"existing": existing, "would_overwrite": conflicts})
-    return conflicts
-
-
-def _some(names: list[str], limit: int = 5) -> str:
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def write_scaffold(folder: Path, plan: ScaffoldPlan, *, force: bool = False,
-                   on_event: OnEvent | None = None) -> ScaffoldResult:
-    """Write every planned file (temp file + rename); on any failure, Ctrl-C included, undo exactly this run.
-
-    Raises: UsageError when the folder is not empty (without force) or a path is in the way.
-    """
-    emit = on_event or (lambda kind, data: None)
-    folder = folder.expanduser().absolute()
-    conflicts = set(find_conflicts(folder, plan, force=force))
-    created_dirs: list[Path] = []
-    created: list[str] = []
-    saved: dict[str, tuple[bytes, int]] = {}  # overwritten file -> its old content and mode, restored on failure
-    temp: Path | None = None
-    try:
-        for f in plan.files:
-            target = folder / f.path
-            _make_dirs(target.parent, created_dirs)
-            if f.path in conflicts:
-                saved[f.path] = (target.read_bytes(), target.stat().st_mode & 0o7777)
-            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".smctl-tmp")
-            temp = Path(name)
-            with os.fdopen(fd, "wb") as out:
-                out.write(f.content)
-            os.chmod(temp, 0o755 if f.executable else 0o644)
-            os.replace(temp, target)
-            temp = None
-            if f.path not in conflicts:
-                created.append(f.path)
-            emit("wrote", {"path": f.path, "overwritten": f.path in conflicts})
-    except OSError as exc:
-        _undo(folder, temp, created, saved, created_dirs)
-        where = exc.filename or folder
-        raise SmctlError(f"cannot write the project into {folder}: {exc.strerror or exc} ({where})",
-                         "choose a folder you can write to: smctl init DIR") from None
-    except BaseException:
-        _undo(folder, temp, created, saved, created_dirs)
-        raise
-    return ScaffoldResult(folder, tuple(created), tuple(sorted(conflicts)), created_root=folder in created_dirs)
-
-
-def _make_dirs(folder: Path, created: list[Path]) -> None:
-    """mkdir -p that records every folder it creates, outermost first."""
-    if folder.is_dir():
-        return
-    _make_dirs(folder.parent, created)
-    folder.mkdir()
-    created.append(folder)
-
-
-def _undo(folder: Path, temp: Path | None, created: list[str], saved: dict[str, tuple[bytes, int]],
-          created_dirs: list[Path]) -> None:
-    """Remove what this run created and put back what it overwrote; never touch anything else."""
-    if temp is not None:
-        temp.unlink(missing_ok=True)
-    for path in created:
-        (folder / path).unlink(missing_ok=True)
-    for path, (content, mode) in saved.items():
-        target = folder / path
-        target.write_bytes(content)
-        os.chmod(target, mode)
-    for d in reversed(created_dirs):
-        with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile, so it is not ours
-            d.rmdir()

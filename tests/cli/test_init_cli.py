@@ -25,6 +25,14 @@ def test_init_writes_the_python_preset_and_lists_the_files(smctl, tmp_path):
                                "smctl local-serve\n")
 
 
+def test_init_processing_preset_says_to_run_local_process_next(smctl, tmp_path):
+    res = smctl("init", tmp_path / "prep", "--preset", "processing")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith(f"Created processing project prep (cpu) in {tmp_path / 'prep'}\n")
+    assert "  + program/process.py\n" in res.stdout and "program/train" not in res.stdout
+    assert res.stdout.endswith(f"Next: cd {tmp_path / 'prep'} && smctl build && smctl local-process\n")
+
+
 def test_init_json_reports_one_document(smctl, tmp_path):
     res = smctl("--json", "init", tmp_path / "p", "--preset", "sklearn", "--name", "iris-tree")
     doc = res.json
@@ -69,7 +77,7 @@ def test_unknown_preset_lists_the_valid_ones_and_creates_nothing(smctl, tmp_path
     res = smctl("init", tmp_path / "new", "--preset", "tensorflow")
     assert res.exit_code == ExitCode.USAGE
     assert "Error: unknown preset 'tensorflow'" in res.stderr
-    assert "Hint: choose one of: python, sklearn, xgboost, pytorch, dlc (--preset NAME)" in res.stderr
+    assert "Hint: choose one of: python, sklearn, xgboost, pytorch, dlc, processing (--preset NAME)" in res.stderr
     assert not (tmp_path / "new").exists()
 
 
@@ -77,8 +85,8 @@ def test_misspelt_preset_suggests_the_close_one_and_creates_nothing(smctl, tmp_p
     res = smctl("init", tmp_path / "new", "--preset", "sklaern")
     assert res.exit_code == ExitCode.USAGE
     assert "Error: unknown preset 'sklaern'" in res.stderr
-    assert ("Hint: did you mean --preset sklearn? Or choose one of: python, sklearn, xgboost, pytorch, dlc "
-            "(--preset NAME)") in res.stderr
+    assert ("Hint: did you mean --preset sklearn? Or choose one of: python, sklearn, xgboost, pytorch, dlc, "
+            "processing (--preset NAME)") in res.stderr
     assert not (tmp_path / "new").exists()
 
 

@@ -93,3 +93,16 @@ def test_dry_run_names_the_credentials_the_containers_get(smctl, project):
     doc = json.loads(res.stdout)["result"]
     assert doc["processing_job_config"]["RoleArn"] == "arn:aws:iam::123456789012:role/Proc"
     assert doc["credentials"]["role_arn"] == "arn:aws:iam::123456789012:role/Proc"
+
+
+@pytest.mark.parametrize("options", ["mode=Pipe", "mode=Pipe,compression=Gzip,distribution=ShardedByS3Key"])
+def test_pipe_input_is_refused_saying_why_and_what_to_run_instead(smctl, project, options):
+    res = smctl("local-process", "--image", "proc:1", "--job-name", "p1", "--no-credentials",
+                "--input", f"raw=data,{options}", "--output", "out=results", cwd=project)
+    assert res.exit_code == 2
+    assert ("Error: input 'raw': mode=Pipe is not run by local-process: SageMaker documents that a Processing input "
+            "in Pipe mode is streamed into named pipes, but not where they appear in the container or how they are "
+            "named, so a local run could not match it") in res.stderr
+    assert ("Hint: run it locally in File mode, the default (drop mode=Pipe and compression=Gzip): --input raw=PATH; "
+            "gzipped data is then read as files (open them with gzip in the script)") in res.stderr
+    assert not (project / ".smctl").exists() and not (project / "results").exists()

@@ -22,6 +22,7 @@ VARIANTS: dict[str, ScaffoldOptions] = {
     "dlc": ScaffoldOptions(preset="dlc", name="demo"),
     "dlc-gpu": ScaffoldOptions(preset="dlc", name="demo", gpu=True),
     "dlc-separate": ScaffoldOptions(preset="dlc", name="demo", separate_images=True),
+    "processing": ScaffoldOptions(preset="processing", name="demo"),
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 import uuid
@@ -71,3 +72,37 @@ def test_preset_builds_trains_and_serves(preset, smctl, tmp_path, docker_reaper,
             assert exc.value.code == 415
     finally:
         docker_client.images.remove(image, force=True)
+
+
+def test_processing_preset_builds_and_runs_local_process_with_no_flags(smctl, tmp_path, docker_reaper, docker_client):
+    name = f"e2e-processing-{uuid.uuid4().hex[:8]}"
+    res = smctl("init", name, "--preset", "processing", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.endswith(f"Next: cd {name} && smctl build && smctl local-process\n")
+    project = tmp_path / name
+    labels = [a for k, v in TEST_LABELS.items() for a in ("--label", f"{k}={v}")]
+    try:
+        res = smctl("build", *labels, cwd=project)
+        assert res.exit_code == 0, res.stderr
+        res = smctl("--json", "local-process", cwd=project)
+        assert res.exit_code == 0, res.stderr
+        run = res.json["result"]
+        assert run["status"] == "Completed"
+        assert run["exit_message"] == "algo-1: 150 rows -> 120 train, 30 test"
+        processed = project / "data" / "processed"
+        names = ("train", "test", "stats")
+        assert run["outputs"] == {n: {"destination": str(processed / n), "files": 1} for n in names}
+        train = (processed / "train" / "train-algo-1.csv").read_text().splitlines()
+        test = (processed / "test" / "test-algo-1.csv").read_text().splitlines()
+        assert (len(train), len(test)) == (120, 30)
+        assert {line.split(",")[0] for line in train + test} == {"0", "1", "2"}
+        assert all(len(line.split(",")) == 5 for line in train + test)
+        stats = json.loads((processed / "stats" / "stats-algo-1.json").read_text())
+        assert stats["classes"] == ["setosa", "versicolor", "virginica"]
+        assert stats["rows"] == {"train": 120, "test": 30}
+
+        res = smctl("--json", "local-process", "--instance-count", "2", "--output", "stats=two-hosts", cwd=project)
+        assert res.exit_code == 0, res.stderr  # every host names its files after itself: nothing overwritten
+        assert sorted(p.name for p in (project / "two-hosts").iterdir()) == ["stats-algo-1.json", "stats-algo-2.json"]
+    finally:
+        docker_client.images.remove(f"{name}:latest", force=True)

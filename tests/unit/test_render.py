@@ -190,13 +190,16 @@ def test_generated_smctl_toml_loads_with_the_spec(variant, tmp_path):
     (tmp_path / "smctl.toml").write_bytes(rendered(variant)["smctl.toml"])
     spec = load_spec(tmp_path / "smctl.toml")
     assert spec.project.name == "demo"
+    if VARIANTS[variant].preset == "processing":
+        assert spec.process.inputs == {"raw": "data/raw"} and not spec.train.channel_inputs()
+        return
     assert [c.name for c in spec.train.channel_inputs()] == ["training"]
     assert spec.transform.strategy == "MultiRecord" and spec.transform.accept == "text/csv"
     assert (spec.build.serve_image is not None) == VARIANTS[variant].separate_images
 
 
 @pytest.mark.parametrize(("options", "message", "hint"), [
-    (ScaffoldOptions(preset="keras"), "unknown preset 'keras'", "python, sklearn, xgboost, pytorch, dlc"),
+    (ScaffoldOptions(preset="keras"), "unknown preset 'keras'", "python, sklearn, xgboost, pytorch, dlc, processing"),
     (ScaffoldOptions(preset="sklearn", gpu=True), "no GPU variant", "--preset xgboost | pytorch | dlc"),
     (ScaffoldOptions(preset="pytorch", cuda="11.2"), "CUDA '11.2'", "--cuda 12.1 | 12.4 | 12.6"),
     (ScaffoldOptions(preset="pytorch", gpu=True, python="3.12"), "ships Python 3.10", "--base-image"),

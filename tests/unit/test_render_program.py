@@ -21,7 +21,8 @@ from werkzeug.test import Client
 from smctl.contract import layout
 from smctl.contract.hyperparameters import encode_hyperparameters
 from smctl.contract.layout import ChannelConfig
-from smctl.project.render import ScaffoldOptions, plan_scaffold, write_scaffold
+from smctl.project.render import ScaffoldOptions, plan_scaffold
+from smctl.project.scaffold import write_scaffold
 
 IRIS_MEANS = [5.843, 3.057, 3.758, 1.199]  # of the 150 rows, to 3 places
 

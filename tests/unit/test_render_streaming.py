@@ -13,7 +13,8 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from smctl.errors import ModelStreamError
-from smctl.project.render import ScaffoldOptions, plan_scaffold, write_scaffold
+from smctl.project.render import ScaffoldOptions, plan_scaffold
+from smctl.project.scaffold import write_scaffold
 from smctl.serving.streaming import open_stream
 from tests.unit.test_render_program import _client, _load
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from smctl.errors import UsageError
-from smctl.project.render import ScaffoldOptions, ScaffoldPlan, plan_scaffold, write_scaffold
+from smctl.project.render import ScaffoldOptions, ScaffoldPlan, plan_scaffold
+from smctl.project.scaffold import write_scaffold
 
 
 def _plan(folder: Path) -> ScaffoldPlan:
