@@ -106,7 +106,8 @@ def process(
         return
     resume = f"follow it again: smctl logs {name} --cloud -f; stop it: smctl stop {name}"
     try:
-        state, tail = cloud_processing.follow(sm, name, on_event, region=where, profile=spec.aws.profile)
+        state, tail = cloud_processing.follow(sm, name, on_event, region=where, profile=spec.aws.profile,
+                                              hosts=len(plan.hosts))
     except KeyboardInterrupt:
         out.warn(f"detached: processing job {name} goes on in SageMaker; {resume}")
         raise

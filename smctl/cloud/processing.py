@@ -128,9 +128,10 @@ def start(job: CloudProcessJob, request: dict[str, Any], on_event: OnEvent) -> A
 
 
 def follow(sm: Any, name: str, on_event: OnEvent, *, region: str, profile: str | None = None,
-           poll: float = POLL_SECONDS, sleep: Callable[[float], None] = time.sleep
+           hosts: int | None = None, poll: float = POLL_SECONDS, sleep: Callable[[float], None] = time.sleep
            ) -> tuple[ProcessingJobState, list[str]]:
-    """Report status changes and stream every host's log until the job ends; (final state, last log lines)."""
+    """Report status changes and stream every host's log until the job ends; (final state, last log lines).
+    `hosts`: the request's InstanceCount (else DescribeProcessingJob's): lines are host-prefixed when several."""
     from smctl.aws.logs import LogFollower
     from smctl.aws.sagemaker_processing import describe_processing_job
     from smctl.aws.session import client
@@ -144,7 +145,7 @@ def follow(sm: Any, name: str, on_event: OnEvent, *, region: str, profile: str |
             status = state.status
             on_event("status", {"message": f"{name}: {status}", "status": status})
         for event in logs.poll():
-            line = f"{event.host} | {event.message}" if state.instance_count > 1 else event.message
+            line = f"{event.host} | {event.message}" if (hosts or state.instance_count) > 1 else event.message
             tail = [*tail[-(TAIL - 1):], line]
             on_event("log", {"host": event.host, "line": line})
         if state.done:
