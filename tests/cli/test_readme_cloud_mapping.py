@@ -1,7 +1,8 @@
 """The README's option -> API field tables ("What each option becomes in the API") cannot drift from the code: every
-long option of `smctl train`, `deploy`, `transform` and `process` has a row in its command's table, every option a table names
-exists, and every API field a table names is in the request the command really makes: train's and process's
-`--dry-run` request for a run that uses every option, and what moto's SageMaker received from real deploy and transform runs."""
+long option of `smctl train`, `deploy`, `transform` and `process` has a row in its command's table, every option a
+table names exists, and every API field a table names is in the request the command really makes: train's and
+process's `--dry-run` request for a run that uses every option, and what moto's SageMaker received from real deploy
+and transform runs."""
 
 from __future__ import annotations
 
