@@ -79,7 +79,7 @@ def prepare_request(job: CloudProcessJob, on_event: OnEvent, progress: ByteProgr
     check_job("processing", image=plan.job.image, role_arn=job.cloud.role_arn, instance_type=None,  # in the plan
               image_pushed=job.image_pushed, region=job.region, profile=job.profile, on_event=on_event,
               command="process")
-    _check_s3_inputs(job)
+    _check_inputs(job)
     check_destinations(plan.job.outputs, job.region)  # local folders writable, s3:// buckets there
     bucket = job.bucket or f"sagemaker-{job.region}-{account}"
     if job.bucket:
@@ -99,21 +99,35 @@ def prepare_request(job: CloudProcessJob, on_event: OnEvent, progress: ByteProgr
     return processing_job_request(plan, replace(job.cloud, input_uris=inputs, output_uris=outputs))
 
 
-def _check_s3_inputs(job: CloudProcessJob) -> None:
+def _check_inputs(job: CloudProcessJob) -> None:
     """Raises: UsageError for an s3:// input with nothing under it (SageMaker fails the job with a ClientError
-    once the instances are up)."""
+    once the instances are up); VolumeTooSmallError when File-mode inputs outgrow the ML storage volume they are
+    downloaded to."""
     from smctl.aws.s3_sync import exists as object_exists
     from smctl.aws.s3_sync import prefix_size
+    from smctl.cloud.preflight import GIB, NVME_FAMILIES, VolumeTooSmallError
+    from smctl.cloud.uploads import content_files
+    from smctl.training.inputs import local_path_of
 
+    total = 0
     for i in job.plan.job.inputs:
         if not i.source.is_s3:
-            continue
-        uri = i.source.uri
-        size = prefix_size(uri, job.region, job.profile)  # None: too many objects to list, or S3 would not say
-        if size == 0 and not object_exists(uri, job.region, job.profile):
-            raise UsageError(f"input {i.config.name!r}: nothing is stored under {uri}, and SageMaker fails a "
-                             "processing job whose input has no objects", f"check the URI (aws s3 ls {uri}), or "
-                             f"give a local folder: --input {i.config.name}=PATH")
+            size = sum(p.stat().st_size for p, _ in content_files(local_path_of(i.source, job.plan.job.project_root)))
+        else:
+            uri = i.source.uri
+            found = prefix_size(uri, job.region, job.profile)  # None: too many objects to list, or no answer
+            size = found or 0
+            if found == 0 and not object_exists(uri, job.region, job.profile):
+                raise UsageError(f"input {i.config.name!r}: nothing is stored under {uri}, and SageMaker fails a "
+                                 "processing job whose input has no objects", f"check the URI (aws s3 ls {uri}), or "
+                                 f"give a local folder: --input {i.config.name}=PATH")
+        total += size if i.config.input_mode == "File" else 0
+    volume = job.cloud.volume_size_gb
+    if total > volume * GIB and not NVME_FAMILIES.match(job.plan.instance.name):
+        need = -(-total * 12 // (10 * GIB)) + 1
+        raise VolumeTooSmallError(
+            f"the File-mode inputs hold {total / GIB:.1f} GiB, more than the {volume} GB ML storage volume they are "
+            "copied to", f"give the job room: --volume-size {need}; or stream an input: --input NAME=PATH,mode=Pipe")
 
 
 def start(job: CloudProcessJob, request: dict[str, Any], on_event: OnEvent) -> Any:

@@ -306,3 +306,15 @@ def test_an_unwritable_output_folder_is_refused_before_anything_is_uploaded(smct
     assert res.exit_code == ExitCode.USAGE, res.stderr
     assert "output 'features'" in res.stderr and "uploading" not in res.stderr
     assert Path(blocked).read_text() == "a file where the folder would go"
+
+
+def test_file_mode_inputs_larger_than_the_volume_are_refused_with_the_size_that_fits(smctl, project):
+    big = project / "big"
+    big.mkdir()
+    with open(big / "sparse.bin", "wb") as f:  # 2 GiB that take no disk: st_size is what is counted
+        f.truncate(2 << 30)
+    res = smctl("process", "--image", IMAGE, "--role", ROLE, "--job-name", "big-1", "--input", "big=big",
+                "--volume-size", "1", cwd=project)
+    assert res.exit_code == ExitCode.USAGE, res.stderr
+    assert "more than the 1 GB ML storage volume" in res.stderr and "--volume-size 4" in res.stderr
+    assert "uploading" not in res.stderr
