@@ -201,3 +201,26 @@ def endpoint(name: str, status: str, *, failure_reason: str | None = None,
     if failure_reason:
         body["FailureReason"] = failure_reason
     return 200, body
+
+
+def processing_job(name: str, status: str, *, failure_reason: str | None = None, exit_message: str | None = None,
+                   instance_count: int = 1) -> tuple[int, dict]:
+    """A DescribeProcessingJob answer (ProcessingJobStatus InProgress|Completed|Failed|Stopping|Stopped) with the
+    required members of service-2.json's DescribeProcessingJobResponse; ExitMessage as byoc-metadata describes it
+    (the container's /opt/ml/output/message, first 1 KB)."""
+    body: dict[str, Any] = {
+        "ProcessingJobName": name,
+        "ProcessingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{name}",
+        "ProcessingJobStatus": status,
+        "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"},
+        "ProcessingResources": {"ClusterConfig": {"InstanceCount": instance_count, "InstanceType": "ml.m5.xlarge",
+                                                  "VolumeSizeInGB": 30}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecution",
+        "CreationTime": 1700000000.0, "LastModifiedTime": 1700000300.0,
+    }
+    if failure_reason:
+        body["FailureReason"] = failure_reason
+    if exit_message:
+        body["ExitMessage"] = exit_message
+    return 200, body

@@ -124,12 +124,14 @@ def _create_error(exc: Any, name: str, request: dict[str, Any]) -> AwsError | Us
 _DESCRIBE = {  # kind -> (operation, name parameter, status key)
     "training job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "transform job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "processing job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
     "endpoint": ("describe_endpoint", "EndpointName", "EndpointStatus"),
 }
 
 
 def describe_named(sm: Any, kind: str, name: str) -> dict[str, Any] | None:
-    """DescribeTrainingJob / DescribeTransformJob / DescribeEndpoint of `name`; None when there is none."""
+    """DescribeTrainingJob / DescribeTransformJob / DescribeProcessingJob / DescribeEndpoint of `name`; None when
+    there is none."""
     from botocore.exceptions import ClientError
 
     operation, param, _ = _DESCRIBE[kind]
@@ -149,7 +151,8 @@ def is_not_found(exc: Any) -> bool:
 
 
 def find_named(sm: Any, name: str) -> tuple[str, dict[str, Any]] | None:
-    """(kind, description) of the training job, transform job or endpoint called `name`, in that order."""
+    """(kind, description) of the training job, transform job, processing job or endpoint called `name`, in that
+    order."""
     for kind in _DESCRIBE:
         found = describe_named(sm, kind, name)
         if found is not None:
@@ -163,11 +166,12 @@ def status_named(sm: Any, kind: str, name: str) -> str | None:
 
 
 _STOP = {"training job": ("stop_training_job", "TrainingJobName"),
-         "transform job": ("stop_transform_job", "TransformJobName")}
+         "transform job": ("stop_transform_job", "TransformJobName"),
+         "processing job": ("stop_processing_job", "ProcessingJobName")}
 
 
 def stop_job(sm: Any, kind: str, name: str) -> None:
-    """StopTrainingJob / StopTransformJob. Raises: UsageError (not running any more), AwsError."""
+    """StopTrainingJob / StopTransformJob / StopProcessingJob. Raises: UsageError (not running any more), AwsError."""
     from botocore.exceptions import ClientError
 
     operation, param = _STOP[kind]

@@ -90,6 +90,10 @@ def _register() -> None:
 
     app.command("train", help=cloud_train.HELP)(cloud_train.train)
 
+    from smctl.cli import cloud_process
+
+    app.command("process", help=cloud_process.HELP)(cloud_process.process)
+
     from smctl.cli import deploy
 
     app.command("deploy", help=deploy.HELP)(deploy.deploy)

@@ -9,9 +9,9 @@ import typer
 from smctl.cli.options import YesOption, in_range
 from smctl.cli.output import Output, event_printer
 
-JOBS_HELP = ("This project's SageMaker training jobs, transform jobs and endpoints (those smctl train, transform and "
-             "deploy created from it), newest first, with their status now.")
-STOP_HELP = ("Stop a SageMaker training job or transform job (asks first). Endpoints are deleted instead: "
+JOBS_HELP = ("This project's SageMaker training, transform and processing jobs and endpoints (those smctl train, "
+             "transform, process and deploy created from it), newest first, with their status now.")
+STOP_HELP = ("Stop a SageMaker training, transform or processing job (asks first). Endpoints are deleted instead: "
              "smctl undeploy; local endpoints: smctl local-stop.")
 COLUMNS = ("kind", "name", "status", "created", "region", "detail")
 
@@ -37,7 +37,7 @@ def jobs(
     def render(console: Any) -> None:
         if not rows:
             console.print(f"no SageMaker jobs or endpoints recorded in {ledger_path(spec.root)} (smctl train, "
-                          "transform and deploy record what they create)", markup=False)
+                          "transform, process and deploy record what they create)", markup=False)
             return
         widths = {c: max(len(c), *(len(_cell(r, c)) for r in rows)) for c in COLUMNS[:-1]}
         console.print("  ".join(c.upper().ljust(widths.get(c, 0)) for c in COLUMNS).rstrip(), markup=False)
@@ -58,7 +58,7 @@ def _cell(row: dict[str, Any], column: str) -> str:
 
 def stop(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The SageMaker training job or transform job.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The SageMaker training, transform or processing job.")],
     yes: YesOption = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the job has stopped.")] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,

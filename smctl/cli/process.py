@@ -15,31 +15,40 @@ from smctl.cli.output import Output, event_printer
 HELP = "Run a processing job (IMAGE, inputs, outputs) exactly as SageMaker Processing would, on the local engine."
 
 
+ProcessArguments = Annotated[list[str] | None, typer.Argument(
+    metavar="ARGS", help="ContainerArguments, after -- (e.g. the script's arguments).")]
+ProcessImageOption = Annotated[str | None, typer.Option(
+    "--image", metavar="IMAGE", help="Image to run (default: smctl.toml [process] image).")]
+InputOption = Annotated[list[str] | None, typer.Option(
+    "--input", metavar="NAME=PATH[,OPT=VALUE...]",
+    help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/input/NAME), mode=File|Pipe "
+    "(Pipe: smctl process only), distribution=FullyReplicated|ShardedByS3Key, compression=None|Gzip (Pipe).")]
+OutputOption = Annotated[list[str] | None, typer.Option(
+    "--output", metavar="NAME=PATH[,OPT=VALUE...]",
+    help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/output/NAME), "
+    "upload=EndOfJob|Continuous.")]
+CodeOption = Annotated[Path | None, typer.Option(
+    "--code", metavar="SCRIPT", help="Run SCRIPT as ScriptProcessor does: input `code`, `python3 SCRIPT`.")]
+MaxRuntimeOption = Annotated[int | None, typer.Option(
+    "--max-runtime", metavar="SECONDS", help="MaxRuntimeInSeconds: stop the job after SECONDS.")]
+ProcessJobNameOption = Annotated[str | None, typer.Option(
+    "--job-name", metavar="NAME", help="Processing job name (default: IMAGE-TIMESTAMP).")]
+
+
 def local_process(
     ctx: typer.Context,
-    arguments: Annotated[list[str] | None, typer.Argument(
-        metavar="ARGS", help="ContainerArguments, after -- (e.g. the script's arguments).")] = None,
-    image: Annotated[str | None, typer.Option(
-        "--image", metavar="IMAGE", help="Image to run (default: smctl.toml [process] image).")] = None,
-    input_: Annotated[list[str] | None, typer.Option(
-        "--input", metavar="NAME=PATH[,OPT=VALUE...]",
-        help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/input/NAME), mode=File, "
-        "distribution=FullyReplicated|ShardedByS3Key.")] = None,
-    output: Annotated[list[str] | None, typer.Option(
-        "--output", metavar="NAME=PATH[,OPT=VALUE...]",
-        help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/output/NAME), "
-        "upload=EndOfJob|Continuous.")] = None,
-    code: Annotated[Path | None, typer.Option(
-        "--code", metavar="SCRIPT", help="Run SCRIPT as ScriptProcessor does: input `code`, `python3 SCRIPT`.")] = None,
+    arguments: ProcessArguments = None,
+    image: ProcessImageOption = None,
+    input_: InputOption = None,
+    output: OutputOption = None,
+    code: CodeOption = None,
     entrypoint: EntrypointOption = None,
     args: ArgsOption = None,
     instance_type: InstanceTypeOption = None,
     instance_count: InstanceCountOption = None,
     env: EnvOption = None,
-    max_runtime: Annotated[int | None, typer.Option(
-        "--max-runtime", metavar="SECONDS", help="MaxRuntimeInSeconds: stop the job after SECONDS.")] = None,
-    job_name: Annotated[str | None, typer.Option(
-        "--job-name", metavar="NAME", help="Processing job name (default: IMAGE-TIMESTAMP).")] = None,
+    max_runtime: MaxRuntimeOption = None,
+    job_name: ProcessJobNameOption = None,
     gpus: Annotated[str | None, typer.Option("--gpus", metavar="WHICH", help="all | N | ids | none | auto.")] = None,
     region: Annotated[str | None, typer.Option(
         "--region", metavar="REGION", help="AWS region (for s3:// inputs and outputs).")] = None,
@@ -47,42 +56,24 @@ def local_process(
     role: RoleOption = None,
     no_credentials: NoCredentialsOption = False,
 ) -> None:
-    from smctl.processing.plan import ProcessingJob, plan_processing
+    from smctl.cloud.processing_request import CloudProcessing, processing_job_request
+    from smctl.processing.plan import plan_processing
     from smctl.processing.run import prepare_processing, raise_for_failure, run_processing
-    from smctl.processing.specs import parse_input, parse_output
     from smctl.project.spec import load_project, override
 
     out: Output = ctx.obj.out
     spec = load_project(ctx.obj.config)
-    require_image(spec, image, "local-process")
-    if args and arguments:
-        from smctl.errors import UsageError
-
-        raise UsageError("--args and arguments after -- were both given", "give the arguments one way")
-    base = spec.root or Path.cwd()
-    p = spec.process.with_overrides(
-        {"arguments": "--args"}, image=image, instance_type=instance_type, instance_count=instance_count,
-        max_runtime=max_runtime, job_name=job_name, gpus=gpus, code=code,
-        entrypoint=shlex.split(entrypoint) or None if entrypoint else None,
-        arguments=(shlex.split(args) or None if args else None) or (arguments or None))
-    inputs = {i.config.name: i for i in (parse_input(f"{k}={v}", base) for k, v in p.inputs.items())}
-    inputs.update((i.config.name, i) for i in (parse_input(item, Path.cwd()) for item in input_ or []))
-    outputs = {o.config.name: o for o in (parse_output(f"{k}={v}", base) for k, v in p.outputs.items())}
-    outputs.update((o.config.name, o) for o in (parse_output(item, Path.cwd()) for item in output or []))
     reg = override(region, spec.aws.region)
-    job = ProcessingJob(
-        image=p.image, project_root=base, job_name=p.job_name, instance_type=p.instance_type,
-        instance_count=p.instance_count, inputs=tuple(inputs.values()), outputs=tuple(outputs.values()),
-        environment={**p.environment, **parse_pairs(env or [], "--env")}, entrypoint=p.entrypoint,
-        arguments=p.arguments, code=p.code.expanduser().resolve() if p.code else None, max_runtime=p.max_runtime,
-        gpus=p.gpus, region=reg, credentials=credentials_request(spec, role, no_credentials, region=reg))
-    if job.code is not None and not job.code.is_file():
-        from smctl.errors import UsageError
-
-        raise UsageError(f"--code {job.code} is not a file", "point --code at the processing script")
+    job = build_processing_job(
+        spec, "local-process", arguments=arguments, image=image, input_=input_, output=output, code=code,
+        entrypoint=entrypoint, args=args, instance_type=instance_type, instance_count=instance_count, env=env,
+        max_runtime=max_runtime, job_name=job_name, gpus=gpus, region=reg,
+        credentials=credentials_request(spec, role, no_credentials, region=reg))
     if dry_run:
         plan = plan_processing(job)
-        data = {"dry_run": True, **plan.describe(), "processing_job_config": plan.request}
+        role_arn = plan.credentials.role_arn if plan.credentials and plan.credentials.role_arn else None
+        request = processing_job_request(plan, CloudProcessing(role_arn=role_arn) if role_arn else None)
+        data = {"dry_run": True, **plan.describe(), "processing_job_config": plan.request, "sagemaker_request": request}
         out.result(data, lambda c: _render_plan(c, data))
         return
     on_event = event_printer(out, download=lambda d: out.info(f"input {d['input']}: {d['uri']} "
@@ -95,11 +86,51 @@ def local_process(
     out.result(result.as_dict(), lambda c: _render_result(c, result))
 
 
+def build_processing_job(spec: Any, command: str, *, arguments: list[str] | None, image: str | None,
+                         input_: list[str] | None, output: list[str] | None, code: Path | None,
+                         entrypoint: str | None, args: str | None, instance_type: str | None,
+                         instance_count: int | None, env: list[str] | None, max_runtime: int | None,
+                         job_name: str | None, region: str | None, gpus: str | None = None,
+                         credentials: Any = None) -> Any:
+    """The ProcessingJob the flags and smctl.toml's [process] describe, for local-process and process alike.
+
+    Raises: UsageError (no image, --args with arguments after --, a bad --input/--output/--env, --code not a file).
+    """
+    from smctl.errors import UsageError
+    from smctl.processing.plan import ProcessingJob
+    from smctl.processing.specs import parse_input, parse_output
+
+    require_image(spec, image, command)
+    if args and arguments:
+        raise UsageError("--args and arguments after -- were both given", "give the arguments one way")
+    base = spec.root or Path.cwd()
+    p = spec.process.with_overrides(
+        {"arguments": "--args"}, image=image, instance_type=instance_type, instance_count=instance_count,
+        max_runtime=max_runtime, job_name=job_name, gpus=gpus, code=code,
+        entrypoint=shlex.split(entrypoint) or None if entrypoint else None,
+        arguments=(shlex.split(args) or None if args else None) or (arguments or None))
+    inputs = {i.config.name: i for i in (parse_input(f"{k}={v}", base) for k, v in p.inputs.items())}
+    inputs.update((i.config.name, i) for i in (parse_input(item, Path.cwd()) for item in input_ or []))
+    outputs = {o.config.name: o for o in (parse_output(f"{k}={v}", base) for k, v in p.outputs.items())}
+    outputs.update((o.config.name, o) for o in (parse_output(item, Path.cwd()) for item in output or []))
+    job = ProcessingJob(
+        image=p.image, project_root=base, job_name=p.job_name, instance_type=p.instance_type,
+        instance_count=p.instance_count, inputs=tuple(inputs.values()), outputs=tuple(outputs.values()),
+        environment={**p.environment, **parse_pairs(env or [], "--env")}, entrypoint=p.entrypoint,
+        arguments=p.arguments, code=p.code.expanduser().resolve() if p.code else None, max_runtime=p.max_runtime,
+        gpus=p.gpus, region=region, credentials=credentials)
+    if job.code is not None and not job.code.is_file():
+        raise UsageError(f"--code {job.code} is not a file", "point --code at the processing script")
+    return job
+
+
 def _render_plan(console: Any, plan: dict[str, Any]) -> None:
     from smctl.cli.train import render_container
 
     console.print(f"processing job {plan['job_name']} (run folder {plan['run_dir']})", markup=False)
     console.print(f"AWS credentials for the containers: {plan['credentials'].get('summary', 'none')}", markup=False)
+    console.print("on SageMaker this is one CreateProcessingJob request (smctl process sends it): --json shows it "
+                  "(sagemaker_request)", markup=False)
     for name, o in plan["outputs"].items():
         console.print(f"output {name}: {o['local_path']} -> {o['destination']} ({o['upload']})", markup=False)
     for host in plan["hosts"]:

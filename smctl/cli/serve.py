@@ -224,7 +224,8 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", metavar="N", help="Only the last N lines (N >= 0).")] = None,
     cloud: Annotated[bool, typer.Option(
-        "--cloud", help="NAME is a SageMaker training job, transform job or endpoint: its CloudWatch logs.")] = False,
+        "--cloud", help="NAME is a SageMaker training, transform or processing job or endpoint: its CloudWatch "
+        "logs.")] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
 ) -> None:
     """Print an endpoint's container logs (stdout and stderr); with --cloud, a SageMaker job's or endpoint's."""

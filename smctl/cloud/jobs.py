@@ -18,8 +18,10 @@ from smctl.events import OnEvent
 GONE = "Deleted"  # SageMaker no longer knows the name (an undeployed endpoint)
 STOPPING = "Stopping"
 TERMINAL = ("Completed", "Failed", "Stopped")
-_STATUS = {"training job": "TrainingJobStatus", "transform job": "TransformJobStatus", "endpoint": "EndpointStatus"}
-_ENDED = {"training job": "TrainingEndTime", "transform job": "TransformEndTime", "endpoint": "LastModifiedTime"}
+_STATUS = {"training job": "TrainingJobStatus", "transform job": "TransformJobStatus",
+           "processing job": "ProcessingJobStatus", "endpoint": "EndpointStatus"}
+_ENDED = {"training job": "TrainingEndTime", "transform job": "TransformEndTime", "processing job": "ProcessingEndTime",
+          "endpoint": "LastModifiedTime"}
 _INSTANCE = {"training job": ("ResourceConfig", "InstanceType"), "transform job": ("TransformResources",
                                                                                     "InstanceType")}
 
@@ -72,7 +74,10 @@ def row_of(entry: Entry, described: dict[str, Any] | None) -> JobRow:
         detail = described.get("SecondaryStatus")
     ended = described.get(_ENDED[entry.kind]) if status in TERMINAL or entry.kind == "endpoint" else None
     section, key = _INSTANCE.get(entry.kind, ("", ""))
-    instance = (described.get(section) or {}).get(key) if section else _endpoint_instance(described)
+    if entry.kind == "processing job":
+        instance = ((described.get("ProcessingResources") or {}).get("ClusterConfig") or {}).get("InstanceType")
+    else:
+        instance = (described.get(section) or {}).get(key) if section else _endpoint_instance(described)
     when = ended.isoformat(timespec="seconds") if ended is not None and hasattr(ended, "isoformat") else ended
     return JobRow(entry.kind, entry.name, entry.region, entry.created, status, detail, when, instance)
 
@@ -91,7 +96,7 @@ class StopResult:
 
 
 def what_to_stop(sm: Any, name: str) -> tuple[str, str]:
-    """(kind, status) of the training or transform job called `name`, checked to be one that can be stopped.
+    """(kind, status) of the training, transform or processing job called `name`, checked to be one that can be stopped.
 
     Raises: UsageError naming the fix: an endpoint (undeploy), a job already ended, a name SageMaker does not know.
     """
@@ -99,7 +104,7 @@ def what_to_stop(sm: Any, name: str) -> tuple[str, str]:
 
     found = find_named(sm, name)
     if found is None:
-        raise UsageError(f"SageMaker has no training job, transform job or endpoint named {name}",
+        raise UsageError(f"SageMaker has no training, transform or processing job or endpoint named {name}",
                          "list this project's jobs: smctl jobs (and check --region); a local endpoint stops with "
                          f"smctl local-stop {name}")
     kind, described = found

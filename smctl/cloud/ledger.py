@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LEDGER = Path(".smctl") / "cloud.jsonl"
-KINDS = ("training job", "transform job", "endpoint")
+KINDS = ("training job", "transform job", "processing job", "endpoint")
 
 
 @dataclass(frozen=True)

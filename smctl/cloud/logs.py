@@ -1,4 +1,4 @@
-"""`smctl logs NAME --cloud`: the CloudWatch logs of a SageMaker training job, transform job or endpoint."""
+"""`smctl logs NAME --cloud`: the CloudWatch logs of a SageMaker training, transform or processing job or endpoint."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from smctl.events import OnEvent
 
 POLL_SECONDS = 5.0
 TERMINAL = ("Completed", "Failed", "Stopped")
+GROUPS = {"training job": "/aws/sagemaker/TrainingJobs", "transform job": "/aws/sagemaker/TransformJobs",
+          "processing job": "/aws/sagemaker/ProcessingJobs"}
 
 
 @dataclass(frozen=True)
 class CloudLogSource:
-    kind: str  # training job | transform job | endpoint
+    kind: str  # training job | transform job | processing job | endpoint
     group: str
     prefix: str
     done: Callable[[], bool]  # whether more lines can still come
@@ -28,13 +30,13 @@ def find_source(sm: Any, name: str) -> CloudLogSource:
 
     found = find_named(sm, name)
     if found is None:
-        raise EndpointNotFoundError(f"SageMaker has no training job, transform job or endpoint named {name} in this "
-                                    "region", "check the name and the region (--region); local endpoints: drop "
-                                    "--cloud")
+        raise EndpointNotFoundError(f"SageMaker has no training, transform or processing job or endpoint named "
+                                    f"{name} in this region", "check the name and the region (--region); local "
+                                    "endpoints: drop --cloud")
     kind = found[0]
     if kind == "endpoint":
         return CloudLogSource(kind, f"/aws/sagemaker/Endpoints/{name}", "", lambda: False)
-    group = "/aws/sagemaker/TrainingJobs" if kind == "training job" else "/aws/sagemaker/TransformJobs"
+    group = GROUPS[kind]
     return CloudLogSource(kind, group, name, lambda: status_named(sm, kind, name) in TERMINAL)
 
 

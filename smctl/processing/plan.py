@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -111,8 +111,9 @@ def with_code(job: ProcessingJob) -> ProcessingJob:
     return replace(job, inputs=(*job.inputs, code), entrypoint=entrypoint, code=None)
 
 
-def plan_processing(job: ProcessingJob) -> ProcessingPlan:
-    """Everything that would run, computed without touching the engine or the disk.
+def plan_processing(job: ProcessingJob, offered: Collection[str] = ()) -> ProcessingPlan:
+    """Everything that would run, computed without touching the engine or the disk (`offered`: processing instance
+    types beyond smctl's table, for a cloud job: botocore's list).
 
     Raises:
         UsageError: a bad job name, instance, input, output, environment, runtime or app specification.
@@ -122,7 +123,7 @@ def plan_processing(job: ProcessingJob) -> ProcessingPlan:
                          "rename that input: --input OTHER=PATH")
     job = with_code(job)
     job_name = check_job(job.job_name, job.image, job.instance_count, job.entrypoint, job.arguments)
-    instance = lookup_instance_type(job.instance_type, "processing")
+    instance = lookup_instance_type(job.instance_type, "processing", offered)
     contract.validate_io([i.config for i in job.inputs], [o.config for o in job.outputs])
     env = contract.validate_environment(job.environment)
     contract.check_max_runtime(job.max_runtime)

@@ -57,4 +57,4 @@ def test_an_endpoints_logs_come_from_its_own_group(smctl, project):
 def test_a_name_sagemaker_does_not_know_is_named(smctl, project):
     res = smctl("logs", "nothing-of-that-name", "--cloud", cwd=project)
     assert res.exit_code != 0 and res.exit_code != ExitCode.INTERNAL
-    assert "no training job, transform job or endpoint named nothing-of-that-name" in res.stderr
+    assert "no training, transform or processing job or endpoint named nothing-of-that-name" in res.stderr

@@ -1,7 +1,8 @@
 """The README's option -> API field tables ("What each option becomes in the API") cannot drift from the code: every
-long option of `smctl train`, `deploy` and `transform` has a row in its command's table, every option a table names
-exists, and every API field a table names is in the request the command really makes: train's `--dry-run` request
-for a run that uses every option, and what moto's SageMaker received from real deploy and transform runs."""
+long option of `smctl train`, `deploy`, `transform` and `process` has a row in its command's table, every option a
+table names exists, and every API field a table names is in the request the command really makes: train's and
+process's `--dry-run` request for a run that uses every option, and what moto's SageMaker received from real deploy
+and transform runs."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecution"
 # A field path as the tables write it: `ResourceConfig.InstanceType`, `InputDataConfig[].ShuffleConfig.Seed`, with
 # the operation first where a command makes several requests (`CreateModel.PrimaryContainer.Image`).
 FIELD = re.compile(r"[A-Z][A-Za-z0-9]*(?:\[\])?(?:\.[A-Z][A-Za-z0-9]*(?:\[\])?)*")
-OPERATIONS = {"CreateTrainingJob", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "CreateTransformJob"}
-DEFAULT_OPERATION = {"train": "CreateTrainingJob", "deploy": None, "transform": "CreateTransformJob"}
+OPERATIONS = {"CreateTrainingJob", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "CreateTransformJob",
+              "CreateProcessingJob"}
+DEFAULT_OPERATION = {"train": "CreateTrainingJob", "deploy": None, "transform": "CreateTransformJob",
+                     "process": "CreateProcessingJob"}
 
 
 def mapping_rows(command: str) -> list[tuple[str, str]]:
@@ -80,20 +83,20 @@ def missing_fields(command: str, requests: dict[str, list[dict[str, Any]]]) -> l
     return missing
 
 
-@pytest.mark.parametrize("command", ["train", "deploy", "transform"])
+@pytest.mark.parametrize("command", ["train", "deploy", "transform", "process"])
 def test_every_option_of_the_command_has_a_row_in_its_table(command):
     shown = " ".join(left for left, _ in mapping_rows(command))
     absent = sorted(o for o in long_options(command) if not re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", shown))
     assert not absent, f"README.md's smctl {command} table lacks {absent}"
 
 
-@pytest.mark.parametrize("command", ["train", "deploy", "transform"])
+@pytest.mark.parametrize("command", ["train", "deploy", "transform", "process"])
 def test_every_option_a_table_names_exists(command):
     named = {o for left, _ in mapping_rows(command) for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", left)}
     assert named <= long_options(command), f"not options of smctl {command}: {sorted(named - long_options(command))}"
 
 
-@pytest.mark.parametrize("command", ["train", "deploy", "transform"])
+@pytest.mark.parametrize("command", ["train", "deploy", "transform", "process"])
 def test_the_tables_name_fields(command):
     assert len(fields_named(command)) >= 10  # the field pattern still finds the table's fields
 
@@ -135,6 +138,26 @@ def test_every_field_the_train_table_names_is_in_the_request_train_makes(smctl, 
     assert res.exit_code == 0, res.stderr
     request = res.json["result"]["request"]
     assert missing_fields("train", {"CreateTrainingJob": [request]}) == []
+
+
+PROCESS_OPTIONS = {
+    "--image": [IMAGE], "--code": ["hps.json"], "--entrypoint": ["python3 -u"], "--args": ["--split 0.2"],
+    "--input": ["raw=data,local_path=/opt/ml/processing/raw,mode=Pipe,distribution=ShardedByS3Key,compression=Gzip"],
+    "--output": ["out=results,local_path=/opt/ml/processing/out,upload=Continuous"],
+    "--instance-type": ["ml.c5.xlarge"], "--instance-count": ["2"], "--env": ["MODE=full"], "--max-runtime": ["3600"],
+    "--job-name": ["map-p-1"], "--region": ["us-east-1"], "--role": [ROLE], "--bucket": ["bucket-up"],
+    "--volume-size": ["50"], "--volume-kms-key": ["alias/volume"], "--output-kms-key": ["alias/output"],
+    "--subnet": ["subnet-1"], "--security-group": ["sg-1"], "--tag": ["team=ml"], "--no-wait": [], "--push": [],
+    "--dry-run": [],  # with --dry-run, --push pushes nothing
+}
+
+
+def test_every_field_the_process_table_names_is_in_the_request_process_makes(smctl, project):
+    assert set(PROCESS_OPTIONS) == long_options("process"), "the run below must use every option of smctl process"
+    res = smctl("--json", "process", *argv_of(PROCESS_OPTIONS), cwd=project)
+    assert res.exit_code == 0, res.stderr
+    request = res.json["result"]["request"]
+    assert missing_fields("process", {"CreateProcessingJob": [request]}) == []
 
 
 def _described(sm: Any, operation: str, name: str, *, tags: bool = False) -> dict[str, Any]:
