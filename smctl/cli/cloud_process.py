@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from smctl.cli.job_options import ArgsOption, EntrypointOption, EnvOption, InstanceCountOption, InstanceTypeOption
+from smctl.cli.job_options import (
+    EnvOption,
+    InstanceCountOption,
+    InstanceTypeOption,
+    ProcessArgsOption,
+    ProcessEntrypointOption,
+)
 from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
 from smctl.cli.process import (
@@ -33,8 +39,8 @@ def process(
     input_: InputOption = None,
     output: OutputOption = None,
     code: CodeOption = None,
-    entrypoint: EntrypointOption = None,
-    args: ArgsOption = None,
+    entrypoint: ProcessEntrypointOption = None,
+    args: ProcessArgsOption = None,
     instance_type: InstanceTypeOption = None,
     instance_count: InstanceCountOption = None,
     env: EnvOption = None,

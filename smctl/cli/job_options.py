@@ -23,5 +23,9 @@ EntrypointOption = Annotated[str | None, typer.Option(
     "--entrypoint", metavar="COMMAND", help="ContainerEntrypoint: replaces ENTRYPOINT, and `train` is not passed.")]
 ArgsOption = Annotated[str | None, typer.Option(
     "--args", metavar="ARGS", help="ContainerArguments: replace `train`.")]
+ProcessEntrypointOption = Annotated[str | None, typer.Option(
+    "--entrypoint", metavar="COMMAND", help="AppSpecification.ContainerEntrypoint: replaces the image's ENTRYPOINT.")]
+ProcessArgsOption = Annotated[str | None, typer.Option(
+    "--args", metavar="ARGS", help="AppSpecification.ContainerArguments (or give them after --).")]
 HpEncodingOption = Annotated[str | None, typer.Option(
     "--hp-encoding", metavar="json|str", help="json (framework estimators, the default) or str (generic Estimator).")]
