@@ -182,6 +182,22 @@ class Container:
         with contextlib.suppress(docker.errors.NotFound):
             self._raw.remove(force=True, v=True)
 
+    def memory_in_use(self) -> int | None:
+        """Bytes its processes hold (anonymous memory; page cache, which the kernel reclaims, left out); None when
+        the engine does not say (stopped, or no memory accounting)."""
+        try:
+            doc = self._raw.stats(stream=False, one_shot=True)
+        except Exception:  # noqa: BLE001 - gone, or an engine without stats: memory unknown
+            return None
+        mem = (doc or {}).get("memory_stats") or {}
+        stats = mem.get("stats") or {}
+        for key in ("anon", "total_rss", "rss"):  # cgroup v2, then v1 (with and without hierarchy)
+            if key in stats:
+                return int(stats[key])
+        if "usage" not in mem:
+            return None
+        return max(0, int(mem["usage"]) - int(stats.get("inactive_file", stats.get("total_inactive_file", 0))))
+
     def proc_net_tcp(self) -> str | None:
         """/proc/net/tcp and tcp6 as the container sees them (`cat` inside it); None when unreadable."""
         try:

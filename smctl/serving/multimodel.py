@@ -2,6 +2,9 @@
 extracted into /opt/ml/models/NAME/model, loaded with POST /models, invoked with POST /models/NAME/invoke; the least
 recently used models are unloaded when memory runs short (or the container answers 507).
 
+Memory runs short when what the container's processes hold now (the engine's own figure) plus the incoming model
+(its size on disk) would pass the instance type's memory; each model's footprint is what its load added.
+
 What is loaded is the container's own answer to GET /models; LRU order and sizes live in a small state file in the
 endpoint's run folder, written atomically under a lock, so separate `smctl invoke` processes share them.
 The container's HTTP API: smctl.serving.multimodel_api."""
@@ -54,6 +57,7 @@ class MultiModelEndpoint:
     run_dir: Path
     memory_bytes: int
     region: str | None = None
+    container_id: str = ""  # where the engine measures the memory in use; "" falls back to recorded sizes
 
     @classmethod
     def from_endpoint(cls, endpoint: Endpoint) -> MultiModelEndpoint | None:
@@ -63,7 +67,7 @@ class MultiModelEndpoint:
         if not source or endpoint.host is None or endpoint.port is None or endpoint.run_dir is None:
             return None
         return cls(endpoint.name, endpoint.host, endpoint.port, source, endpoint.run_dir,
-                   int(labels.get(LABEL_MEMORY) or 0), labels.get(LABEL_REGION) or None)
+                   int(labels.get(LABEL_MEMORY) or 0), labels.get(LABEL_REGION) or None, endpoint.container_id)
 
     @property
     def models_dir(self) -> Path:
@@ -192,20 +196,39 @@ def write_state(run_dir: Path, models: Mapping[str, Mapping[str, Any]]) -> None:
     os.replace(tmp, run_dir / STATE_FILE)
 
 
-def plan_evictions(models: Mapping[str, Mapping[str, Any]], incoming: int, budget: int, keep: str) -> list[str]:
-    """The loaded models to unload, least recently used first, so that `incoming` more bytes fit in `budget`."""
+def footprint(entry: Mapping[str, Any]) -> int:
+    """A loaded model's memory: what its load added in the container, or at least its size on disk."""
+    return max(int(entry.get("size", 0)), int(entry.get("memory", 0)))
+
+
+def plan_evictions(models: Mapping[str, Mapping[str, Any]], incoming: int, budget: int, keep: str,
+                   in_use: int | None = None) -> list[str]:
+    """The loaded models to unload, least recently used first, so that `incoming` more bytes fit in `budget`.
+
+    `in_use` is the memory the container holds now (measured); None counts the loaded models' footprints instead.
+    """
     if budget <= 0:
         return []
     loaded = sorted(((m.get("last_used", 0), n) for n, m in models.items()
                      if n != keep and m.get("status") == "loaded"))
-    used = sum(int(m.get("size", 0)) for n, m in models.items() if n != keep and m.get("status") == "loaded")
+    used = in_use if in_use is not None else sum(footprint(models[n]) for _, n in loaded)
     victims = []
     for _, victim in loaded:
         if used + incoming <= budget:
             break
         victims.append(victim)
-        used -= int(models[victim].get("size", 0))
+        used -= footprint(models[victim])
     return victims
+
+
+def memory_in_use(mme: MultiModelEndpoint) -> int | None:
+    """Bytes the endpoint's container holds now, as the engine measures it; None when it cannot say."""
+    if not mme.container_id or mme.memory_bytes <= 0:
+        return None
+    from smctl.engine.containers import docker_client, find_container
+
+    container = find_container(docker_client(), mme.container_id)
+    return None if container is None else container.memory_in_use()
 
 
 def _loading_elsewhere(entry: Mapping[str, Any]) -> bool:
@@ -266,8 +289,9 @@ def _ensure_loaded(mme: MultiModelEndpoint, api: ContainerModels, target: str, n
         size = fetch_model(mme, target, name)
         with state_lock(mme.run_dir):
             models = read_state(mme.run_dir)
-            _load(mme, api, target, name, size, models, result, on_event)
-            models[name] = {"target": target, "status": "loaded", "size": size, "last_used": time.time()}
+            memory = _load(mme, api, target, name, size, models, result, on_event)
+            models[name] = {"target": target, "status": "loaded", "size": size, "memory": memory,
+                            "last_used": time.time()}
             write_state(mme.run_dir, models)
         result.loaded = True
         return True
@@ -281,20 +305,27 @@ def _ensure_loaded(mme: MultiModelEndpoint, api: ContainerModels, target: str, n
 
 
 def _load(mme: MultiModelEndpoint, api: ContainerModels, target: str, name: str, size: int,
-          models: dict[str, dict[str, Any]], result: TargetResult, on_event: OnEvent) -> None:
-    """POST /models after making room: first for memory (the instance type's), then once per 507 answer."""
+          models: dict[str, dict[str, Any]], result: TargetResult, on_event: OnEvent) -> int:
+    """POST /models after making room: first for memory (the instance type's), then once per 507 answer.
+
+    Returns the memory the load added in the container (0 when unknown)."""
     loaded = set(api.list_models())
     for n in [n for n, m in models.items() if m.get("status") == "loaded" and n not in loaded]:
         del models[n]  # the container says it is gone (restarted, or unloaded by hand)
     if name in loaded:
-        return  # 409's case: someone loaded it already
-    for victim in plan_evictions(models, size, mme.memory_bytes, keep=name):
-        _unload(mme, api, victim, models, result, on_event, "memory")
+        return 0  # 409's case: someone loaded it already
+    in_use = memory_in_use(mme)
+    why = "memory" if in_use is None else f"{in_use + size:,} bytes would pass the {mme.memory_bytes:,} available"
+    victims = plan_evictions(models, size, mme.memory_bytes, keep=name, in_use=in_use)
+    for victim in victims:
+        _unload(mme, api, victim, models, result, on_event, why)
     while True:
+        before = memory_in_use(mme) if in_use is not None and (victims or result.evicted) else in_use
         status = api.load_model(name, target)
         if status in (200, 409):
             on_event("load", {"message": f"{mme.name}: loaded {target} as {name}", "endpoint": mme.name})
-            return
+            after = memory_in_use(mme) if before is not None else None
+            return max(0, after - before) if after is not None and before is not None else 0
         lru = sorted((m.get("last_used", 0), n) for n, m in models.items() if n != name and m.get("status") == "loaded")
         if not lru:
             raise MultiModelContractError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -15,6 +16,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from smctl.engine.container import Container
+from smctl.serving.multimodel import model_name
 from smctl.serving.runtime_api import start_runtime
 from tests.helpers import TEST_LABELS, WORKER, run_cli, smctl_exe
 from tests.integration import serving_fixtures
@@ -60,9 +63,9 @@ def model_dir(tmp_path) -> Path:
     return root
 
 
-def serve(tmp_path: Path, image: str, name: str, source: str, *env: str) -> dict:
+def serve(tmp_path: Path, image: str, name: str, source: str, *env: str, instance_type: str | None = None) -> dict:
     args = ["local-serve", "--image", image, "--name", name, "--multi-model", source, "--detach", "--port", "0",
-            "--json"]
+            "--json", *(["--instance-type", instance_type] if instance_type else [])]
     for pair in env:
         args += ["--env", pair]
     res = run_cli(*args, cwd=tmp_path)
@@ -122,6 +125,44 @@ def test_least_recently_used_model_is_unloaded_on_507(tmp_path, model_dir, mm_im
     assert container_models(ready) == {third["model_name"], again["model_name"]}
 
 
+@pytest.fixture(scope="module")
+def heavy_models(tmp_path_factory) -> Path:
+    """Three model archives, each 1 GiB of weights (a few MB compressed) that the test image holds in memory."""
+    root = tmp_path_factory.mktemp("heavy")
+    with tarfile.open(root / "h1.tar.gz", "w:gz", compresslevel=1) as tar, open("/dev/zero", "rb") as zeros:
+        info = tarfile.TarInfo("weights.bin")
+        info.size = 2**30
+        tar.addfile(info, zeros)
+    for copy in ("h2", "h3"):  # the TargetModel path names the model, not the bytes
+        shutil.copyfile(root / "h1.tar.gz", root / f"{copy}.tar.gz")
+    return root
+
+
+def test_least_recently_used_model_is_unloaded_when_the_instance_memory_runs_short(
+        tmp_path, heavy_models, mm_images, endpoint_name, docker_client):
+    # ml.c5.large: 4 GiB, the container's limit. The server holds 1.5 GiB itself and 1 GiB per loaded model: two
+    # models fit, a third would pass the limit (the kernel would kill the container); sizes on disk alone (3 GiB)
+    # would not show it: smctl must go by the memory the container really holds.
+    name = endpoint_name("mmmem")
+    ready = serve(tmp_path, mm_images["ok"], name, str(heavy_models), "MM_RESERVE_MB=1536",
+                  instance_type="ml.c5.large")
+    container = Container(docker_client.containers.get(ready["container_id"]))
+    h1 = invoke(tmp_path, name, "h1.tar.gz")["model_name"]
+    assert container.memory_in_use() >= (1536 + 1024) * 2**20  # the weights really are in the container's memory
+    assert invoke(tmp_path, name, "h2.tar.gz")["evicted"] == []
+    invoke(tmp_path, name, "h1.tar.gz")  # h2 is now the least recently used
+    h2 = model_name("h2.tar.gz")
+    third = invoke(tmp_path, name, "h3.tar.gz")
+    assert (third["loaded_now"], third["evicted"]) == (True, ["h2.tar.gz"])
+    assert container_models(ready) == {h1, third["model_name"]}
+    assert f"unloaded {h2}" in container.logs().decode()  # the container's own DELETE /models/NAME
+    again = invoke(tmp_path, name, "h2.tar.gz")  # back again, pushing out h1 (used before h3)
+    assert (again["loaded_now"], again["evicted"]) == (True, ["h1.tar.gz"])
+    assert container_models(ready) == {third["model_name"], h2}
+    assert container.state() == "running" and not container.oom_killed
+    assert container.memory_in_use() < 4 * 2**30
+
+
 def test_loaded_state_is_shared_by_separate_concurrent_invoke_processes(tmp_path, model_dir, mm_images,
                                                                         endpoint_name):
     name = endpoint_name("mmproc")
@@ -145,7 +186,7 @@ def test_loaded_state_is_shared_by_separate_concurrent_invoke_processes(tmp_path
 
 
 def test_a_model_still_loading_answers_model_not_ready(tmp_path, model_dir, mm_images, endpoint_name, docker_client):
-    from smctl.serving.multimodel import model_name, write_state
+    from smctl.serving.multimodel import write_state
 
     name = endpoint_name("mmbusy")
     serve(tmp_path, mm_images["ok"], name, str(model_dir))

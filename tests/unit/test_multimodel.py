@@ -62,6 +62,14 @@ def test_least_recently_used_models_are_chosen_until_the_new_one_fits():
     assert plan_evictions(models, 10**9, 0, keep="d") == []  # no known memory: only 507 answers unload
 
 
+def test_measured_memory_in_use_decides_and_each_victim_frees_its_footprint():
+    models = {"a": {"status": "loaded", "size": 10, "memory": 40, "last_used": 2},
+              "b": {"status": "loaded", "size": 40, "memory": 5, "last_used": 1}}
+    assert plan_evictions(models, 10, 200, keep="c") == []  # footprints alone: 80 + 10 fit
+    assert plan_evictions(models, 10, 200, keep="c", in_use=195) == ["b"]  # the container holds more than that
+    assert plan_evictions(models, 10, 200, keep="c", in_use=250) == ["b", "a"]
+
+
 def test_state_file_round_trips_and_a_torn_one_reads_as_empty(tmp_path):
     write_state(tmp_path, {"m1-x": {"target": "m1.tar.gz", "status": "loaded", "size": 3, "last_used": 1.0}})
     assert read_state(tmp_path)["m1-x"]["target"] == "m1.tar.gz"
