@@ -228,9 +228,11 @@ def logs(
         "logs.")] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
 ) -> None:
-    """Print an endpoint's container logs (stdout and stderr); with --cloud, a SageMaker job's or endpoint's."""
-    from smctl.engine.containers import docker_client, get_container
+    """Print an endpoint's container logs (stdout and stderr; every container's, each line prefixed with its hostname,
+    on a multi-container endpoint); with --cloud, a SageMaker job's or endpoint's."""
+    from smctl.engine.containers import docker_client
     from smctl.errors import UsageError
+    from smctl.serving.endpoint_logs import follow_logs, log_sources, read_logs
     from smctl.serving.registry import get_endpoint
 
     out: Output = ctx.obj.out
@@ -240,15 +242,14 @@ def logs(
         _cloud_logs(ctx, out, name, follow=follow, region=region)
         return
     client = docker_client()
-    endpoint = get_endpoint(client, name, running=False)
-    container = get_container(client, endpoint.container_id)
+    sources = log_sources(client, get_endpoint(client, name, running=False))
     if follow and not out.json_mode:
-        for chunk in container.follow_logs(tail):
-            out.data_bytes(chunk)
+        follow_logs(sources, out.data_bytes, tail)
         return
-    text = container.logs(tail)
+    text = read_logs(sources, tail)
     out.data_bytes(text)
-    out.result({"name": name, "logs": text.decode("utf-8", errors="replace")})
+    out.result({"name": name, "logs": text.decode("utf-8", errors="replace"),
+                "containers": [hostname for hostname, _ in sources if hostname]})
 
 
 def _cloud_logs(ctx: typer.Context, out: Output, name: str, *, follow: bool, region: str | None) -> None:

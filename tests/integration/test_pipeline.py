@@ -12,7 +12,7 @@ import pytest
 from smctl.serving.runtime_api import start_runtime
 from tests.helpers import TEST_LABELS, WORKER, run_cli
 from tests.integration import serving_fixtures
-from tests.integration.serving_fixtures import IMAGES
+from tests.integration.serving_fixtures import IMAGES, Foreground
 
 pytestmark = pytest.mark.docker
 serve_images = serving_fixtures.serve_images
@@ -168,6 +168,29 @@ def test_ping_fails_once_one_container_exits(steps, names, docker_client, tmp_pa
     assert [e["status"] for e in listed if e["name"] == name] == ["NotReady"]
     assert run_cli("local-stop", name).exit_code == 0
     assert containers_of(docker_client, name) == []
+
+
+def test_logs_show_and_follow_every_container_prefixed_with_its_hostname(steps, names, docker_client, tmp_path):
+    name = names("logs")
+    assert serve("--name", name, "--direct", "--container", f"{steps['a']},hostname=pre",
+                 "--container", f"{steps['b']},hostname=model", cwd=tmp_path).exit_code == 0
+    shown = run_cli("logs", name)
+    assert shown.exit_code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines == ["pre | step a starting", "pre | step a listening on 0.0.0.0:8080",
+                     "model | step b starting", "model | step b listening on 0.0.0.0:8081"]
+    assert run_cli("--json", "logs", name, "--tail", "1").json["result"]["containers"] == ["pre", "model"]
+    assert run_cli("logs", name, "--tail", "1").stdout.splitlines() == [lines[1], lines[3]]
+    followed = Foreground(["logs", name, "-f"], tmp_path)
+    try:
+        followed.wait_for("pre | step a listening")
+        followed.wait_for("model | step b listening")
+        run_cli("invoke", name, "--local", "--data", "__exit__", "--target-container", "model")
+        followed.wait_for("model | step b exiting on request")  # a line written after following began
+        assert run_cli("local-stop", name).exit_code == 0
+        assert followed.finish() == 0  # ends once every container has stopped
+    finally:
+        followed.proc.kill()
 
 
 def test_check_bind_to_port_passes_a_pipeline_step_and_names_what_other_images_break(steps, serve_images,
