@@ -40,6 +40,7 @@ class RecordedSageMaker:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.calls: list[tuple[str, dict]] = []
         self._answers: dict[str, list[tuple[int, dict]]] = {}
+        self._streams: dict[str, tuple[int, dict[str, str], list[bytes]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -54,6 +55,14 @@ class RecordedSageMaker:
             raise ValueError("answer() needs at least one (status, body)")
         with self._lock:
             self._answers[operation] = list(answers)
+
+    def answer_stream(self, endpoint: str, *messages: bytes, status: int = 200,
+                      headers: dict[str, str] | None = None) -> None:
+        """sagemaker-runtime InvokeEndpointWithResponseStream (restJson: POST /endpoints/NAME/invocations-response-
+        stream) on `endpoint`: an event-stream body made of `messages` (smctl.serving.eventstream's encodings),
+        written one by one; point AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME here. The request lands in `calls`."""
+        with self._lock:
+            self._streams[endpoint] = (status, dict(headers or {}), list(messages))
 
     def start(self) -> RecordedSageMaker:
         self._thread.start()
@@ -87,6 +96,8 @@ def _handler(server: RecordedSageMaker) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.endswith("/invocations-response-stream"):
+                return self._stream(urllib.parse.unquote(self.path.split("/")[2]), body)
             target = self.headers.get("X-Amz-Target", "")
             operation = target.removeprefix("SageMaker.")
             try:
@@ -112,6 +123,27 @@ def _handler(server: RecordedSageMaker) -> type[BaseHTTPRequestHandler]:
             self.send_header("x-amzn-RequestId", f"recorded-{len(server.calls)}")
             self.end_headers()
             self.wfile.write(data)
+
+        def _stream(self, endpoint: str, body: bytes) -> None:
+            with server._lock:
+                server.calls.append(("InvokeEndpointWithResponseStream", {
+                    "EndpointName": endpoint, "Body": body.decode(errors="replace"),
+                    "ContentType": self.headers.get("Content-Type"),
+                    "Accept": self.headers.get("X-Amzn-SageMaker-Accept")}))
+                status, headers, messages = server._streams.get(endpoint) or (
+                    400, {"x-amzn-ErrorType": "ValidationError"},
+                    [json.dumps({"message": f"Endpoint {endpoint} of account 123456789012 not found."}).encode()])
+            self.send_response(status)
+            self.send_header("Content-Type", headers.pop("Content-Type", "application/vnd.amazon.eventstream"
+                                                         if status == 200 else "application/json"))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for message in messages:  # one write each: the client reads them as they come
+                self.wfile.write(message)
+                self.wfile.flush()
+            self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
             pass  # the CLI under test owns stderr

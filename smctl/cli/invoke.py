@@ -70,8 +70,9 @@ def invoke(
         from smctl.cli.invoke_stream import invoke_stream
 
         return invoke_stream(out, target, data, content_type, accept, custom_attributes, max_payload, timeout,
-                             cloud=cloud, local=local, region=region, config=ctx.obj.config, resolve=_resolve,
-                             only_in_cloud=_OnlyInCloud)
+                             where=_where(ctx, target, cloud=cloud, local=local, region=region), local=local,
+                             region=region, config=ctx.obj.config, resolve=_resolve, only_in_cloud=_OnlyInCloud,
+                             aws=lambda: _aws(ctx, region))
     if async_ or input_uri is not None or inference_id is not None:
         return _invoke_async(ctx, target, async_=async_, cloud=cloud, input_uri=input_uri, data=data,
                              content_type=content_type, accept=accept, custom_attributes=custom_attributes,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from smctl.errors import ExitCode
+from smctl.serving.eventstream import STREAM_BROKEN, internal_failure, payload_parts, stream_error
 from smctl.serving.invoke import MAX_PAYLOAD
 from tests.integration.serving_fixtures import Foreground, free_port
 
@@ -112,11 +114,50 @@ def test_a_body_over_the_payload_limit_is_refused_before_sending(smctl, stream_u
     assert "request body is 6,291,457 bytes, over the 6,291,456-byte limit" in res.stderr
 
 
-def test_stream_with_cloud_is_refused_with_a_hint(smctl):
-    res = smctl("invoke", "my-endpoint", "--cloud", "--stream", "--data", "x")
-    assert res.exit_code == 2
-    assert "Error: --stream reads local endpoints only" in res.stderr
-    assert "invoke_endpoint_with_response_stream with boto3" in res.stderr
+@pytest.fixture
+def cloud_stream(recorded_sagemaker, monkeypatch):
+    """The recorded-answer stand-in also plays sagemaker-runtime's InvokeEndpointWithResponseStream."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", recorded_sagemaker.url)
+    return recorded_sagemaker
+
+
+def test_cloud_stream_prints_each_part_and_times_it(smctl, cloud_stream):
+    cloud_stream.answer_stream("llm", *payload_parts(b"Hello"), *payload_parts(b", world"),
+                               headers={"X-Amzn-SageMaker-Content-Type": "text/plain"})
+    res = smctl("invoke", "llm", "--cloud", "--stream", "--data", '{"inputs": "hi"}', "--accept", "text/plain")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == "Hello, world"
+    assert "SageMaker endpoint llm streamed: first byte in " in res.stderr
+    assert "12 bytes in 2 parts, text/plain" in res.stderr
+    call = [c for op, c in cloud_stream.calls if op == "InvokeEndpointWithResponseStream"]
+    assert call == [{"EndpointName": "llm", "Body": '{"inputs": "hi"}', "ContentType": "application/json",
+                     "Accept": "text/plain"}]
+    doc = smctl("--json", "invoke", "llm", "--cloud", "--stream", "--data", "x").json["result"]
+    assert (doc["body"], doc["parts"], doc["cloud"], doc["stream"]) == ("Hello, world", 2, True, True)
+
+
+def test_cloud_stream_error_midway_exits_with_sagemakers_code(smctl, cloud_stream):
+    cloud_stream.answer_stream("llm", *payload_parts(b"partial "), stream_error(STREAM_BROKEN, "worker died"))
+    res = smctl("invoke", "llm", "--cloud", "--stream", "--data", "x")
+    assert res.exit_code == ExitCode.CONTAINER_FAILED
+    assert res.stdout.startswith("partial ")
+    assert "stopped its streamed answer midway: worker died (SageMaker: ModelStreamError StreamBroken)" in res.stderr
+    assert "aws logs tail /aws/sagemaker/Endpoints/llm" in res.stderr
+
+
+def test_cloud_stream_internal_failure_is_named(smctl, cloud_stream):
+    cloud_stream.answer_stream("llm", internal_failure("the stream broke inside SageMaker"))
+    res = smctl("invoke", "llm", "--cloud", "--stream", "--data", "x")
+    assert res.exit_code == ExitCode.CONTAINER_FAILED
+    assert "SageMaker failed while streaming endpoint llm's answer: the stream broke inside SageMaker " \
+           "(InternalStreamFailure)" in res.stderr
+    assert "send the request again" in res.stderr
+
+
+def test_cloud_stream_to_a_missing_endpoint_says_so(smctl, cloud_stream):
+    res = smctl("invoke", "nope", "--cloud", "--stream", "--data", "x")
+    assert res.exit_code == ExitCode.ERROR, res.stderr
+    assert "there is no SageMaker endpoint nope in this region" in res.stderr
 
 
 def test_unreachable_url_names_it(smctl):
