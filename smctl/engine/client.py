@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from smctl.compat import StrEnum
 from smctl.errors import DockerError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -268,3 +269,39 @@ def data_root(client: Any) -> str:
 def disk_usage(client: Any) -> dict[str, Any]:
     """The engine's own accounting of its disk use (`docker system df`)."""
     return client.df()
+
+
+class EngineKind(StrEnum):
+    """Which engine answers the Docker API: told once, from the components of its /version reply."""
+
+    DOCKER = "docker"
+    PODMAN = "podman"
+
+    @property
+    def product(self) -> str:
+        return "Podman" if self is EngineKind.PODMAN else "Docker"
+
+    @property
+    def the_engine(self) -> str:
+        """How messages name it: "the Docker engine", "Podman"."""
+        return "Podman" if self is EngineKind.PODMAN else "the Docker engine"
+
+
+def kind_from_version(version: Mapping[str, Any]) -> EngineKind:
+    """Podman's compatible API lists a "Podman Engine" component (and a Libpod API version); Docker lists "Engine"."""
+    names = [str(c.get("Name", "")) for c in version.get("Components") or [] if isinstance(c, Mapping)]
+    if any(n.lower().startswith("podman") for n in names):
+        return EngineKind.PODMAN
+    return EngineKind.DOCKER
+
+
+def engine_kind(client: Any) -> EngineKind:
+    """The engine behind `client`, asked once per client (its /version reply) and remembered on it."""
+    kind = getattr(client, "_smctl_engine_kind", None)
+    if kind is None:
+        try:
+            kind = kind_from_version(client.version())
+        except Exception:  # noqa: BLE001 - an engine that cannot say is treated as Docker's, the API's owner
+            kind = EngineKind.DOCKER
+        client._smctl_engine_kind = kind
+    return EngineKind(kind)

@@ -9,6 +9,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from smctl.compat import StrEnum
@@ -62,6 +63,8 @@ class Container:
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
+        # (volume, target, lower folder) of each overlay channel smctl made a volume for (engine/volumes.py)
+        self.overlays: tuple[tuple[str, str, Path], ...] = ()
 
     def __repr__(self) -> str:
         return f"Container({self.name!r})"
@@ -168,19 +171,26 @@ class Container:
         self._raw.kill(signal=signal)
 
     def remove(self, *, stop_grace: float = 10) -> None:
-        """Stop (SIGTERM + grace) and remove; removing twice, or a container already gone, is harmless."""
+        """Stop (SIGTERM + grace) and remove, with the volumes smctl made for it; removing twice, or a container
+        already gone, is harmless."""
         import docker.errors
 
+        from smctl.engine.volumes import container_volumes, remove_volumes
+
+        volumes = [v for v, _, _ in self.overlays]
         try:
             self._raw.reload()
+            volumes = sorted({*volumes, *container_volumes(self._raw.client, self._raw.attrs)})
             if _state(self._state_doc.get("Status")).active:
                 self._raw.stop(timeout=max(0, int(stop_grace)))
         except docker.errors.NotFound:
+            remove_volumes(self._raw.client, volumes)
             return
         except docker.errors.APIError:
             pass
         with contextlib.suppress(docker.errors.NotFound):
             self._raw.remove(force=True, v=True)
+        remove_volumes(self._raw.client, volumes)
 
     def proc_net_tcp(self) -> str | None:
         """/proc/net/tcp and tcp6 as the container sees them (`cat` inside it); None when unreadable."""

@@ -49,21 +49,14 @@ class Mount:
         return {"source": str(self.source), "target": self.target, "read_only": self.read_only,
                 **({"overlay": str(self.overlay)} if self.overlay else {})}
 
-    def engine_mount(self) -> Any:
-        from docker.types import DriverConfig
+    def engine_mount(self, volume: str | None = None) -> Any:
+        """A bind mount, or for an overlay the named `volume` made for it (engine/volumes.py)."""
         from docker.types import Mount as DockerMount
 
         if self.overlay is None:
             return DockerMount(self.target, str(self.source), type="bind", read_only=self.read_only)
-        layers = (f"lowerdir={_overlay_path(self.source)},upperdir={_overlay_path(self.overlay / 'upper')},"
-                  f"workdir={_overlay_path(self.overlay / 'work')}")
-        return DockerMount(self.target, None, type="volume", labels={**extra_labels(), LABEL_MANAGED: "1"},
-                           driver_config=DriverConfig("local", {"type": "overlay", "device": "overlay", "o": layers}))
-
-
-def _overlay_path(path: Path) -> str:
-    """A path inside overlayfs's option string: ',' separates options and ':' lower layers, so both are escaped."""
-    return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+        assert volume is not None, "an overlay mounts the volume created for it"
+        return DockerMount(self.target, volume, type="volume")
 
 
 @dataclass(frozen=True)
@@ -179,6 +172,10 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
     try:
         with deferred_interrupts():
             container = create_container(client, spec)
+        if container.overlays:
+            from smctl.engine.volumes import check_overlays
+
+            check_overlays(client, spec.image, spec.name, container.overlays)
         start_container(container, spec)
         yield container
     finally:
@@ -189,6 +186,22 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
 
 def create_container(client: Any, spec: ContainerSpec) -> Container:
     """Raises: ImageNotFoundError (Hint: smctl build), ContainerNameInUseError, DockerError."""
+    from smctl.engine.volumes import create_overlay_volumes, remove_volumes
+
+    overlays = [m for m in spec.mounts if m.overlay is not None]
+    volumes = iter(create_overlay_volumes(client, spec.name, [(m.source, m.overlay) for m in overlays if m.overlay],
+                                          spec.labels))
+    made = {m.target: next(volumes) for m in overlays}
+    try:
+        container = _create(client, spec, [m.engine_mount(made.get(m.target)) for m in spec.mounts])
+    except BaseException:
+        remove_volumes(client, list(made.values()))
+        raise
+    container.overlays = tuple((made[m.target], m.target, m.source) for m in overlays)
+    return container
+
+
+def _create(client: Any, spec: ContainerSpec, mounts: list[Any]) -> Container:
     import docker.errors
 
     kwargs: dict[str, Any] = {
@@ -196,7 +209,7 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         "command": spec.command,
         "entrypoint": spec.entrypoint,
         "environment": spec.environment,
-        "mounts": [m.engine_mount() for m in spec.mounts],
+        "mounts": mounts,
         "hostname": spec.hostname,
         "labels": {**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,

@@ -1,0 +1,80 @@
+"""The Podman leg: smctl's main flows with DOCKER_HOST at rootful Podman's API service (.ci/setup-host.sh)."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration import podman_fixtures
+
+pytestmark = [pytest.mark.docker, pytest.mark.podman]
+podman_host = podman_fixtures.podman_host
+podman_client = podman_fixtures.podman_client
+on_podman = podman_fixtures.on_podman
+podman_probe = podman_fixtures.podman_probe
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "data" / "train" / "nested").mkdir(parents=True)
+    (tmp_path / "data" / "train" / "a.csv").write_text("1,2\n3,4\n")
+    (tmp_path / "data" / "train" / "nested" / "b.csv").write_text("5,6\n")
+    return tmp_path
+
+
+def _record(model: str, host: str = "algo-1") -> dict:
+    with tarfile.open(model) as tar:
+        member = tar.extractfile(f"probe-{host}.json")
+        assert member is not None
+        return json.load(member)
+
+
+def test_file_channel_on_podman_shows_the_users_files_through_an_overlay(smctl, on_podman, podman_probe, project):
+    res = smctl("--json", "local-train", "--image", podman_probe, "--job-name", "pm-file",
+                "--channel", f"training={project / 'data' / 'train'}", "--hp", "action=record", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    rec = _record(res.json["result"]["model_artifact"])
+    assert "file /opt/ml/input/data/training/a.csv" in rec["tree"]
+    assert "file /opt/ml/input/data/training/nested/b.csv" in rec["tree"]
+    assert any(m[0] == "/opt/ml/input/data/training" and m[1] == "overlay" for m in rec["mounts"])
+    assert not res.json["warnings"]
+    # the volume made for the overlay went with its container
+    assert not on_podman.volumes.list(filters={"label": "smctl.job=pm-file"})
+    assert not on_podman.containers.list(all=True, filters={"label": "smctl.job=pm-file"})
+
+
+def test_an_overlay_that_hides_the_users_files_is_caught_before_the_job(on_podman, podman_probe, project):
+    from smctl.engine.volumes import check_overlays
+    from smctl.errors import OverlayUnavailableError
+    from tests.helpers import TEST_LABELS
+
+    # what Podman 4.3 made of smctl's inline overlay: a volume with no options, i.e. an empty folder
+    empty = on_podman.volumes.create(f"smctl-test-empty-{uuid.uuid4().hex[:8]}", labels=TEST_LABELS)
+    with pytest.raises(OverlayUnavailableError) as err:
+        check_overlays(on_podman, podman_probe, "pm-check", [(empty.name, "/opt/ml/input/data/training",
+                                                              project / "data" / "train")])
+    assert "Podman mounted the overlay channel(s) of pm-check without the user's files" in err.value.message
+    assert err.value.hint == "use read-only channels: --read-only-channels"
+    assert not on_podman.containers.list(all=True, filters={"label": "smctl.kind=check"})
+
+
+def test_a_channel_that_cannot_be_checked_falls_back_to_read_only_with_a_warning(smctl, on_podman, project):
+    image = f"smctl-test-no-ls-{uuid.uuid4().hex[:8]}:latest"
+    (project / "img").mkdir()
+    (project / "img" / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nRUN rm /usr/bin/ls && printf '#!/bin/sh\\nfind /opt/ml/input/data\\n' "
+        "> /usr/local/bin/train && chmod +x /usr/local/bin/train\n")
+    on_podman.images.build(path=str(project / "img"), tag=image, rm=True, labels={"smctl.test": "1"})
+    try:
+        res = smctl("local-train", "--image", image, "--job-name", "pm-nols",
+                    "--channel", f"training={project / 'data' / 'train'}", cwd=project)
+        assert res.exit_code == 0, res.stderr
+        assert "could not be checked: image" in res.stderr and "has no `ls`" in res.stderr
+        assert "File-mode channels are read-only bind mounts instead" in res.stderr
+        assert "/opt/ml/input/data/training/nested/b.csv" in res.stderr  # the job saw the files all the same
+    finally:
+        on_podman.images.remove(image, force=True)
