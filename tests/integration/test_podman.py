@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 import uuid
@@ -78,3 +79,30 @@ def test_a_channel_that_cannot_be_checked_falls_back_to_read_only_with_a_warning
         assert "/opt/ml/input/data/training/nested/b.csv" in res.stderr  # the job saw the files all the same
     finally:
         on_podman.images.remove(image, force=True)
+
+
+def test_podman_build_counts_cache_hits_and_names_a_failed_step(smctl, on_podman, tmp_path):
+    tag = f"smctl-test-pm-build-{uuid.uuid4().hex[:8]}:latest"
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11-slim\nRUN echo {uuid.uuid4().hex} > /id\n"
+                                         "RUN echo second > /second\n")
+    try:
+        first = smctl("--json", "build", "-t", tag, "--label", "smctl.test=1", cwd=tmp_path)
+        second = smctl("--json", "build", "-t", tag, "--label", "smctl.test=1", cwd=tmp_path)
+        assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
+        assert first.json["result"]["cache_hits"] == 0
+        doc = second.json["result"]
+        assert doc["steps"] > 3 and doc["cache_hits"] == doc["steps"] - 1  # every step but FROM from the cache
+        assert doc["image_id"] == on_podman.images.get(tag).id
+        assert "build args were not consumed" not in second.stderr  # Podman's noise about --platform's args
+
+        (tmp_path / "Dockerfile").write_text(
+            "FROM python:3.11-slim\nRUN for i in $(seq 1 30); do echo out$i; done; exit 7\n")
+        res = smctl("build", "-t", tag, cwd=tmp_path)
+        assert res.exit_code == 1
+        assert "Error: the build failed at step 2/" in res.stderr and "(RUN for i in" in res.stderr
+        assert "the command returned a non-zero code: 7" in res.stderr
+        assert "  | out30" in res.stderr and "  | out10\n" not in res.stderr
+        assert "Hint: fix that step of your Dockerfile" in res.stderr
+    finally:
+        with contextlib.suppress(Exception):
+            on_podman.images.remove(tag, force=True)
