@@ -106,3 +106,73 @@ def test_podman_build_counts_cache_hits_and_names_a_failed_step(smctl, on_podman
     finally:
         with contextlib.suppress(Exception):
             on_podman.images.remove(tag, force=True)
+
+
+def _checks(res) -> dict[str, dict]:
+    doc = res.json["result"] if res.json["ok"] else res.json["error"]["details"]
+    return {c["id"]: c for c in doc["checks"]}
+
+
+def test_doctor_names_podman_and_gives_no_docker_builder_advice(smctl, on_podman, tmp_path):
+    res = smctl("--json", "doctor", cwd=tmp_path)
+    checks = _checks(res)
+    assert checks["docker.engine"]["title"] == "Podman engine"
+    assert checks["docker.engine"]["summary"].startswith("Podman 4.")
+    assert checks["docker.builder"]["status"] == "ok"
+    assert checks["docker.builder"]["summary"].startswith("Podman 4.")
+    assert "Docker 4." not in res.stdout and "older than 18.09" not in res.stdout
+
+
+def test_with_no_engine_answering_doctor_points_at_podmans_socket(smctl, podman_host, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'nothing.sock'}")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    res = smctl("--json", "doctor", cwd=tmp_path)
+    remedy = _checks(res)["docker.engine"]["remedy"]
+    assert "systemctl --user start podman.socket" in remedy and "podman system service" in remedy
+    assert "/run/podman/podman.sock" in remedy and "$XDG_RUNTIME_DIR/podman/podman.sock" in remedy
+
+    # Podman's rootless socket answers (here: the rootful service, linked where a rootless one listens)
+    (tmp_path / "run" / "podman").mkdir(parents=True)
+    (tmp_path / "run" / "podman" / "podman.sock").symlink_to(podman_host.removeprefix("unix://"))
+    res = smctl("--json", "doctor", cwd=tmp_path)
+    found = tmp_path / "run" / "podman" / "podman.sock"
+    assert _checks(res)["docker.engine"]["remedy"] == (
+        f"Podman's API service answers at {found}: export DOCKER_HOST=unix://{found}")
+
+
+@pytest.fixture
+def podman_image(on_podman) -> object:
+    import io
+
+    uid = uuid.uuid4().hex[:10]
+    tag = f"smctl-test-pm-push-{uid}:v1"
+    on_podman.images.build(fileobj=io.BytesIO(f"FROM python:3.11-slim\nRUN echo {uid} > /id\n".encode()), tag=tag,
+                           rm=True, labels={"smctl.test": "1"})
+    yield {"image": tag, "repository": f"smctl-test/pm-push-{uid}"}
+    for ref in on_podman.images.get(tag).tags:
+        with contextlib.suppress(Exception):
+            on_podman.images.remove(ref, force=True)
+
+
+def test_push_through_podman_reaches_the_registry_and_does_not_claim_zero_layers(smctl, aws_env, registry,
+                                                                                podman_image):
+    import urllib.request
+
+    res = smctl("push", "--image", podman_image["image"], "--repository", podman_image["repository"],
+                "--registry", registry)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith(f"{registry}/{podman_image['repository']}@sha256:")
+    assert "0 layer(s) uploaded" not in res.stderr and "the engine does not report its layers" in res.stderr
+    with urllib.request.urlopen(f"http://{registry}/v2/{podman_image['repository']}/tags/list", timeout=10) as r:
+        assert json.loads(r.read())["tags"] == ["v1"]
+
+
+def test_a_plain_http_registry_gets_podmans_fix(smctl, aws_env, registry, podman_image):
+    plain = registry.replace("127.0.0.1", "localhost")  # the same registry, under a name registries.conf does not mark
+    res = smctl("push", "--image", podman_image["image"], "--repository", podman_image["repository"],
+                "--registry", plain)
+    assert res.exit_code != 0
+    assert f"Error: the registry {plain} speaks plain http, and Podman expects https" in res.stderr
+    hint = res.stderr[res.stderr.index("Hint:"):].replace("\n", " ")
+    assert f'location = "{plain}"' in hint and "insecure = true" in hint and "registries.conf" in hint
+    assert "restart Podman's API service" in hint
