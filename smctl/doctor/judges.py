@@ -19,6 +19,7 @@ DISK_FAIL_BYTES, DISK_FAIL_RATIO = 2 * GiB, 0.03
 EXPIRY_WARN_MINUTES = 15
 ENGINE_MIN = (18, 9)
 AMD64 = ("x86_64", "amd64")
+PORT_PROXIES = ("docker-proxy", "conmon", "rootlessport", "rootlessport-child")
 ENGINE_DOWN = "cannot tell: the Docker engine is unreachable (see the docker.engine check)"
 
 
@@ -100,7 +101,8 @@ def judge_port(p: PortFacts) -> CheckResult:
         else:
             details.append(f"container {c.name} ({c.id}, image {c.image}) publishes {c.binding}")
             fixes.append(f"docker stop {c.name}")
-    processes = [h for h in p.processes if not (p.containers and h.name == "docker-proxy")]
+    # the engine's own port holders (Docker's docker-proxy, Podman's conmon and rootlessport) are the containers above
+    processes = [h for h in p.processes if not (p.containers and h.name in PORT_PROXIES)]
     for h in processes:
         if h.pid is None:
             details.append(f"a process of another user listens on {h.address}")

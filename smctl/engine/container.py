@@ -254,6 +254,14 @@ class ContainerSummary:
         return None
 
 
+def familiar_name(reference: str) -> str:
+    """An image reference as the docker CLI shows it: Podman's listings spell out docker.io/library/NAME:TAG."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if reference.startswith(prefix):
+            return reference[len(prefix):]
+    return reference
+
+
 def summary(attrs: dict[str, Any]) -> ContainerSummary:
     """A ContainerSummary from an entry of the engine's container list."""
     exited = re.match(r"Exited \((-?\d+)\)", attrs.get("Status") or "")
@@ -263,7 +271,7 @@ def summary(attrs: dict[str, Any]) -> ContainerSummary:
     return ContainerSummary(
         id=attrs.get("Id", ""),
         name=((attrs.get("Names") or [attrs.get("Id", "?")[:12]])[0]).lstrip("/"),
-        image=attrs.get("Image") or "",
+        image=familiar_name(attrs.get("Image") or ""),
         labels=dict(attrs.get("Labels") or {}),
         state=_state(attrs.get("State")),
         exit_code=int(exited.group(1)) if exited else None,
