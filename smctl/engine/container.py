@@ -78,6 +78,11 @@ class Container:
         return str(self._raw.name)
 
     @property
+    def client(self) -> Any:
+        """The docker-py client this container came from."""
+        return self._raw.client
+
+    @property
     def labels(self) -> dict[str, str]:
         return dict(self._raw.labels or {})
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smctl.engine.client import EngineKind
 from smctl.engine.container import Container, ContainerSummary, summary
 from smctl.engine.gpus import GpuRequest
 from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, LABEL_PROCESS, extra_labels, process_id
@@ -253,17 +254,39 @@ def start_container(container: Container, spec: ContainerSpec) -> None:
     PortAllocatedError, DockerError."""
     import docker.errors
 
+    from smctl.engine.client import engine_kind
+
     try:
         container.start()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        err = start_failure(spec, text)
+        err = start_failure(spec, text, engine_kind(container.client))
         err.engine_message = text
         raise err from exc
 
 
-def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
+RLIMIT_FIX = {
+    EngineKind.PODMAN: 'set `default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]` under [containers] in '
+                       "/etc/containers/containers.conf (rootless: ~/.config/containers/containers.conf), then "
+                       "restart Podman's API service",
+    EngineKind.DOCKER: 'set "default-ulimits" (nofile and nproc, at or below the host\'s limits) in '
+                       "/etc/docker/daemon.json, then restart Docker",
+}
+
+
+def host_refusal(text: str, name: str, kind: EngineKind) -> SmctlError | None:
+    """The error for a container that no image could start on this host (runc refused its rlimits), or None."""
+    if "error setting rlimit" in text:
+        return DockerError(f"{kind.the_engine} cannot start container {name}: the host refuses the resource limits "
+                           f"runc sets (no CAP_SYS_RESOURCE here): {text}", RLIMIT_FIX[kind])
+    return None
+
+
+def start_failure(spec: ContainerSpec, text: str, kind: EngineKind = EngineKind.DOCKER) -> SmctlError:
     """The typed error for the engine's refusal to start `spec`, told apart by the engine's text (here only)."""
+    refused = host_refusal(text, spec.name, kind)
+    if refused is not None:
+        return refused
     if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
         return OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
                                        "use read-only channels: --read-only-channels")

@@ -101,6 +101,7 @@ def check_overlays(client: Any, image: str, container: str, volumes: Sequence[tu
     from docker.types import Mount as DockerMount
 
     from smctl.engine.client import engine_kind
+    from smctl.engine.containers import deferred_interrupts, host_refusal
 
     expected = []
     for _volume, target, lower in volumes:
@@ -112,16 +113,20 @@ def check_overlays(client: Any, image: str, container: str, volumes: Sequence[tu
     engine = engine_kind(client).the_engine
     raw = None
     try:
-        raw = client.containers.create(
-            image, entrypoint=["ls", "-d", "--"], command=expected, network_mode="none",
-            name=f"{container}-check-{uuid.uuid4().hex[:6]}",
-            mounts=[DockerMount(target, volume, type="volume") for volume, target, _ in volumes],
-            labels={**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), LABEL_KIND: "check"})
+        with deferred_interrupts():  # created and owned at once: a Ctrl-C cannot leave it behind
+            raw = client.containers.create(
+                image, entrypoint=["ls", "-d", "--"], command=expected, network_mode="none",
+                name=f"{container}-check-{uuid.uuid4().hex[:6]}",
+                mounts=[DockerMount(target, volume, type="volume") for volume, target, _ in volumes],
+                labels={**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), LABEL_KIND: "check"})
         raw.start()
         code = int(raw.wait(timeout=CHECK_TIMEOUT)["StatusCode"])
         output = bytes(raw.logs(stdout=True, stderr=True)).decode("utf-8", errors="replace").strip()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
+        refused = host_refusal(text, container, engine_kind(client))
+        if refused is not None:  # no container could start here: not the overlay's fault
+            raise refused from None
         if "executable file not found" in text or "no such file or directory" in text:
             raise OverlayUnavailableError(f"the overlay channels of {container} could not be checked: image "
                                           f"{image} has no `ls` ({text})", READ_ONLY_HINT) from None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tarfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,44 @@ def test_a_plain_http_registry_gets_podmans_fix(smctl, aws_env, registry, podman
     hint = res.stderr[res.stderr.index("Hint:"):].replace("\n", " ")
     assert f'location = "{plain}"' in hint and "insecure = true" in hint and "registries.conf" in hint
     assert "restart Podman's API service" in hint
+
+
+@pytest.fixture
+def podman_without_ulimits(podman_host, tmp_path, monkeypatch) -> Iterator[str]:
+    """A second rootful Podman service (same storage) whose containers.conf lacks the default_ulimits these hosts
+    need: every container it starts fails as on a host that drops CAP_SYS_RESOURCE."""
+    import subprocess
+    import time
+
+    conf = tmp_path / "containers.conf"
+    conf.write_text("[containers]\n")
+    sock = tmp_path / "podman.sock"
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                            env={**os.environ, "CONTAINERS_CONF": str(conf)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+        yield f"unix://{sock}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_host_refusing_runcs_rlimits_gets_the_containers_conf_fix(smctl, on_podman, podman_probe, project,
+                                                                    podman_without_ulimits):
+    res = smctl("local-train", "--image", podman_probe, "--job-name", "pm-rlimit",
+                "--channel", f"training={project / 'data' / 'train'}", cwd=project)
+    assert res.exit_code == 3, res.stderr
+    assert "Error: Podman cannot start container smctl-pm-rlimit-algo-1: the host refuses the resource limits" \
+        in res.stderr
+    assert "read-only bind mounts instead" not in res.stderr  # not mistaken for an overlay the engine cannot mount
+    assert 'Hint: set `default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]` under [containers] in ' \
+           "/etc/containers/containers.conf" in res.stderr
