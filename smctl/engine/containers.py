@@ -6,7 +6,6 @@ Part of engine/, the only docker-py user.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from smctl.engine.client import EngineKind
 from smctl.engine.container import Container, ContainerSummary, summary
 from smctl.engine.gpus import GpuRequest
+from smctl.engine.interrupts import deferred_interrupts, no_interrupts
 from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, LABEL_PROCESS, extra_labels, process_id
 from smctl.errors import (
     ContainerFailedError,
@@ -174,15 +174,27 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
         with deferred_interrupts():
             container = create_container(client, spec)
         if container.overlays:
-            from smctl.engine.volumes import check_overlays
-
-            check_overlays(client, spec.image, spec.name, container.overlays)
+            _check_overlays(client, spec, container)
         start_container(container, spec)
         yield container
     finally:
         with no_interrupts():
             if container is not None:
                 remove_container(container, stop_grace=stop_grace)
+
+
+def _check_overlays(client: Any, spec: ContainerSpec, container: Container) -> None:
+    """Raises: OverlayUnavailableError (engine/volumes.check_overlays); the host's refusal to start any container."""
+    from smctl.engine.client import engine_kind
+    from smctl.engine.volumes import check_overlays
+
+    try:
+        check_overlays(client, spec.image, spec.name, container.overlays)
+    except OverlayUnavailableError as exc:
+        refused = host_refusal(exc.engine_message or "", spec.name, engine_kind(client))
+        if refused is not None:  # no container could start here: not the overlay's fault
+            raise refused from None
+        raise
 
 
 def create_container(client: Any, spec: ContainerSpec) -> Container:
@@ -372,45 +384,6 @@ def reap_containers(client: Any, labels: dict[str, str], network: str | None = N
         for c in containers:
             c.remove(stop_grace=0)
     return len(containers)
-
-
-@contextmanager
-def deferred_interrupts() -> Iterator[None]:
-    """Hold a SIGINT/SIGTERM that arrives inside the block and deliver it to the handler it was meant for when the
-    block ends, so a resource the block creates is always handed to its cleanup first (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        caught.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    previous_term = signal.signal(signal.SIGTERM, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, previous_term)
-        if caught:  # also when the block failed: the user asked to stop, so the interrupt wins
-            signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
-
-
-@contextmanager
-def no_interrupts() -> Iterator[None]:
-    """Hold off a second Ctrl-C while cleanup runs, so cleanup cannot be cut short (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous_term = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, previous_term)
 
 
 def chown_tree(client: Any, image: str, path: Path, uid: int, gid: int) -> None:

@@ -101,7 +101,7 @@ def check_overlays(client: Any, image: str, container: str, volumes: Sequence[tu
     from docker.types import Mount as DockerMount
 
     from smctl.engine.client import engine_kind
-    from smctl.engine.containers import deferred_interrupts, host_refusal
+    from smctl.engine.interrupts import deferred_interrupts
 
     expected = []
     for _volume, target, lower in volumes:
@@ -124,14 +124,13 @@ def check_overlays(client: Any, image: str, container: str, volumes: Sequence[tu
         output = bytes(raw.logs(stdout=True, stderr=True)).decode("utf-8", errors="replace").strip()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        refused = host_refusal(text, container, engine_kind(client))
-        if refused is not None:  # no container could start here: not the overlay's fault
-            raise refused from None
         if "executable file not found" in text or "no such file or directory" in text:
             raise OverlayUnavailableError(f"the overlay channels of {container} could not be checked: image "
                                           f"{image} has no `ls` ({text})", READ_ONLY_HINT) from None
-        raise OverlayUnavailableError(f"{engine} could not mount the overlay channels of {container}: {text}",
-                                      READ_ONLY_HINT) from None
+        err = OverlayUnavailableError(f"{engine} could not mount the overlay channels of {container}: {text}",
+                                      READ_ONLY_HINT)
+        err.engine_message = text  # run_container tells a host that starts no container at all apart
+        raise err from None
     except Exception as exc:  # noqa: BLE001 - the wait timed out or broke: unchecked means not trusted
         raise OverlayUnavailableError(f"the overlay channels of {container} could not be checked: {exc}",
                                       READ_ONLY_HINT) from None
