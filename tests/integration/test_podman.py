@@ -219,3 +219,14 @@ def test_a_host_refusing_runcs_rlimits_gets_the_containers_conf_fix(smctl, on_po
     assert "read-only bind mounts instead" not in res.stderr  # not mistaken for an overlay the engine cannot mount
     assert 'Hint: set `default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]` under [containers] in ' \
            "/etc/containers/containers.conf" in res.stderr
+
+
+def test_without_a_credentials_endpoint_on_podman_the_warning_says_why(smctl, on_podman, podman_probe, project,
+                                                                       monkeypatch):
+    for var, value in (("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE00"), ("AWS_SECRET_ACCESS_KEY", "x"),
+                       ("AWS_SESSION_TOKEN", "y"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(var, value)  # temporary credentials are served as they are: no STS call
+    res = smctl("local-train", "--image", podman_probe, "--job-name", "pm-creds", cwd=project)
+    assert res.exit_code == 0, res.stderr
+    assert "Warning: the containers run without AWS credentials: Podman does not put a network's gateway on this " \
+           "host until a container joins it" in res.stderr
