@@ -286,11 +286,20 @@ RLIMIT_FIX = {
 }
 
 
+ROOTLESS_NETNS_FIX = ("rootless Podman's networks need its rootless network namespace to work for your user "
+                      "(slirp4netns, /dev/net/tun open to users, `/` a shared mount); or use rootful Podman's "
+                      "service: `sudo systemctl start podman.socket`, DOCKER_HOST=unix:///run/podman/podman.sock")
+
+
 def host_refusal(text: str, name: str, kind: EngineKind) -> SmctlError | None:
-    """The error for a container that no image could start on this host (runc refused its rlimits), or None."""
+    """The error for a container that no image could start on this host (runc refused its rlimits, rootless
+    Podman cannot network it), or None."""
     if "error setting rlimit" in text:
         return DockerError(f"{kind.the_engine} cannot start container {name}: the host refuses the resource limits "
                            f"runc sets (no CAP_SYS_RESOURCE here): {text}", RLIMIT_FIX[kind])
+    if "rootless netns" in text:
+        return DockerError(f"{kind.the_engine} cannot start container {name}: its network needs the rootless "
+                           f"network namespace, which fails here: {text}", ROOTLESS_NETNS_FIX)
     return None
 
 
