@@ -98,7 +98,6 @@ if ! podman_up; then
   $SUDO sh -c "nohup podman system service --time=0 'unix://$PODMAN_SOCK' >'$STATE_DIR/podman.log' 2>&1 & echo \$! >'$STATE_DIR/podman.pid'"
   for _ in $(seq 1 60); do podman_up && break; sleep 0.5; done
   podman_up || { log "podman system service did not come up"; tail -20 "$STATE_DIR/podman.log" >&2; exit 1; }
-  $SUDO chmod 666 "$PODMAN_SOCK" 2>/dev/null || true
 fi
 if ! $SUDO podman image exists python:3.11-slim; then
   log "loading python:3.11-slim into Podman from Docker"

@@ -230,3 +230,21 @@ def test_without_a_credentials_endpoint_on_podman_the_warning_says_why(smctl, on
     assert res.exit_code == 0, res.stderr
     assert "Warning: the containers run without AWS credentials: Podman does not put a network's gateway on this " \
            "host until a container joins it" in res.stderr
+
+
+def test_podman_builds_a_dockerfile_from_outside_the_context_with_its_labels(smctl, on_podman, tmp_path):
+    tag = f"smctl-test-pm-outside-{uuid.uuid4().hex[:8]}:latest"
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "f.txt").write_text("hi\n")
+    (tmp_path / "Dockerfile.x").write_text("FROM python:3.11-slim\nCOPY f.txt /f.txt\n")
+    before = (tmp_path / "Dockerfile.x").read_text()
+    try:
+        res = smctl("--json", "build", "ctx", "-f", "Dockerfile.x", "-t", tag, "--label", "smctl.test=1",
+                    cwd=tmp_path)
+        assert res.exit_code == 0, res.stderr
+        labels = on_podman.images.get(tag).labels
+        assert labels["smctl.test"] == "1" and labels["smctl.project"] == tmp_path.name.replace("_", "-")
+        assert (tmp_path / "Dockerfile.x").read_text() == before  # the LABEL line went into the archive only
+    finally:
+        with contextlib.suppress(Exception):
+            on_podman.images.remove(tag, force=True)
