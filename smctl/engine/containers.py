@@ -309,7 +309,7 @@ def start_failure(spec: ContainerSpec, text: str, kind: EngineKind = EngineKind.
     if refused is not None:
         return refused
     if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
-        return OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
+        return OverlayUnavailableError(f"{kind.the_engine} could not mount an overlay for {spec.name}: {text}",
                                        "use read-only channels: --read-only-channels")
     if "could not select device driver" in text or "nvidia" in text.lower():
         return GpuUnavailableError(
