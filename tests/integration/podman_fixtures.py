@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +83,3 @@ def podman_probe(podman_client: object) -> str:
     podman_client.images.build(path=str(IMAGES / "train-probe"), tag=tag, rm=True)  # type: ignore[attr-defined]
     return tag
 
-
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    """The podman command line, for facts the Docker API does not give."""
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
