@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a Debian host for smctl's tests and demo: Docker engine, python:3.11-slim stand-in,
-# a local registry on 127.0.0.1:5000. Idempotent: safe to run twice and with an engine already up.
+# a local registry on 127.0.0.1:5000, and rootful Podman's Docker-compatible API on a socket of our own
+# ($SMCTL_PODMAN_SOCK, default /tmp/smctl-podman.sock; SMCTL_SKIP_PODMAN=1 leaves Podman out).
+# Idempotent: safe to run twice and with engines already up.
 set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -14,6 +16,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v pigz >/dev/null 2>&1 || need_pkgs+=(pigz)
+if [ "${SMCTL_SKIP_PODMAN:-}" != 1 ]; then command -v podman >/dev/null 2>&1 || need_pkgs+=(podman); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -q >/dev/null
@@ -59,3 +62,46 @@ if ! curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1; then
   curl -fsS http://127.0.0.1:5000/v2/ >/dev/null || { log "registry did not come up"; cat "$STATE_DIR/registry.log" >&2; exit 1; }
 fi
 log "registry ready on 127.0.0.1:5000"
+
+# Podman: the Docker-compatible API of rootful Podman on $PODMAN_SOCK, with the images the tests need.
+[ "${SMCTL_SKIP_PODMAN:-}" = 1 ] && exit 0
+PODMAN_SOCK="${SMCTL_PODMAN_SOCK:-/tmp/smctl-podman.sock}"
+# These hosts drop CAP_SYS_RESOURCE: runc cannot raise rlimits past the current ones, so every container fails
+# ("error setting rlimit type 7") unless containers.conf sets limits it may keep.
+conf=/etc/containers/containers.conf
+if ! grep -qs '^default_ulimits' "$conf"; then
+  log "writing default_ulimits to $conf"
+  $SUDO mkdir -p /etc/containers
+  if grep -qs '^\[containers\]' "$conf"; then
+    $SUDO sed -i '/^\[containers\]/a default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]' "$conf"
+  else
+    printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' | $SUDO tee -a "$conf" >/dev/null
+  fi
+fi
+# The local registry speaks plain http: Podman pushes to it only when registries.conf marks it insecure.
+insecure=/etc/containers/registries.conf.d/50-smctl-local-registry.conf
+restart_podman=""
+if [ ! -f "$insecure" ]; then
+  log "marking 127.0.0.1:5000 insecure for Podman ($insecure)"
+  $SUDO mkdir -p "$(dirname "$insecure")"
+  printf '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n' | $SUDO tee "$insecure" >/dev/null
+  restart_podman=1
+fi
+podman_up() { curl -fsS --max-time 5 --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null 2>&1; }
+if [ -n "$restart_podman" ] && podman_up && [ -f "$STATE_DIR/podman.pid" ]; then
+  $SUDO kill "$(cat "$STATE_DIR/podman.pid")" 2>/dev/null || true   # it reads registries.conf at start only
+  sleep 1
+fi
+if ! podman_up; then
+  log "starting podman system service on $PODMAN_SOCK"
+  $SUDO rm -f "$PODMAN_SOCK"
+  $SUDO sh -c "nohup podman system service --time=0 'unix://$PODMAN_SOCK' >'$STATE_DIR/podman.log' 2>&1 & echo \$! >'$STATE_DIR/podman.pid'"
+  for _ in $(seq 1 60); do podman_up && break; sleep 0.5; done
+  podman_up || { log "podman system service did not come up"; tail -20 "$STATE_DIR/podman.log" >&2; exit 1; }
+fi
+if ! $SUDO podman image exists python:3.11-slim; then
+  log "loading python:3.11-slim into Podman from Docker"
+  docker save python:3.11-slim | $SUDO podman load -q >/dev/null
+  $SUDO podman tag localhost/python:3.11-slim docker.io/library/python:3.11-slim 2>/dev/null || true
+fi
+log "podman $($SUDO podman version --format '{{.Server.Version}}' 2>/dev/null || podman --version) on unix://$PODMAN_SOCK"

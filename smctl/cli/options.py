@@ -249,7 +249,7 @@ def cloud_image(out: Any, spec: Any, image: str, *, push: bool, region: str | No
     if result.ecr_uri is None:
         raise UsageError(f"--push put {image} in {result.registry}, which is not ECR: SageMaker cannot pull it",
                          "set up AWS credentials and a region for ECR (smctl doctor), or drop [aws] registry")
-    out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded); the job uses {result.ecr_uri}")
+    out.info(f"pushed {result.image_uri} ({result.layers_text}); the job uses {result.ecr_uri}")
     return result.ecr_uri
 
 

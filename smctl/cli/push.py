@@ -54,8 +54,8 @@ def push(
         no_ecr=no_ecr,
     )
     result = publishing.push_image(request, _event_printer(out))
-    out.info(f"pushed {result.image_uri} ({result.layers_pushed} layer(s) uploaded, {result.layers_existing} "
-             f"already there; {result.media_type}, {result.platform}) in {result.seconds:.1f} s")
+    out.info(f"pushed {result.image_uri} ({result.layers_text}; {result.media_type}, {result.platform}) "
+             f"in {result.seconds:.1f} s")
     if result.login_config:
         out.info(f"login for {result.registry} stored in {result.login_config}")
     out.result(result.as_dict(), lambda c: c.print(result.digest_uri, markup=False))

@@ -9,7 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smctl.engine.client import EngineAddress, failure_message, open_client, reach, resolve_endpoint, server_facts
+from smctl.engine.client import (
+    EngineAddress,
+    EngineKind,
+    failure_message,
+    kind_from_version,
+    open_client,
+    reach,
+    resolve_endpoint,
+    server_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class EngineFacts:
     buildx_version: str | None = None
     host_arch: str = field(default_factory=platform.machine)
     amd64_emulation: bool | None = None  # None: not asked (the host is amd64)
+    kind: EngineKind = EngineKind.DOCKER
 
     @property
     def reachable(self) -> bool:
@@ -71,6 +81,7 @@ def probe_engine(env: Mapping[str, str] | None = None,
         buildx_version=buildx,
         host_arch=host_arch,
         amd64_emulation=emulation,
+        kind=kind_from_version(version),
     )
 
 

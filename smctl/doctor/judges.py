@@ -10,7 +10,7 @@ from smctl.doctor.gpu import GpuFacts, version_tuple
 from smctl.doctor.model import CheckResult, Status, fail, ok, warn
 from smctl.doctor.ports import PortFacts
 from smctl.doctor.project import ProjectFacts
-from smctl.engine.client import remedy_for
+from smctl.engine.client import EngineKind, remedy_for
 from smctl.units import human_size
 
 GiB = 1024**3
@@ -19,11 +19,12 @@ DISK_FAIL_BYTES, DISK_FAIL_RATIO = 2 * GiB, 0.03
 EXPIRY_WARN_MINUTES = 15
 ENGINE_MIN = (18, 9)
 AMD64 = ("x86_64", "amd64")
+PORT_PROXIES = ("docker-proxy", "conmon", "rootlessport", "rootlessport-child")
 ENGINE_DOWN = "cannot tell: the Docker engine is unreachable (see the docker.engine check)"
 
 
 def judge_engine(f: EngineFacts) -> CheckResult:
-    title = "Docker engine"
+    title = "Podman engine" if f.kind is EngineKind.PODMAN else "Docker engine"
     where = f"{f.endpoint.host or '?'} (from {f.endpoint.source})"
     if f.failure:
         return fail("docker.engine", title, f.error_text or f"cannot reach {where}", remedy_for(f.failure, f.endpoint),
@@ -33,14 +34,17 @@ def judge_engine(f: EngineFacts) -> CheckResult:
     data = {"endpoint": f.endpoint.host, "source": f.endpoint.source, "server_version": f.server_version,
             "api_version": f.api_version, "storage_driver": f.storage_driver, "data_root": f.data_root,
             "os": f.os_type, "architecture": f.arch}
-    summary = f"Docker {f.server_version} (API {f.api_version}), {f.os_type}/{f.arch}, {f.storage_driver}"
+    summary = f"{f.kind.product} {f.server_version} (API {f.api_version}), {f.os_type}/{f.arch}, {f.storage_driver}"
     if f.os_type and f.os_type != "linux":
         return fail("docker.engine", title, summary + ": SageMaker runs Linux containers",
                     "switch the engine to Linux containers (Docker Desktop: Switch to Linux containers)", *details,
                     **data)
     if f.storage_driver == "vfs":
-        return warn("docker.engine", title, summary + ": the vfs driver copies every layer in full",
-                    'use overlay2: set "storage-driver": "overlay2" in /etc/docker/daemon.json and restart Docker',
+        fix = ('use overlay: set driver = "overlay" under [storage] in /etc/containers/storage.conf (rootless: '
+               '~/.config/containers/storage.conf), `podman system reset`, then restart the service'
+               if f.kind is EngineKind.PODMAN else
+               'use overlay2: set "storage-driver": "overlay2" in /etc/docker/daemon.json and restart Docker')
+        return warn("docker.engine", title, summary + ": the vfs driver copies every layer in full", fix,
                     *details, **data)
     return ok("docker.engine", title, summary, *details, **data)
 
@@ -51,6 +55,10 @@ def judge_builder(f: EngineFacts) -> CheckResult:
     if not f.reachable:
         return warn("docker.builder", title, ENGINE_DOWN, None)
     version = f.server_version or "0"
+    if f.kind is EngineKind.PODMAN:  # buildah behind the compatible API: no BuildKit, no Docker version floor
+        return ok("docker.builder", title, f"Podman {version} builds linux/amd64 images through its "
+                  "Docker-compatible build API (buildah), as `smctl build` does", classic_builder=False, buildx=None,
+                  engine="podman")
     data = {"classic_builder": True, "buildx": f.buildx_version}
     if version_tuple(version)[:2] < ENGINE_MIN:
         return warn("docker.builder", title, f"Docker {version} is older than 18.09: `smctl build --platform "
@@ -93,7 +101,8 @@ def judge_port(p: PortFacts) -> CheckResult:
         else:
             details.append(f"container {c.name} ({c.id}, image {c.image}) publishes {c.binding}")
             fixes.append(f"docker stop {c.name}")
-    processes = [h for h in p.processes if not (p.containers and h.name == "docker-proxy")]
+    # the engine's own port holders (Docker's docker-proxy, Podman's conmon and rootlessport) are the containers above
+    processes = [h for h in p.processes if not (p.containers and h.name in PORT_PROXIES)]
     for h in processes:
         if h.pid is None:
             details.append(f"a process of another user listens on {h.address}")

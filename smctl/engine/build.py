@@ -18,9 +18,19 @@ from smctl.engine.client import engine_error
 from smctl.errors import BuildFailedError, DockerError
 from smctl.events import OnEvent
 
-STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-CHATTER = re.compile(r"^(?: ---> |Removing intermediate container |Successfully (?:built|tagged) |"
-                     r"Sending build context )")
+# Docker's classic builder says "Step 1/3 : FROM x", " ---> Using cache", " ---> [Warning] w"; Podman's
+# (buildah) says "STEP 1/3: FROM x", "--> Using cache ID", "[Warning] w", "COMMIT name", "--> ID" and the bare id.
+STEP = re.compile(r"^(?:Step|STEP) (\d+)/(\d+) ?: (.*)$")
+CACHED = re.compile(r"^ ?-?--> Using cache\b")
+WARNING = re.compile(r"^(?: ---> )?\[Warning\] (.*)$")
+CHATTER = re.compile(r"^(?: ---> |--> |Removing intermediate container |Successfully (?:built|tagged) |"
+                     r"Sending build context |COMMIT |[0-9a-f]{64}$)")
+# buildah's failure text names the step again: 'building at STEP "RUN x": while running runtime: exit status 7'
+PODMAN_STEP_ERROR = re.compile(r'^building at STEP "(?:[^"\\]|\\.)*": ', re.DOTALL)
+PODMAN_EXIT = re.compile(r"^while running runtime: exit status (\d+)$")
+PODMAN_DUMP = re.compile(r" &imagebuilder\.Step\{.*$", re.DOTALL)  # Go's dump of the parsed step, after the message
+# Podman adds these for --platform whether the Dockerfile uses them or not: its warning about them is noise
+PLATFORM_ARGS = re.compile(r"^one or more build args were not consumed: \[(?:TARGET(?:ARCH|OS|PLATFORM|VARIANT) ?)+\]$")
 TAIL_LINES = 20
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the engine paints a RUN's stderr red
 NON_ZERO = re.compile(r"^The command .* returned a non-zero code: (\d+)$", re.DOTALL)
@@ -90,14 +100,16 @@ class BuildProgress:
             self.step, self.total, self.instruction = int(step[1]), int(step[2]), step[3]
             self.tail.clear()
             self.on_event("step", {"number": self.step, "total": self.total, "instruction": self.instruction})
-        elif line.strip() == "---> Using cache":
+        elif CACHED.match(line):
             self.cache_hits += 1
             self.on_event("cached", {"number": self.step})
-        elif line.startswith(" ---> [Warning] "):
-            self.on_event("warning", {"message": line.removeprefix(" ---> [Warning] ")})
+        elif WARNING.match(line):
+            text = WARNING.match(line)[1]  # type: ignore[index]
+            if not PLATFORM_ARGS.match(text):
+                self.on_event("warning", {"message": text})
         elif line.startswith("Successfully built ") and not self.image_id:
             self.image_id = line.split()[-1]
-        elif CHATTER.match(line) or not line.strip():
+        elif CHATTER.match(line) or not line.strip() or "(UNHANDLED LOGLEVEL)" in line:
             return
         else:
             self.tail.append(line)
@@ -106,6 +118,8 @@ class BuildProgress:
     def failure(self, error: str, code: Any = None) -> BuildFailedError:
         where = f"step {self.step}/{self.total} ({self.instruction})" if self.step else "before the first step"
         lines = list(self.tail)
+        error = PODMAN_EXIT.sub(r"the command returned a non-zero code: \1", PODMAN_STEP_ERROR.sub("", error.strip()))
+        error = PODMAN_DUMP.sub("", error)
         # the classic builder quotes the whole command again ("The command '/bin/sh -c ...' returned a non-zero
         # code: N"); `where` names it already, so it is shown once
         error = NON_ZERO.sub(r"the command returned a non-zero code: \1", error.strip()) if self.step else error
@@ -136,7 +150,8 @@ def build_hint(error: str, instruction: str) -> str:
     if "returned a non-zero code" in low:
         return "fix that step of your Dockerfile (the command and its last lines are above); rerun with -v to see " \
             "the whole build output"
-    if "copy failed" in low or "add failed" in low or "no source files were specified" in low:
+    if "copy failed" in low or "add failed" in low or "no source files were specified" in low \
+            or "checking on sources" in low:
         return "check the path in that COPY/ADD and your .dockerignore: paths are relative to the build context"
     if instruction.upper().startswith("FROM") or "pull access denied" in low or "manifest unknown" in low:
         return ("check the FROM image name and tag; a private registry needs `docker login` first (smctl logs in "
@@ -166,8 +181,15 @@ def run_build(client: Any, context: IO[bytes], options: BuildOptions, on_event: 
     import docker.errors
     import requests.exceptions
 
+    from smctl.engine.client import EngineKind, engine_kind
+
     progress = BuildProgress(on_event)
+    # Podman keeps intermediate layers (the build cache) only when asked: layers=true, which docker-py's build()
+    # has no argument for; the session's query parameters carry it on this one request (sent before build returns).
+    podman = engine_kind(client) is EngineKind.PODMAN
     try:
+        if podman:
+            client.api.params = {**(client.api.params or {}), "layers": "true"}
         stream = client.api.build(
             fileobj=context, custom_context=True, tag=options.tag, dockerfile=options.dockerfile,
             buildargs=dict(options.build_args) or None, labels=dict(options.labels) or None,
@@ -175,6 +197,8 @@ def run_build(client: Any, context: IO[bytes], options: BuildOptions, on_event: 
             rm=True, forcerm=True,  # intermediate containers go away even when a step fails
             decode=True, timeout=None,  # a quiet RUN may take an hour: no read timeout
         )
+        if podman:
+            client.api.params.pop("layers", None)
         for chunk in stream:
             progress.feed(chunk)
     except docker.errors.APIError as exc:
@@ -185,6 +209,9 @@ def run_build(client: Any, context: IO[bytes], options: BuildOptions, on_event: 
                           ) from None
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
         raise engine_error(exc) from None
+    finally:
+        if podman:
+            client.api.params.pop("layers", None)
     return progress.result()
 
 

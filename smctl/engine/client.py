@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from smctl.compat import StrEnum
 from smctl.errors import DockerError
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -58,13 +59,15 @@ def engine(timeout: int = DEFAULT_TIMEOUT) -> Any:
     if failure:
         raise engine_failure(failure, detail, endpoint)
     try:
-        version = pinged_api_version(endpoint)
+        version, podman = _ping(endpoint)
     except TimeoutError:  # it accepts connections but does not answer: hung, not absent
         raise engine_failure("timeout", None, endpoint) from None
     try:
         client = open_client(endpoint, timeout, version=version)
         if version is None:
             client.ping()
+        else:  # the ping's headers told the engines apart already: no /version round trip for engine_kind()
+            client._smctl_engine_kind = EngineKind.PODMAN if podman else EngineKind.DOCKER
     except docker.errors.DockerException as exc:
         raise engine_error(exc, endpoint) from None
     return client
@@ -138,15 +141,21 @@ def reach(endpoint: EngineAddress) -> tuple[str | None, str | None]:
 
 def pinged_api_version(endpoint: EngineAddress) -> str | None:
     """The engine's API version, from one GET /_ping on its unix socket: a client given it skips docker-py's
-    GET /version (about 7 ms of engine work). None for other endpoints, or when the answer is not a clear 200.
+    GET /version (about 7 ms of engine work; seconds on Podman). None for other endpoints, or when the answer is
+    not a clear 200.
 
     Raises: TimeoutError when the socket accepts the connection but no answer comes within CONNECT_TIMEOUT.
     """
+    return _ping(endpoint)[0]
+
+
+def _ping(endpoint: EngineAddress) -> tuple[str | None, bool]:
+    """(pinged_api_version, whether Podman answered: its ping carries a Libpod-Api-Version header)."""
     import http.client
 
     found = endpoint.socket_path
     if found is None:
-        return None
+        return None, False
     path: str = found
 
     class UnixConnection(http.client.HTTPConnection):
@@ -160,14 +169,15 @@ def pinged_api_version(endpoint: EngineAddress) -> str | None:
         conn.request("GET", "/_ping")
         resp = conn.getresponse()
         version = (resp.getheader("Api-Version") or "").strip()
+        podman = bool(resp.getheader("Libpod-Api-Version"))
         ok = resp.status == 200
     except TimeoutError:
         raise
     except (OSError, http.client.HTTPException):
-        return None
+        return None, False
     finally:
         conn.close()
-    return version if ok and re.fullmatch(r"[0-9]+\.[0-9]+", version) else None
+    return (version, podman) if ok and re.fullmatch(r"[0-9]+\.[0-9]+", version) else (None, False)
 
 
 def open_client(endpoint: EngineAddress, timeout: int = 120, version: str | None = None) -> Any:
@@ -208,7 +218,37 @@ def failure_message(failure: str, detail: str | None, endpoint: EngineAddress) -
     return f"the Docker engine at {where} {FAILURES.get(failure) or f'cannot be reached ({detail})'}"
 
 
+PODMAN_ROOTFUL_SOCKET = "/run/podman/podman.sock"
+PODMAN_START = ("Podman: `systemctl --user start podman.socket` (rootless, $XDG_RUNTIME_DIR/podman/podman.sock) or "
+                f"`sudo systemctl start podman.socket` (rootful, {PODMAN_ROOTFUL_SOCKET}); without systemd "
+                "`podman system service --time=0 unix://SOCKET &`; then export DOCKER_HOST=unix://SOCKET")
+
+
+def podman_sockets(env: Mapping[str, str] | None = None) -> list[str]:
+    """Where Podman's API service usually listens: rootless ($XDG_RUNTIME_DIR/podman/podman.sock), then rootful."""
+    env = os.environ if env is None else env
+    runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return [f"{runtime}/podman/podman.sock", PODMAN_ROOTFUL_SOCKET]
+
+
+def answering_podman_socket(env: Mapping[str, str] | None = None) -> str | None:
+    """The first of Podman's usual sockets that accepts a connection, or None."""
+    for path in podman_sockets(env):
+        if os.path.exists(path) and reach(EngineAddress(f"unix://{path}", "podman"))[0] is None:
+            return path
+    return None
+
+
 def remedy_for(failure: str, endpoint: EngineAddress) -> str:
+    if failure in ("no_socket", "refused", "timeout"):
+        found = answering_podman_socket()
+        if found and endpoint.host != f"unix://{found}":
+            return f"Podman's API service answers at {found}: export DOCKER_HOST=unix://{found}"
+        return f"{_docker_remedy(failure, endpoint)}; {PODMAN_START}"
+    return _docker_remedy(failure, endpoint)
+
+
+def _docker_remedy(failure: str, endpoint: EngineAddress) -> str:
     if failure == "context":
         return ("switch to a context that exists: `docker context ls`, then `docker context use default` "
                 "(or unset DOCKER_CONTEXT)")
@@ -268,3 +308,39 @@ def data_root(client: Any) -> str:
 def disk_usage(client: Any) -> dict[str, Any]:
     """The engine's own accounting of its disk use (`docker system df`)."""
     return client.df()
+
+
+class EngineKind(StrEnum):
+    """Which engine answers the Docker API: told once, from the components of its /version reply."""
+
+    DOCKER = "docker"
+    PODMAN = "podman"
+
+    @property
+    def product(self) -> str:
+        return "Podman" if self is EngineKind.PODMAN else "Docker"
+
+    @property
+    def the_engine(self) -> str:
+        """How messages name it: "the Docker engine", "Podman"."""
+        return "Podman" if self is EngineKind.PODMAN else "the Docker engine"
+
+
+def kind_from_version(version: Mapping[str, Any]) -> EngineKind:
+    """Podman's compatible API lists a "Podman Engine" component (and a Libpod API version); Docker lists "Engine"."""
+    names = [str(c.get("Name", "")) for c in version.get("Components") or [] if isinstance(c, Mapping)]
+    if any(n.lower().startswith("podman") for n in names):
+        return EngineKind.PODMAN
+    return EngineKind.DOCKER
+
+
+def engine_kind(client: Any) -> EngineKind:
+    """The engine behind `client`, asked once per client (its /version reply) and remembered on it."""
+    kind = getattr(client, "_smctl_engine_kind", None)
+    if kind is None:
+        try:
+            kind = kind_from_version(client.version())
+        except Exception:  # noqa: BLE001 - an engine that cannot say is treated as Docker's, the API's owner
+            kind = EngineKind.DOCKER
+        client._smctl_engine_kind = kind
+    return EngineKind(kind)

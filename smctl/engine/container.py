@@ -9,6 +9,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from smctl.compat import StrEnum
@@ -62,6 +63,8 @@ class Container:
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
+        # (volume, target, lower folder) of each overlay channel smctl made a volume for (engine/volumes.py)
+        self.overlays: tuple[tuple[str, str, Path], ...] = ()
 
     def __repr__(self) -> str:
         return f"Container({self.name!r})"
@@ -73,6 +76,11 @@ class Container:
     @property
     def name(self) -> str:
         return str(self._raw.name)
+
+    @property
+    def client(self) -> Any:
+        """The docker-py client this container came from."""
+        return self._raw.client
 
     @property
     def labels(self) -> dict[str, str]:
@@ -168,19 +176,26 @@ class Container:
         self._raw.kill(signal=signal)
 
     def remove(self, *, stop_grace: float = 10) -> None:
-        """Stop (SIGTERM + grace) and remove; removing twice, or a container already gone, is harmless."""
+        """Stop (SIGTERM + grace) and remove, with the volumes smctl made for it; removing twice, or a container
+        already gone, is harmless."""
         import docker.errors
 
+        from smctl.engine.volumes import container_volumes, remove_volumes
+
+        volumes = [v for v, _, _ in self.overlays]
         try:
             self._raw.reload()
+            volumes = sorted({*volumes, *container_volumes(self._raw.client, self._raw.attrs)})
             if _state(self._state_doc.get("Status")).active:
                 self._raw.stop(timeout=max(0, int(stop_grace)))
         except docker.errors.NotFound:
+            remove_volumes(self._raw.client, volumes)
             return
         except docker.errors.APIError:
             pass
         with contextlib.suppress(docker.errors.NotFound):
             self._raw.remove(force=True, v=True)
+        remove_volumes(self._raw.client, volumes)
 
     def memory_in_use(self) -> int | None:
         """Bytes its processes hold (anonymous memory; page cache, which the kernel reclaims, left out); None when
@@ -260,6 +275,14 @@ class ContainerSummary:
         return None
 
 
+def familiar_name(reference: str) -> str:
+    """An image reference as the docker CLI shows it: Podman's listings spell out docker.io/library/NAME:TAG."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if reference.startswith(prefix):
+            return reference[len(prefix):]
+    return reference
+
+
 def summary(attrs: dict[str, Any]) -> ContainerSummary:
     """A ContainerSummary from an entry of the engine's container list."""
     exited = re.match(r"Exited \((-?\d+)\)", attrs.get("Status") or "")
@@ -269,7 +292,7 @@ def summary(attrs: dict[str, Any]) -> ContainerSummary:
     return ContainerSummary(
         id=attrs.get("Id", ""),
         name=((attrs.get("Names") or [attrs.get("Id", "?")[:12]])[0]).lstrip("/"),
-        image=attrs.get("Image") or "",
+        image=familiar_name(attrs.get("Image") or ""),
         labels=dict(attrs.get("Labels") or {}),
         state=_state(attrs.get("State")),
         exit_code=int(exited.group(1)) if exited else None,

@@ -6,7 +6,6 @@ Part of engine/, the only docker-py user.
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smctl.engine.client import EngineKind
 from smctl.engine.container import Container, ContainerSummary, summary
 from smctl.engine.gpus import GpuRequest
+from smctl.engine.interrupts import deferred_interrupts, no_interrupts
 from smctl.engine.labels import LABEL_KIND, LABEL_MANAGED, LABEL_PROCESS, extra_labels, process_id
 from smctl.errors import (
     ContainerFailedError,
@@ -49,21 +50,14 @@ class Mount:
         return {"source": str(self.source), "target": self.target, "read_only": self.read_only,
                 **({"overlay": str(self.overlay)} if self.overlay else {})}
 
-    def engine_mount(self) -> Any:
-        from docker.types import DriverConfig
+    def engine_mount(self, volume: str | None = None) -> Any:
+        """A bind mount, or for an overlay the named `volume` made for it (engine/volumes.py)."""
         from docker.types import Mount as DockerMount
 
         if self.overlay is None:
             return DockerMount(self.target, str(self.source), type="bind", read_only=self.read_only)
-        layers = (f"lowerdir={_overlay_path(self.source)},upperdir={_overlay_path(self.overlay / 'upper')},"
-                  f"workdir={_overlay_path(self.overlay / 'work')}")
-        return DockerMount(self.target, None, type="volume", labels={**extra_labels(), LABEL_MANAGED: "1"},
-                           driver_config=DriverConfig("local", {"type": "overlay", "device": "overlay", "o": layers}))
-
-
-def _overlay_path(path: Path) -> str:
-    """A path inside overlayfs's option string: ',' separates options and ':' lower layers, so both are escaped."""
-    return str(path).replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+        assert volume is not None, "an overlay mounts the volume created for it"
+        return DockerMount(self.target, volume, type="volume")
 
 
 @dataclass(frozen=True)
@@ -179,6 +173,8 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
     try:
         with deferred_interrupts():
             container = create_container(client, spec)
+        if container.overlays and _overlays_unproven(client):
+            _check_overlays(client, spec, container)
         start_container(container, spec)
         yield container
     finally:
@@ -187,8 +183,47 @@ def run_container(client: Any, spec: ContainerSpec, *, stop_grace: float = 10) -
                 remove_container(container, stop_grace=stop_grace)
 
 
+def _overlays_unproven(client: Any) -> bool:
+    """Docker's local volume driver mounts an overlay with its options or fails the start with mount(2)'s error,
+    so a channel there is never silently empty and needs no check container (it would cost every job one more
+    container start). Podman 4.3 has been seen to drop the options and mount an empty folder: checked."""
+    from smctl.engine.client import EngineKind, engine_kind
+
+    return engine_kind(client) is not EngineKind.DOCKER
+
+
+def _check_overlays(client: Any, spec: ContainerSpec, container: Container) -> None:
+    """Raises: OverlayUnavailableError (engine/volumes.check_overlays); the host's refusal to start any container."""
+    from smctl.engine.client import engine_kind
+    from smctl.engine.volumes import check_overlays
+
+    try:
+        check_overlays(client, spec.image, spec.name, container.overlays)
+    except OverlayUnavailableError as exc:
+        refused = host_refusal(exc.engine_message or "", spec.name, engine_kind(client))
+        if refused is not None:  # no container could start here: not the overlay's fault
+            raise refused from None
+        raise
+
+
 def create_container(client: Any, spec: ContainerSpec) -> Container:
     """Raises: ImageNotFoundError (Hint: smctl build), ContainerNameInUseError, DockerError."""
+    from smctl.engine.volumes import create_overlay_volumes, remove_volumes
+
+    overlays = [m for m in spec.mounts if m.overlay is not None]
+    volumes = iter(create_overlay_volumes(client, spec.name, [(m.source, m.overlay) for m in overlays if m.overlay],
+                                          spec.labels))
+    made = {m.target: next(volumes) for m in overlays}
+    try:
+        container = _create(client, spec, [m.engine_mount(made.get(m.target)) for m in spec.mounts])
+    except BaseException:
+        remove_volumes(client, list(made.values()))
+        raise
+    container.overlays = tuple((made[m.target], m.target, m.source) for m in overlays)
+    return container
+
+
+def _create(client: Any, spec: ContainerSpec, mounts: list[Any]) -> Container:
     import docker.errors
 
     kwargs: dict[str, Any] = {
@@ -196,7 +231,7 @@ def create_container(client: Any, spec: ContainerSpec) -> Container:
         "command": spec.command,
         "entrypoint": spec.entrypoint,
         "environment": spec.environment,
-        "mounts": [m.engine_mount() for m in spec.mounts],
+        "mounts": mounts,
         "hostname": spec.hostname,
         "labels": {**extra_labels(), LABEL_MANAGED: "1", LABEL_PROCESS: process_id(), **spec.labels},
         "device_requests": spec.gpus.device_requests() or None,
@@ -240,19 +275,50 @@ def start_container(container: Container, spec: ContainerSpec) -> None:
     PortAllocatedError, DockerError."""
     import docker.errors
 
+    from smctl.engine.client import engine_kind
+
     try:
         container.start()
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        err = start_failure(spec, text)
+        err = start_failure(spec, text, engine_kind(container.client))
         err.engine_message = text
         raise err from exc
 
 
-def start_failure(spec: ContainerSpec, text: str) -> SmctlError:
+RLIMIT_FIX = {
+    EngineKind.PODMAN: 'set `default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]` under [containers] in '
+                       "/etc/containers/containers.conf (rootless: ~/.config/containers/containers.conf), then "
+                       "restart Podman's API service",
+    EngineKind.DOCKER: 'set "default-ulimits" (nofile and nproc, at or below the host\'s limits) in '
+                       "/etc/docker/daemon.json, then restart Docker",
+}
+
+
+ROOTLESS_NETNS_FIX = ("rootless Podman's networks need its rootless network namespace to work for your user "
+                      "(slirp4netns, /dev/net/tun open to users, `/` a shared mount); or use rootful Podman's "
+                      "service: `sudo systemctl start podman.socket`, DOCKER_HOST=unix:///run/podman/podman.sock")
+
+
+def host_refusal(text: str, name: str, kind: EngineKind) -> SmctlError | None:
+    """The error for a container that no image could start on this host (runc refused its rlimits, rootless
+    Podman cannot network it), or None."""
+    if "error setting rlimit" in text:
+        return DockerError(f"{kind.the_engine} cannot start container {name}: the host refuses the resource limits "
+                           f"runc sets (no CAP_SYS_RESOURCE here): {text}", RLIMIT_FIX[kind])
+    if "rootless netns" in text:
+        return DockerError(f"{kind.the_engine} cannot start container {name}: its network needs the rootless "
+                           f"network namespace, which fails here: {text}", ROOTLESS_NETNS_FIX)
+    return None
+
+
+def start_failure(spec: ContainerSpec, text: str, kind: EngineKind = EngineKind.DOCKER) -> SmctlError:
     """The typed error for the engine's refusal to start `spec`, told apart by the engine's text (here only)."""
+    refused = host_refusal(text, spec.name, kind)
+    if refused is not None:
+        return refused
     if "error while mounting volume" in text and any(m.overlay for m in spec.mounts):
-        return OverlayUnavailableError(f"the Docker engine could not mount an overlay for {spec.name}: {text}",
+        return OverlayUnavailableError(f"{kind.the_engine} could not mount an overlay for {spec.name}: {text}",
                                        "use read-only channels: --read-only-channels")
     if "could not select device driver" in text or "nvidia" in text.lower():
         return GpuUnavailableError(
@@ -336,45 +402,6 @@ def reap_containers(client: Any, labels: dict[str, str], network: str | None = N
         for c in containers:
             c.remove(stop_grace=0)
     return len(containers)
-
-
-@contextmanager
-def deferred_interrupts() -> Iterator[None]:
-    """Hold a SIGINT/SIGTERM that arrives inside the block and deliver it to the handler it was meant for when the
-    block ends, so a resource the block creates is always handed to its cleanup first (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        caught.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    previous_term = signal.signal(signal.SIGTERM, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, previous_term)
-        if caught:  # also when the block failed: the user asked to stop, so the interrupt wins
-            signal.raise_signal(caught[0])  # KeyboardInterrupt under smctl's handlers; ignored if it was ignored
-
-
-@contextmanager
-def no_interrupts() -> Iterator[None]:
-    """Hold off a second Ctrl-C while cleanup runs, so cleanup cannot be cut short (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous_term = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, previous_term)
 
 
 def chown_tree(client: Any, image: str, path: Path, uid: int, gid: int) -> None:

@@ -78,10 +78,16 @@ def ensure_host_address(client: Any) -> None:
             "remove that network (docker network ls; e.g. amazon-ecs-local-container-endpoints' network), or "
             "run without credentials: --no-credentials") from refused
     release_host_address(client)  # made on an engine elsewhere (a VM, rootless): of no use, not left behind
+    from smctl.engine.client import EngineKind, engine_kind
+
+    if engine_kind(client) is EngineKind.PODMAN:
+        why, fix = ("Podman does not put a network's gateway on this host until a container joins it",
+                    "pass credentials yourself (--env AWS_...) and use --no-credentials, or use Docker's engine")
+    else:
+        why, fix = ("the Docker engine does not run on this host (or runs rootless)",
+                    "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
     raise CredentialsEndpointError(
-        f"the Docker engine does not run on this host (or runs rootless), so its containers cannot reach "
-        f"smctl's AWS credentials endpoint at {ECS_HOST}",
-        "run smctl on the engine's host, or pass credentials yourself and use --no-credentials")
+        f"{why}, so its containers cannot reach smctl's AWS credentials endpoint at {ECS_HOST}", fix)
 
 
 def _create_network(client: Any) -> None:

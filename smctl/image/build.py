@@ -4,6 +4,7 @@ registries, build linux/amd64 with the classic builder, and report what was buil
 from __future__ import annotations
 
 import hashlib
+import json
 import platform as host_platform
 import re
 import subprocess
@@ -191,9 +192,11 @@ def git_commit(folder: Path) -> str | None:
 
 
 @contextmanager
-def context_archive(context: Path, dockerfile: Path, ca_pem: str | None = None) -> Iterator[tuple[IO[bytes], str]]:
-    """The build context as a tar (honouring .dockerignore), with smctl-ca.crt added at its root when given; the
-    user's folder is never touched. Yields (archive, the Dockerfile's name inside it)."""
+def context_archive(context: Path, dockerfile: Path, ca_pem: str | None = None,
+                    labels: Mapping[str, str] | None = None) -> Iterator[tuple[IO[bytes], str]]:
+    """The build context as a tar (honouring .dockerignore), with smctl-ca.crt added at its root when given, and
+    `labels` as one LABEL line after the Dockerfile's last; the user's folder is never touched. Yields (archive,
+    the Dockerfile's name inside it)."""
     from smctl.engine.build import write_context_tar
 
     root = context.resolve()
@@ -206,6 +209,9 @@ def context_archive(context: Path, dockerfile: Path, ca_pem: str | None = None) 
         text = df.read_text()
         df_name = f".dockerfile.{hashlib.sha256(text.encode()).hexdigest()[:20]}"
         extra += [(".dockerignore", "\n".join((patterns or [".dockerignore"]) + [df_name])), (df_name, text)]
+    if labels:
+        line = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
+        extra = [e for e in extra if e[0] != df_name] + [(df_name, df.read_text().rstrip("\n") + "\n" + line + "\n")]
     if ca_pem is not None:
         extra.append((CA_MEMBER, ca_pem))
     with tempfile.TemporaryFile() as fh:
@@ -227,7 +233,7 @@ def build_image(req: BuildRequest, on_event: OnEvent) -> BuildResult:
     Raises: UsageError (inputs), AwsError (ECR base login), DockerError (engine), BuildFailedError (Dockerfile).
     """
     from smctl.engine.build import BuildOptions, add_registry_auths, run_build
-    from smctl.engine.client import engine
+    from smctl.engine.client import EngineKind, engine, engine_kind
     from smctl.engine.images import inspect_image, tag_image
 
     check_request(req)
@@ -245,13 +251,16 @@ def build_image(req: BuildRequest, on_event: OnEvent) -> BuildResult:
         if auths:
             add_registry_auths(client, auths)
         labels = image_labels(req.project, req.context, req.labels)
-        with context_archive(req.context, req.dockerfile, ca_pem) as (archive, df_name):
+        # Podman turns the build's labels into LABEL steps in a random order (a Go map), so a rebuild misses the
+        # cache from the first label on: there they travel as one LABEL line of the Dockerfile in the archive.
+        in_file = labels if engine_kind(client) is EngineKind.PODMAN else None
+        with context_archive(req.context, req.dockerfile, ca_pem, in_file) as (archive, df_name):
             size = archive.seek(0, 2)
             archive.seek(0)
             on_event("context", {"bytes": size, "context": str(req.context)})
             options = BuildOptions(tag=req.tags[0], dockerfile=df_name, platform=req.platform,
-                                      build_args=req.build_args, labels=labels, no_cache=req.no_cache,
-                                      pull=req.pull)
+                                   build_args=req.build_args, labels={} if in_file else labels,
+                                   no_cache=req.no_cache, pull=req.pull)
             built = run_build(client, archive, options, on_event)
         for tag in req.tags[1:]:
             tag_image(client, built.image_id, tag)

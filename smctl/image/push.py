@@ -43,8 +43,8 @@ class PushResult:
     tag_mutability: str
     media_type: str
     platform: str
-    layers_pushed: int
-    layers_existing: int
+    layers_pushed: int | None  # None: the engine did not say (Podman)
+    layers_existing: int | None
     auth_retried: bool
     seconds: float
     login_config: str | None = None
@@ -52,6 +52,12 @@ class PushResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "seconds": round(self.seconds, 2)}
+
+    @property
+    def layers_text(self) -> str:
+        if self.layers_pushed is None:
+            return "the engine does not report its layers"
+        return f"{self.layers_pushed} layer(s) uploaded, {self.layers_existing} already there"
 
 
 def _ecr_session(req: PushRequest, on_event: OnEvent) -> Any:
