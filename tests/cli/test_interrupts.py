@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 def _signal_after_import(signum: int, module: str, delay: float,
                          *flags: str) -> subprocess.CompletedProcess | None:
     """Start `python -m smctl --help` and send `signum` `delay` seconds after `module` is imported (Python's
-    import-time report says when, line by line); None when smctl finished first. Python's own start-up, before any of smctl's code runs, cannot be covered by
-    smctl: the trigger is always an import smctl itself makes."""
+    import-time report says when, line by line); None when smctl finished first. Python's own start-up, before
+    any of smctl's code runs, cannot be covered by smctl: the trigger is always an import smctl itself makes."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "smctl", *flags, "--help"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
