@@ -31,18 +31,19 @@ class Output:
         self._result: dict[str, Any] | None = None
         self._warnings: list[str] = []
 
-    # rich is imported when something is first rendered: `--help`, `--version` and --json runs never need it
+    # rich is imported when something is first rendered: `--help`, `--version` and --json runs never need it.
+    # emoji=False: a container's `:fire:` is printed as it is (and rich's 3,600-entry emoji table stays unloaded).
     @cached_property
     def stdout(self) -> Console:
         from rich.console import Console
 
-        return Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True)
+        return Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, emoji=False)
 
     @cached_property
     def stderr(self) -> Console:
         from rich.console import Console
 
-        return Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+        return Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True, emoji=False)
 
     # ---- data (stdout) -------------------------------------------------------------------------
     def result(self, payload: dict[str, Any], render: Callable[[Console], None] | None = None) -> None:
