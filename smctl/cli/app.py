@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
+import importlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +17,78 @@ import typer
 
 from smctl import __version__
 from smctl.cli import coercion
+from smctl.cli.commands import COMMANDS
 from smctl.cli.output import Output
 from smctl.errors import ExitCode, SmctlError, UsageError
 
 GLOBAL_FLAGS = ("--json", "-v", "--verbose", "--no-color")
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The root's sub-commands by name: every one in COMMANDS is listed, and built from its module on first use."""
+
+    def __init__(self, built: Mapping[str, Any]) -> None:
+        self.built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.built[name] = _load(name)
+        return self.built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self.built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(name for name in self.built if name not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self.built.keys())
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.built[name]
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """The root group: a command's module is imported only when that command runs (or completion or a test asks
+    for it); the root's help lists them all from COMMANDS."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Commands(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # typer's own walks .items(), which would build every command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        built = self.commands.built if isinstance(self.commands, _Commands) else dict(self.commands)
+        shown = [(name, built.get(name) or typer.core.TyperCommand(name, help=COMMANDS[name].summary))
+                 for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in shown if not command.hidden]
+        if shown:  # as typer's own format_commands, with the same width rule
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in shown])
+
+
+def _load(name: str) -> Any:
+    """The click command `name`, built from its module's register() alone."""
+    module = importlib.import_module(COMMANDS[name].module)
+    single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False)
+    single.callback()(_no_options)  # a group, so that the command keeps its name
+    module.register(single)
+    single.registered_commands = [c for c in single.registered_commands if c.name == name]
+    single.registered_groups = [g for g in single.registered_groups if g.name == name]
+    return typer.main.get_command(single).commands[name]  # type: ignore[attr-defined]
+
+
+def _no_options() -> None:
+    pass
+
 
 app = typer.Typer(
     name="smctl",
@@ -28,6 +97,7 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=_LazyGroup,
 )
 
 
@@ -71,64 +141,8 @@ def root(
         state.out.command = ctx.invoked_subcommand
 
 
-def _register() -> None:
-    from smctl.cli import deps, init, package
-
-    app.add_typer(package.app, name="package")
-    app.command("init", help=init.HELP)(init.init_cmd)
-    app.command("deps", help=deps.HELP)(deps.deps_cmd)
-
-    from smctl.cli import train
-
-    app.command("local-train", help=train.HELP)(train.local_train)
-
-    from smctl.cli import process
-
-    app.command("local-process", help=process.HELP)(process.local_process)
-
-    from smctl.cli import cloud_train
-
-    app.command("train", help=cloud_train.HELP)(cloud_train.train)
-
-    from smctl.cli import cloud_process
-
-    app.command("process", help=cloud_process.HELP)(cloud_process.process)
-
-    from smctl.cli import deploy
-
-    app.command("deploy", help=deploy.HELP)(deploy.deploy)
-    app.command("undeploy", help=deploy.UNDEPLOY_HELP)(deploy.undeploy)
-
-    from smctl.cli import transform
-
-    app.command("local-transform", help=transform.HELP)(transform.local_transform)
-
-    from smctl.cli import cloud_transform
-
-    app.command("transform", help=cloud_transform.HELP)(cloud_transform.transform)
-
-    from smctl.cli import jobs
-
-    jobs.register(app)
-
-    from smctl.cli import build, push
-
-    app.command("build", help=build.HELP)(build.build)
-    app.command("push", help=push.HELP)(push.push)
-
-    from smctl.cli import invoke, runtime, serve
-
-    serve.register(app)
-    invoke.register(app)
-    runtime.register(app)
-
-    from smctl.cli import check, doctor
-
-    app.command("doctor")(doctor.doctor)
-    app.command("check")(check.check)
 
 
-_register()
 coercion.install()
 coercion.install_metavars()
 
@@ -217,34 +231,8 @@ def _output_for(flags: list[str]) -> Output:
 
 
 def _command_for(argv: list[str]) -> Any:
-    """The command tree to run `argv` with: the root and only the sub-command it names (building every command's
-    options costs about 25 ms on each run), or the whole tree for help, completion and anything unusual."""
-    name = _invoked_name(argv)
-    if name is None and "--version" in argv and "_SMCTL_COMPLETE" not in os.environ:
-        bare = copy.copy(app)  # `--version` is the root's eager option: no command needs to be built
-        bare.registered_commands, bare.registered_groups = [], []
-        return typer.main.get_command(bare)
-    if name is not None and "_SMCTL_COMPLETE" not in os.environ:
-        single = copy.copy(app)
-        single.registered_commands = [c for c in app.registered_commands if c.name == name]
-        single.registered_groups = [g for g in app.registered_groups if g.name == name]
-        if single.registered_commands or single.registered_groups:
-            return typer.main.get_command(single)
+    """The command tree: the root's own options, and the sub-commands built only when looked up."""
     return typer.main.get_command(app)
-
-
-def _invoked_name(argv: list[str]) -> str | None:
-    """The sub-command's name when only global flags and --config come before it; else None."""
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token == "--config":
-            i += 2
-        elif token in GLOBAL_FLAGS or token.startswith("--config="):
-            i += 1
-        else:
-            return None if token.startswith("-") else token
-    return None
 
 
 def _interrupted(out: Output) -> int:

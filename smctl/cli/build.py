@@ -84,3 +84,7 @@ def _render(console: Any, r: dict[str, Any]) -> None:
         console.print(f"  also tagged {extra}", markup=False)
     console.print(f"  {r['platform']}, {human_size(r['size'])}, {r['steps']} steps ({r['cache_hits']} from cache), "
                   f"{r['seconds']:.1f} s", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build", help=HELP)(build)

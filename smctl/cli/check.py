@@ -91,3 +91,7 @@ def _check_bind_to_port(out: Output, image: str, startup_timeout: float) -> None
         client.close()
     finish(out, report, f"fix what the table says, rebuild (smctl build), then rerun `smctl check --bind-to-port "
            f"{image}`", pass_word="pass")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

@@ -133,3 +133,7 @@ def _render(console: Any, result: Any) -> None:
         count = result.downloaded.get(name)
         console.print(f"  output {name}: " + (f"{count} file(s) -> {dest}" if count is not None else dest),
                       markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("process", help=HELP)(process)

@@ -147,3 +147,7 @@ def _render(console: Any, result: Any) -> None:
     for label, path in (("model", result.model_artifact), ("output", result.output_artifact)):
         if path:
             console.print(f"  {label}: {path}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", help=HELP)(train)

@@ -123,3 +123,7 @@ def _job_name(name: str | None) -> str | None:
         raise UsageError(f"--job-name {name!r} is not a valid transform job name",
                          "use 1-63 letters, digits and hyphens, starting with a letter or digit")
     return name
+
+
+def register(app: typer.Typer) -> None:
+    app.command("transform", help=HELP)(transform)

@@ -189,3 +189,8 @@ def _startup_timeout(spec: Any, flag: int | None) -> int | None:
     default = next(f.default for f in SECTIONS["serve"] if f.name == "startup_timeout")
     value = spec.serve.startup_timeout
     return int(value) if value is not None and value != default else None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy", help=HELP)(deploy)
+    app.command("undeploy", help=UNDEPLOY_HELP)(undeploy)

@@ -68,3 +68,7 @@ def _render(console: Any, payload: dict[str, Any]) -> None:
         console.print(f"  {line}", markup=False)
     if payload["mode"] == "dry-run":
         console.print("run again with --write to add them", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deps", help=HELP)(deps_cmd)

@@ -158,3 +158,7 @@ def parse_fix(fixes: list[str]) -> Path:
     if key not in FIXES or not sep or not value.strip():
         raise UsageError(f"unknown fix {fixes[0]!r}", f"the fixes are: {', '.join(f + '=PATH' for f in FIXES)}")
     return Path(value.strip()).expanduser()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)

@@ -106,3 +106,7 @@ def _render(console: Any, payload: dict[str, Any]) -> None:
     for line in payload.get("captured", []):
         console.print(f"  pinned {line}", markup=False)
     console.print("Next: " + " && ".join(payload["next_steps"]), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init", help=HELP)(init_cmd)

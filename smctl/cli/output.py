@@ -9,12 +9,14 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from smctl.errors import ExitCode, SmctlError
 from smctl.events import OnEvent
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Output:
@@ -24,12 +26,24 @@ class Output:
         self.json_mode = json_mode
         self._tail = b""  # the last byte data_bytes wrote
         self.verbose = verbose
-        no_color = (not color) or bool(os.environ.get("NO_COLOR"))
-        self.stdout = Console(file=sys.stdout, no_color=no_color, highlight=False, soft_wrap=True)
-        self.stderr = Console(file=sys.stderr, no_color=no_color, highlight=False, soft_wrap=True)
+        self.no_color = (not color) or bool(os.environ.get("NO_COLOR"))
         self.command: str | None = None
         self._result: dict[str, Any] | None = None
         self._warnings: list[str] = []
+
+    # rich is imported when something is first rendered: `--help`, `--version` and --json runs never need it.
+    # emoji=False: a container's `:fire:` is printed as it is (and rich's 3,600-entry emoji table stays unloaded).
+    @cached_property
+    def stdout(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, emoji=False)
+
+    @cached_property
+    def stderr(self) -> Console:
+        from rich.console import Console
+
+        return Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True, emoji=False)
 
     # ---- data (stdout) -------------------------------------------------------------------------
     def result(self, payload: dict[str, Any], render: Callable[[Console], None] | None = None) -> None:

@@ -121,3 +121,7 @@ def _render_inspection(c: Console, report: Inspection) -> None:
     c.print(f"{t['entries']} entries: {t['files']} files, {t['dirs']} folders, {t['symlinks']} symlinks, "
             f"{t['hardlinks']} hard links; {human_size(t['bytes'])} in files, "
             f"{human_size(t['compressed_bytes'])} compressed ({t['expansion_ratio']:g}x)", markup=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="package")

@@ -152,3 +152,7 @@ def _render_result(console: Any, result: Any) -> None:
     for name, dest in result.outputs.items():
         console.print(f"  output {name}: {result.delivered.get(name, 0)} file(s) -> {dest}", markup=False)
     console.print(f"  logs: {result.run_dir / 'logs.txt'}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("local-process", help=HELP)(local_process)

@@ -72,3 +72,7 @@ def _event_printer(out: Output) -> OnEvent:
         out.info(f"ECR repository {data['name']}: {'created (scan on push)' if data['created'] else 'exists'}")
 
     return event_printer(out, layer=layer, repository=repository, pushing=lambda d: out.info(f"pushing {d['image']}"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push", help=HELP)(push)

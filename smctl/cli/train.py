@@ -216,3 +216,7 @@ def _render_result(console: Any, result: Any) -> None:
     if result.latest_dir is not None and result.model_artifact is not None:
         console.print(f"  latest: {result.latest_dir / 'model.tar.gz'} and output.tar.gz point here", markup=False)
     console.print(f"  logs: {result.run_dir / 'logs.txt'}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("local-train", help=HELP)(local_train)

@@ -146,3 +146,7 @@ def _render(console: Any, result: Any) -> None:
     console.print(f"  output: {result.output} ({human_size(s.bytes_written)} written)", markup=False)
     for f in s.failed:
         console.print(f"  failed: {f.key}: {f.reason}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("local-transform", help=HELP)(local_transform)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from smctl import __version__
@@ -51,19 +50,6 @@ def test_global_flags_are_accepted_after_the_command(smctl):
     doc = json.loads(res.stdout)
     assert doc["ok"] is False
     assert "/nonexistent/model.tar.gz" in doc["error"]["message"]
-
-
-def test_help_does_not_import_heavy_libraries():
-    code = (
-        "import sys\n"
-        "from smctl.cli.app import run\n"
-        "rc = run(['--help'])\n"
-        "heavy = sorted(m for m in ('docker', 'boto3', 'botocore', 'jinja2', 'zlib_ng', 'isal') if m in sys.modules)\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "Commands" in proc.stdout
-    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
 
 
 def test_no_color_env_and_flag_produce_plain_text():

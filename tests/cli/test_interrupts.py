@@ -19,10 +19,9 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 def _signal_after_import(signum: int, module: str, delay: float,
                          *flags: str) -> subprocess.CompletedProcess | None:
-    """Start `python -m smctl --help` (it builds every command after its imports, so it runs long enough) and
-    send `signum` `delay` seconds after `module` is imported (Python's import-time report says when, line by line);
-    None when smctl finished first. Python's own start-up, before any of smctl's code runs, cannot be covered by
-    smctl: the trigger is always an import smctl itself makes."""
+    """Start `python -m smctl --help` and send `signum` `delay` seconds after `module` is imported (Python's
+    import-time report says when, line by line); None when smctl finished first. Python's own start-up, before
+    any of smctl's code runs, cannot be covered by smctl: the trigger is always an import smctl itself makes."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "smctl", *flags, "--help"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
@@ -42,10 +41,12 @@ def _signal_after_import(signum: int, module: str, delay: float,
     os.kill(proc.pid, signum)
     out, err = proc.communicate(timeout=30)
     err = "".join(line for line in err.splitlines(keepends=True) if not line.startswith("import time:"))
+    if proc.returncode == 0 and err == "":
+        return None  # it was already exiting (os._exit) when the signal came; a swallowed one prints to stderr
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.mark.parametrize(("module", "delay"), [("smctl.errors", 0.002), ("typer", 0), ("rich.console", 0.01),
+@pytest.mark.parametrize(("module", "delay"), [("smctl.errors", 0.002), ("typer", 0), ("smctl.cli.commands", 0),
                                                ("smctl.cli.output", 0.03)])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_while_smctl_is_still_importing_exits_130_with_a_message(signum, module, delay):
