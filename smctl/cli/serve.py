@@ -228,8 +228,9 @@ def logs(
         "logs.")] = False,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="For --cloud.")] = None,
 ) -> None:
-    """Print an endpoint's container logs (stdout and stderr; every container's, each line prefixed with its hostname,
-    on a multi-container endpoint); with --cloud, a SageMaker job's or endpoint's."""
+    """Print an endpoint's container logs (stdout and stderr); with --cloud, a SageMaker job's or endpoint's.
+
+    A multi-container endpoint shows every container's, each line prefixed with its hostname."""
     from smctl.engine.containers import docker_client
     from smctl.errors import UsageError
     from smctl.serving.endpoint_logs import follow_logs, log_sources, read_logs

@@ -183,8 +183,9 @@ def test_logs_show_and_follow_every_container_prefixed_with_its_hostname(steps, 
     assert run_cli("logs", name, "--tail", "1").stdout.splitlines() == [lines[1], lines[3]]
     followed = Foreground(["logs", name, "-f"], tmp_path)
     try:
-        followed.wait_for("pre | step a listening")
-        followed.wait_for("model | step b listening")
+        for needle in ("pre | step a listening", "model | step b listening"):  # followed lines interleave
+            if not any(needle in line for line in followed.seen):
+                followed.wait_for(needle)
         run_cli("invoke", name, "--local", "--data", "__exit__", "--target-container", "model")
         followed.wait_for("model | step b exiting on request")  # a line written after following began
         assert run_cli("local-stop", name).exit_code == 0
