@@ -9,11 +9,19 @@ from typing import Annotated, Any
 import typer
 
 from smctl.cli.job_options import (
+    CloudDryRunOption,
     EnvOption,
     InstanceCountOption,
     InstanceTypeOption,
+    NoWaitOption,
+    OutputKmsOption,
     ProcessArgsOption,
     ProcessEntrypointOption,
+    SecurityGroupOption,
+    SubnetOption,
+    TagOption,
+    VolumeKmsOption,
+    VolumeSizeOption,
 )
 from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
@@ -52,18 +60,15 @@ def process(
     bucket: Annotated[str | None, typer.Option(
         "--bucket", metavar="BUCKET", help="For uploads and local outputs' staging (default: sagemaker-REGION-"
         "ACCOUNT, created when missing).")] = None,
-    volume_size: Annotated[int, typer.Option("--volume-size", metavar="GB")] = 30,
-    volume_kms_key: Annotated[str | None, typer.Option("--volume-kms-key", metavar="KEY")] = None,
-    output_kms_key: Annotated[str | None, typer.Option("--output-kms-key", metavar="KEY")] = None,
-    subnet: Annotated[list[str] | None, typer.Option("--subnet", metavar="ID", help="VPC subnet (repeatable).")
-                      ] = None,
-    security_group: Annotated[list[str] | None, typer.Option(
-        "--security-group", metavar="ID", help="VPC security group (repeatable).")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="Tag (repeatable).")] = None,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the job is created.")] = False,
+    volume_size: VolumeSizeOption = 30,
+    volume_kms_key: VolumeKmsOption = None,
+    output_kms_key: OutputKmsOption = None,
+    subnet: SubnetOption = None,
+    security_group: SecurityGroupOption = None,
+    tag: TagOption = None,
+    no_wait: NoWaitOption = False,
     push: PushOption = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")
-                       ] = False,
+    dry_run: CloudDryRunOption = False,
 ) -> None:
     import time
 

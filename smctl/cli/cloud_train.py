@@ -9,6 +9,7 @@ import typer
 
 from smctl.cli.job_options import (
     ArgsOption,
+    CloudDryRunOption,
     EntrypointOption,
     EnvOption,
     HpEncodingOption,
@@ -17,6 +18,13 @@ from smctl.cli.job_options import (
     InstanceCountOption,
     InstanceTypeOption,
     JobNameOption,
+    NoWaitOption,
+    OutputKmsOption,
+    SecurityGroupOption,
+    SubnetOption,
+    TagOption,
+    VolumeKmsOption,
+    VolumeSizeOption,
 )
 from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
@@ -53,20 +61,17 @@ def train(
     spot: Annotated[bool, typer.Option("--spot", help="Managed Spot training.")] = False,
     max_wait: Annotated[int | None, typer.Option(
         "--max-wait", metavar="SECONDS", help="Spot: the longest wait plus run (>= --max-runtime).")] = None,
-    volume_size: Annotated[int, typer.Option("--volume-size", metavar="GB")] = 30,
-    volume_kms_key: Annotated[str | None, typer.Option("--volume-kms-key", metavar="KEY")] = None,
-    output_kms_key: Annotated[str | None, typer.Option("--output-kms-key", metavar="KEY")] = None,
-    subnet: Annotated[list[str] | None, typer.Option("--subnet", metavar="ID", help="VPC subnet (repeatable).")
-                      ] = None,
-    security_group: Annotated[list[str] | None, typer.Option(
-        "--security-group", metavar="ID", help="VPC security group (repeatable).")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="Tag (repeatable).")] = None,
+    volume_size: VolumeSizeOption = 30,
+    volume_kms_key: VolumeKmsOption = None,
+    output_kms_key: OutputKmsOption = None,
+    subnet: SubnetOption = None,
+    security_group: SecurityGroupOption = None,
+    tag: TagOption = None,
     metric: Annotated[list[str] | None, typer.Option(
         "--metric", metavar="NAME=REGEX", help="Metric definition from the logs (repeatable).")] = None,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the job is created.")] = False,
+    no_wait: NoWaitOption = False,
     push: PushOption = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")
-                       ] = False,
+    dry_run: CloudDryRunOption = False,
 ) -> None:
     from smctl.cli.jobs import remember
     from smctl.cli.train import build_job

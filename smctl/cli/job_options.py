@@ -29,3 +29,14 @@ ProcessArgsOption = Annotated[str | None, typer.Option(
     "--args", metavar="ARGS", help="AppSpecification.ContainerArguments (or give them after --).")]
 HpEncodingOption = Annotated[str | None, typer.Option(
     "--hp-encoding", metavar="json|str", help="json (framework estimators, the default) or str (generic Estimator).")]
+
+# What SageMaker's job requests share (smctl train and smctl process).
+VolumeSizeOption = Annotated[int, typer.Option("--volume-size", metavar="GB")]
+VolumeKmsOption = Annotated[str | None, typer.Option("--volume-kms-key", metavar="KEY")]
+OutputKmsOption = Annotated[str | None, typer.Option("--output-kms-key", metavar="KEY")]
+SubnetOption = Annotated[list[str] | None, typer.Option("--subnet", metavar="ID", help="VPC subnet (repeatable).")]
+SecurityGroupOption = Annotated[list[str] | None, typer.Option(
+    "--security-group", metavar="ID", help="VPC security group (repeatable).")]
+TagOption = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="Tag (repeatable).")]
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Return once the job is created.")]
+CloudDryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show the request; upload and create nothing.")]
