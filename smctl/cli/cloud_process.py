@@ -72,12 +72,12 @@ def process(
 ) -> None:
     import time
 
+    from smctl.cli.cloud_follow import follow_in_cloud
     from smctl.cli.jobs import remember
     from smctl.cli.options import aws_region, check_range
     from smctl.cloud import processing as cloud_processing
     from smctl.cloud.preflight import instance_type_for
     from smctl.cloud.processing_request import ROLE_PLACEHOLDER, CloudProcessing, processing_job_request
-    from smctl.errors import CredentialsExpiredError
     from smctl.processing.plan import plan_processing
     from smctl.project.spec import load_project
 
@@ -115,15 +115,10 @@ def process(
         out.result({"job_name": name, "status": "InProgress"},
                    lambda c: c.print(f"{name}: created; follow it: smctl logs {name} --cloud -f", markup=False))
         return
-    resume = f"follow it again: smctl logs {name} --cloud -f; stop it: smctl stop {name}"
-    try:
-        state, tail = cloud_processing.follow(sm, name, on_event, region=where, profile=spec.aws.profile,
-                                              hosts=len(plan.hosts))
-    except KeyboardInterrupt:
-        out.warn(f"detached: processing job {name} goes on in SageMaker; {resume}")
-        raise
-    except CredentialsExpiredError as exc:
-        raise exc.while_waiting(f"processing job {name}", resume) from exc
+    state, tail = follow_in_cloud(
+        out, "processing job", name, lambda: cloud_processing.follow(sm, name, on_event, region=where,
+                                                                     profile=spec.aws.profile, hosts=len(plan.hosts)),
+        then=f"stop it: smctl stop {name}")
     downloaded = cloud_processing.download_outputs(cjob, state, request, on_event)
     result = cloud_processing.result_of(cjob, state, tail, started, downloaded)
     out.result(result.as_dict(), lambda c: _render(c, result))

@@ -73,11 +73,12 @@ def train(
     push: PushOption = False,
     dry_run: CloudDryRunOption = False,
 ) -> None:
+    from smctl.cli.cloud_follow import follow_in_cloud
     from smctl.cli.jobs import remember
     from smctl.cli.train import build_job
     from smctl.cloud import training as cloud_training
     from smctl.cloud.training_request import CloudTraining, training_job_request
-    from smctl.errors import CredentialsExpiredError, UsageError
+    from smctl.errors import UsageError
     from smctl.project.spec import load_project
     from smctl.training.plan import plan_job
 
@@ -127,17 +128,12 @@ def train(
     name = plan.job_name
     if no_wait:
         out.result({"job_name": name, "status": "InProgress"},
-                   lambda c: c.print(f"{name}: created; follow it with `aws sagemaker describe-training-job "
-                                     f"--training-job-name {name}`", markup=False))
+                   lambda c: c.print(f"{name}: created; follow it: smctl logs {name} --cloud -f", markup=False))
         return
-    resume = f"follow it again: smctl logs {name} --cloud -f; stop it: smctl stop {name}"
-    try:
-        state, tail = cloud_training.follow(sm, name, on_event, region=where, profile=spec.aws.profile)
-    except KeyboardInterrupt:
-        out.warn(f"detached: training job {name} goes on in SageMaker; {resume}")
-        raise
-    except CredentialsExpiredError as exc:
-        raise exc.while_waiting(f"training job {name}", resume) from exc
+    state, tail = follow_in_cloud(
+        out, "training job", name, lambda: cloud_training.follow(sm, name, on_event, region=where,
+                                                                 profile=spec.aws.profile),
+        then=f"stop it: smctl stop {name}")
     artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile,
                                                 latest_dir=plan.latest_dir, on_event=on_event)
                  if state.status == "Completed" else (None, None))

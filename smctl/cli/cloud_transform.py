@@ -50,11 +50,11 @@ def transform(
     push: PushOption = False,
     dry_run: Annotated[bool, Opt("--dry-run", help="Show the request; upload and create nothing.")] = False,
 ) -> None:
+    from smctl.cli.cloud_follow import follow_in_cloud
     from smctl.cli.options import cloud_image, cloud_region, require_role
     from smctl.cli.transform import build_transform_job
     from smctl.cloud import transform as cloud_transform
     from smctl.cloud.transform_request import transform_job_request
-    from smctl.errors import CredentialsExpiredError
     from smctl.project.spec import load_project
     from smctl.transform.job import new_job_name
 
@@ -92,14 +92,10 @@ def transform(
         out.result({"job_name": job.job_name, "status": "InProgress"},
                    lambda c: c.print(f"{job.job_name}: created", markup=False))
         return
-    resume = f"follow it again: smctl logs {job.job_name} --cloud -f; stop it: smctl stop {job.job_name}"
-    try:
-        d = cloud_transform.follow(sm, job.job_name, on_event, region=where, profile=spec.aws.profile)
-    except KeyboardInterrupt:
-        out.warn(f"detached: transform job {job.job_name} goes on in SageMaker; {resume}")
-        raise
-    except CredentialsExpiredError as exc:
-        raise exc.while_waiting(f"transform job {job.job_name}", resume) from exc
+    d = follow_in_cloud(
+        out, "transform job", job.job_name, lambda: cloud_transform.follow(sm, job.job_name, on_event, region=where,
+                                                                           profile=spec.aws.profile),
+        then=f"stop it: smctl stop {job.job_name}")
     files: list[Any] = []
     if d.get("TransformJobStatus") == "Completed" and local is not None:
         from smctl.aws.s3_sync import download_tree

@@ -47,6 +47,7 @@ def deploy(
     direct: DirectOption = False,
 ) -> None:
     from smctl.cli import deploy_modes
+    from smctl.cli.cloud_follow import follow_in_cloud
     from smctl.cli.options import cloud_image, cloud_region, require_role
     from smctl.cloud import deploy as cloud_deploy
     from smctl.cloud.endpoint_request import (
@@ -55,7 +56,7 @@ def deploy(
         endpoint_request,
         model_request,
     )
-    from smctl.errors import CredentialsExpiredError, UsageError
+    from smctl.errors import UsageError
     from smctl.project.spec import load_project
 
     out: Output = ctx.obj.out
@@ -134,14 +135,11 @@ def deploy(
         out.result({"endpoint": ep.name, "model": made.model_name, "config": made.config_name},
                    lambda c: c.print(f"{ep.name}: {'updating' if made.updated else 'creating'}", markup=False))
         return
-    resume = f"follow it again: smctl logs {ep.name} --cloud -f; remove it: smctl undeploy {ep.name}"
-    try:
-        state = cloud_deploy.follow(sm, ep.name, variant, on_event, region=where, profile=spec.aws.profile)
-    except KeyboardInterrupt:
-        out.warn(f"detached: endpoint {ep.name} goes on being {'updated' if made.updated else 'created'}; {resume}")
-        raise
-    except CredentialsExpiredError as exc:
-        raise exc.while_waiting(f"endpoint {ep.name}", resume) from exc
+    state = follow_in_cloud(
+        out, "endpoint", ep.name, lambda: cloud_deploy.follow(sm, ep.name, variant, on_event, region=where,
+                                                              profile=spec.aws.profile),
+        then=f"remove it: smctl undeploy {ep.name}",
+        goes_on=f"goes on being {'updated' if made.updated else 'created'}")
     result = {"endpoint": ep.name, "status": state.status, "failure_reason": state.failure_reason,
               "model": made.model_name, "config": made.config_name, "model_data": ep.model_uri}
     out.result(result, lambda c: _render(c, result))
