@@ -10,6 +10,7 @@ from smctl.cli.output import Output
 
 if TYPE_CHECKING:
     from smctl.contract.async_inference import AsyncConfig
+    from smctl.serving.invoke import Payload
 
 AsyncOutputOption = Annotated[str | None, typer.Option(
     "--async-output", metavar="s3://BUCKET/PREFIX", help="Serve asynchronous inference: answers go to "
@@ -70,6 +71,24 @@ def check_async_buckets(config: AsyncConfig, region: str | None, profile: str | 
         check_bucket(str(path), region=region, profile=profile)
 
 
+def inline_async_body(data: str, content_type: str | None) -> Payload:
+    """--data for an async request, read as `smctl invoke` reads it, refused over InvokeEndpointAsync's inline limit.
+
+    Raises:
+        UsageError: the data cannot be read, or it is over 128,000 bytes.
+    """
+    from smctl.contract.async_inference import MAX_INLINE_BODY
+    from smctl.errors import UsageError
+    from smctl.serving.invoke import read_payload
+
+    payload = read_payload(data, content_type)
+    if len(payload.body) > MAX_INLINE_BODY:
+        raise UsageError(f"--data is {len(payload.body):,} bytes; an inline async request takes at most "
+                         f"{MAX_INLINE_BODY:,}",
+                         "upload it (aws s3 cp FILE s3://BUCKET/KEY) and pass --input s3://BUCKET/KEY")
+    return payload
+
+
 def invoke_async(out: Output, name: str, *, input_uri: str | None, data: str | None, content_type: str | None,
                  accept: str | None, custom_attributes: str | None, inference_id: str | None,
                  timeout: float | None, region: str | None, profile: str | None) -> None:
@@ -84,7 +103,7 @@ def invoke_async(out: Output, name: str, *, input_uri: str | None, data: str | N
     from smctl.engine.containers import docker_client
     from smctl.errors import UsageError
     from smctl.serving import async_inference as core
-    from smctl.serving.invoke import invocations_url, read_payload
+    from smctl.serving.invoke import invocations_url
     from smctl.serving.registry import get_endpoint
 
     if (input_uri is None) == (data is None):
@@ -99,11 +118,7 @@ def invoke_async(out: Output, name: str, *, input_uri: str | None, data: str | N
                          "async invocations take InvocationTimeoutSeconds: a whole number from 1 to 3600")
     body = ctype = None
     if data is not None:
-        payload = read_payload(data, content_type)
-        if len(payload.body) > contract.MAX_INLINE_BODY:
-            raise UsageError(f"--data is {len(payload.body):,} bytes; an inline async request takes at most "
-                             f"{contract.MAX_INLINE_BODY:,}",
-                             "upload it (aws s3 cp FILE s3://BUCKET/KEY) and pass --input s3://BUCKET/KEY")
+        payload = inline_async_body(data, content_type)
         body, ctype = payload.body, payload.content_type
     endpoint = get_endpoint(docker_client(), name)
     if endpoint.async_config is None:

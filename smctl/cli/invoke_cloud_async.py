@@ -23,13 +23,9 @@ def invoke_async_cloud(out: Output, name: str, where: tuple[str | None, str | No
         raise UsageError(f"--input {input_uri!r} is not an s3:// URI", "pass --input s3://BUCKET/KEY")
     body = None
     if data is not None:
-        from smctl.serving.invoke import read_payload
+        from smctl.cli.async_invoke import inline_async_body
 
-        payload = read_payload(data, content_type)
-        if len(payload.body) > contract.MAX_INLINE_BODY:
-            raise UsageError(f"--data is {len(payload.body):,} bytes; an inline async request takes at most "
-                             f"{contract.MAX_INLINE_BODY:,}",
-                             "upload it (aws s3 cp FILE s3://BUCKET/KEY) and pass --input s3://BUCKET/KEY")
+        payload = inline_async_body(data, content_type)
         body, content_type = payload.body, content_type or payload.content_type
     if inference_id is not None and not contract.INFERENCE_ID.fullmatch(inference_id):
         raise UsageError(f"--inference-id {inference_id!r} is not valid",
