@@ -16,7 +16,14 @@ from smctl.cli.job_options import (
     NoWaitOption,
     OutputKmsOption,
     ProcessArgsOption,
+    ProcessArguments,
+    ProcessCodeOption,
     ProcessEntrypointOption,
+    ProcessImageOption,
+    ProcessInputOption,
+    ProcessJobNameOption,
+    ProcessMaxRuntimeOption,
+    ProcessOutputOption,
     SecurityGroupOption,
     SubnetOption,
     TagOption,
@@ -25,16 +32,7 @@ from smctl.cli.job_options import (
 )
 from smctl.cli.options import PushOption, cloud_image, cloud_region, parse_pairs
 from smctl.cli.output import Output, event_printer
-from smctl.cli.process import (
-    CodeOption,
-    InputOption,
-    MaxRuntimeOption,
-    OutputOption,
-    ProcessArguments,
-    ProcessImageOption,
-    ProcessJobNameOption,
-    build_processing_job,
-)
+from smctl.cli.process import build_processing_job
 
 HELP = ("Run the processing job local-process runs on SageMaker itself: upload the inputs, create, follow the logs, "
         "download the outputs.")
@@ -44,15 +42,15 @@ def process(
     ctx: typer.Context,
     arguments: ProcessArguments = None,
     image: ProcessImageOption = None,
-    input_: InputOption = None,
-    output: OutputOption = None,
-    code: CodeOption = None,
+    input_: ProcessInputOption = None,
+    output: ProcessOutputOption = None,
+    code: ProcessCodeOption = None,
     entrypoint: ProcessEntrypointOption = None,
     args: ProcessArgsOption = None,
     instance_type: InstanceTypeOption = None,
     instance_count: InstanceCountOption = None,
     env: EnvOption = None,
-    max_runtime: MaxRuntimeOption = None,
+    max_runtime: ProcessMaxRuntimeOption = None,
     job_name: ProcessJobNameOption = None,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION")] = None,
     role: Annotated[str | None, typer.Option(

@@ -13,7 +13,14 @@ from smctl.cli.job_options import (
     InstanceCountOption,
     InstanceTypeOption,
     ProcessArgsOption,
+    ProcessArguments,
+    ProcessCodeOption,
     ProcessEntrypointOption,
+    ProcessImageOption,
+    ProcessInputOption,
+    ProcessJobNameOption,
+    ProcessMaxRuntimeOption,
+    ProcessOutputOption,
 )
 from smctl.cli.options import NoCredentialsOption, RoleOption, credentials_request, parse_pairs, require_image
 from smctl.cli.output import Output, event_printer
@@ -21,39 +28,19 @@ from smctl.cli.output import Output, event_printer
 HELP = "Run a processing job (IMAGE, inputs, outputs) exactly as SageMaker Processing would, on the local engine."
 
 
-ProcessArguments = Annotated[list[str] | None, typer.Argument(
-    metavar="ARGS", help="ContainerArguments, after -- (e.g. the script's arguments).")]
-ProcessImageOption = Annotated[str | None, typer.Option(
-    "--image", metavar="IMAGE", help="Image to run (default: smctl.toml [process] image).")]
-InputOption = Annotated[list[str] | None, typer.Option(
-    "--input", metavar="NAME=PATH[,OPT=VALUE...]",
-    help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/input/NAME), mode=File|Pipe "
-    "(Pipe: smctl process only), distribution=FullyReplicated|ShardedByS3Key, compression=None|Gzip (Pipe).")]
-OutputOption = Annotated[list[str] | None, typer.Option(
-    "--output", metavar="NAME=PATH[,OPT=VALUE...]",
-    help="NAME=PATH|s3://..., options: local_path= (default /opt/ml/processing/output/NAME), "
-    "upload=EndOfJob|Continuous.")]
-CodeOption = Annotated[Path | None, typer.Option(
-    "--code", metavar="SCRIPT", help="Run SCRIPT as ScriptProcessor does: input `code`, `python3 SCRIPT`.")]
-MaxRuntimeOption = Annotated[int | None, typer.Option(
-    "--max-runtime", metavar="SECONDS", help="MaxRuntimeInSeconds: stop the job after SECONDS.")]
-ProcessJobNameOption = Annotated[str | None, typer.Option(
-    "--job-name", metavar="NAME", help="Processing job name (default: IMAGE-TIMESTAMP).")]
-
-
 def local_process(
     ctx: typer.Context,
     arguments: ProcessArguments = None,
     image: ProcessImageOption = None,
-    input_: InputOption = None,
-    output: OutputOption = None,
-    code: CodeOption = None,
+    input_: ProcessInputOption = None,
+    output: ProcessOutputOption = None,
+    code: ProcessCodeOption = None,
     entrypoint: ProcessEntrypointOption = None,
     args: ProcessArgsOption = None,
     instance_type: InstanceTypeOption = None,
     instance_count: InstanceCountOption = None,
     env: EnvOption = None,
-    max_runtime: MaxRuntimeOption = None,
+    max_runtime: ProcessMaxRuntimeOption = None,
     job_name: ProcessJobNameOption = None,
     gpus: Annotated[str | None, typer.Option("--gpus", metavar="WHICH", help="all | N | ids | none | auto.")] = None,
     region: Annotated[str | None, typer.Option(
