@@ -33,7 +33,7 @@ from smctl.cli.output import Output, event_printer
 from smctl.units import human_size
 
 if TYPE_CHECKING:
-    from smctl.project.spec import TrainSection
+    from smctl.project.sections import TrainSection
     from smctl.training.inputs import ChannelInput
 
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600

@@ -10,15 +10,8 @@ import pytest
 
 from smctl.contract.layout import ChannelConfig
 from smctl.errors import ConfigError, ExitCode, UsageError
-from smctl.project.spec import (
-    ChannelSpec,
-    ProjectSpec,
-    TrainSection,
-    find_config,
-    load_project,
-    load_spec,
-    override,
-)
+from smctl.project.sections import ChannelSpec, ProjectSpec, TrainSection
+from smctl.project.spec import find_config, load_project, load_spec, override
 
 FULL = """
 [project]
@@ -442,9 +435,9 @@ def test_separate_serve_image_defaults_from_the_project_image(tmp_path: Path):
 
 def test_every_schema_key_is_a_spec_field():
     from smctl.project import schema as spec_schema
-    from smctl.project import spec as spec_module
+    from smctl.project import sections as sections_module
 
-    sections = {f.name: getattr(spec_module, str(f.type)) for f in dataclasses.fields(ProjectSpec)
+    sections = {f.name: getattr(sections_module, str(f.type)) for f in dataclasses.fields(ProjectSpec)
                 if f.name not in ("root", "source")}
     assert list(sections) == ["project", "aws", "build", "train", "serve", "transform", "process"]
     for name, cls in sections.items():
