@@ -1,6 +1,8 @@
-"""local-serve on the generated presets (granian + a plain WSGI app, what `smctl init` scaffolds): time to ready
-against the container's own readiness, and throughput/latency against a minimal reference server running the same
-predictor in the same image, and against AWS's nginx + gunicorn + flask pattern (benchmarks/byoc) on it.
+"""local-serve on the generated presets (nginx in front of granian workers running a plain WSGI app, what `smctl
+init` scaffolds): time to ready against the container's own readiness, and throughput/latency against a minimal
+reference server running the same predictor in the same image, against AWS's nginx + gunicorn + flask pattern
+(benchmarks/byoc) on it, and against the same image without nginx (granian's own workers on the port: the stack
+before request balancing). A CPU-bound model on two kept-open connections shows what the balancing is for.
 
     python benchmarks/bench_serve.py [--runs 7] [--slices 10] [--seconds 0.5] [--presets python sklearn] [--json]
 
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from installed import compile_smctl  # noqa: E402
-from preset import LABEL, Preset, trained_preset  # noqa: E402
+from preset import LABEL, Preset, cpu_bound_model, trained_preset, without_nginx  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE_OK = "smctl-bench-serve:latest"
@@ -261,7 +263,8 @@ def wait_answer(port: int, body: bytes, limit: float = 60) -> bytes:
 
 
 REF = "reference server, same predictor, docker run"
-OURS = "generated stack (granian + WSGI), docker run"
+OURS = "generated stack (nginx + granian workers), docker run"
+PLAIN = "granian alone, no nginx (the stack before request balancing)"
 BYOC = "AWS BYOC (nginx + gunicorn sync + flask), same predictor"
 
 
@@ -273,20 +276,21 @@ def byoc_image(image: str) -> str:
     return tag
 
 
-def throughput(preset: Preset, slices: int, seconds: float,
+def throughput(preset: Preset, plain: str, slices: int, seconds: float,
                runtime_api: bool) -> dict[str, dict[int, dict[str, float]]]:
     image, model_dir, work = preset.image, preset.model_dir, preset.project
     body = (work / "data" / "payload.csv").read_bytes()
     byoc = byoc_image(image)
-    ports = {label: free_port() for label in (REF, OURS, BYOC, "direct", "local-serve")}
+    ports = {label: free_port() for label in (REF, OURS, PLAIN, BYOC, "direct", "local-serve")}
     cids = [docker_run(image, ports[REF], model_dir, "python3", "-c", REFERENCE),
             docker_run(image, ports[OURS], model_dir, "serve"),
+            docker_run(plain, ports[PLAIN], model_dir, "serve"),
             docker_run(byoc, ports[BYOC], model_dir, "/opt/byoc/byoc-serve"),
             docker_run(byoc, ports["direct"], model_dir, "/opt/byoc/byoc-serve", "direct")]
     runtime = None
     try:
         expected = wait_answer(ports[REF], body)
-        for label in (OURS, BYOC, "direct"):
+        for label in (OURS, PLAIN, BYOC, "direct"):
             wait_ready(ports[label])
             if wait_answer(ports[label], body) != expected:
                 raise SystemExit(f"{label} and the reference answer differently")
@@ -297,6 +301,7 @@ def throughput(preset: Preset, slices: int, seconds: float,
             "the same, a new connection per request": (ports[REF], "/invocations", True),
             OURS: (ports[OURS], "/invocations", False),
             "generated stack, smctl local-serve": (ports["local-serve"], "/invocations", False),
+            PLAIN: (ports[PLAIN], "/invocations", False),
             BYOC: (ports[BYOC], "/invocations", False),
             "gunicorn sync + flask without nginx (the stack before granian)": (ports["direct"], "/invocations",
                                                                               False),
@@ -319,6 +324,64 @@ def throughput(preset: Preset, slices: int, seconds: float,
         smctl("local-stop", "bench-load", cwd=work, check=False)
         sh("docker", "rm", "-f", *cids, check=False)
         sh("docker", "rmi", "-f", byoc, check=False)
+
+
+def cpu_bound(preset: Preset, plain: str, slices: int, seconds: float, us: float) -> dict[str, dict[str, float]]:
+    """Two kept-open connections (as batch transform keeps MaxConcurrentTransforms = 2 here) to a model that
+    spends `us` microseconds of pure-Python CPU per row (3 rows a request): the reference (one process, threads)
+    runs on one core; the workers can use two, if each request finds an idle one. Each slice opens its two
+    connections anew."""
+    model = cpu_bound_model(preset.project / "cpu-bound-model", us)
+    body = (preset.project / "data" / "payload.csv").read_bytes()
+    ports = {label: free_port() for label in (REF, OURS, PLAIN)}
+    cids = [docker_run(preset.image, ports[REF], model, "python3", "-c", REFERENCE),
+            docker_run(preset.image, ports[OURS], model, "serve"),
+            docker_run(plain, ports[PLAIN], model, "serve")]
+    try:
+        expected = wait_answer(ports[REF], body)
+        for label in (OURS, PLAIN):
+            wait_ready(ports[label])
+            if wait_answer(ports[label], body) != expected:
+                raise SystemExit(f"{label} and the reference answer differently (CPU-bound model)")
+        targets = {label: (port, "/invocations", False) for label, port in ports.items()}
+        for p, path, fresh in targets.values():  # warm-up
+            load(p, path, body, expected, 2, 50, 2, fresh)
+        return side_by_side(targets, body, expected, 2, slices, seconds)
+    finally:
+        sh("docker", "rm", "-f", *cids, check=False)
+
+
+def cold_start(image: str, plain: str, model_dir: Path, runs: int) -> dict[str, list[float]]:
+    """Time to /ping 200 with a plain `docker run`, the image and its nginx-less twin alternating."""
+    docker_run_to_ready(image, model_dir)
+    docker_run_to_ready(plain, model_dir)
+    got: dict[str, list[float]] = {OURS: [], PLAIN: []}
+    for _ in range(runs):
+        got[OURS].append(docker_run_to_ready(image, model_dir))
+        got[PLAIN].append(docker_run_to_ready(plain, model_dir))
+    return got
+
+
+def print_cpu_bound(name: str, tp: dict[str, dict[str, float]], us: float, slices: int, seconds: float) -> None:
+    ref = tp[REF]["rps"]
+    print(f"### CPU-bound model, two kept-open connections, the {name} image ({us:g} µs of pure-Python CPU per "
+          f"row, 3 rows a request; {slices} slices of {seconds:g} s per target, interleaved, each slice on new "
+          f"connections)\n")
+    print("| target | req/s | p50 ms | p99 ms | req/s vs reference (one process) | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, r in tp.items():
+        print(f"| {label} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rps'] / ref:.2f} | "
+              f"{r['errors']:.0f} |")
+    print()
+
+
+def print_cold_start(name: str, got: dict[str, list[float]]) -> None:
+    ours, plain = statistics.median(got[OURS]), statistics.median(got[PLAIN])
+    print(f"### Time to /ping 200, the {name} preset, docker run (median of {len(got[OURS])}, alternating)\n")
+    print("| image | seconds | every run |\n| --- | ---: | --- |")
+    for label, runs in got.items():
+        print(f"| {label} | {statistics.median(runs):.3f} | {', '.join(f'{x:.3f}' for x in runs)} |")
+    print(f"\nnginx in front: {ours / plain:.2f}x the time to ready of granian alone (target <= 1.10x)\n")
 
 
 def print_startup(title: str, up: dict[str, float], runs: int) -> None:
@@ -353,6 +416,7 @@ def main() -> None:
     ap.add_argument("--presets", nargs="+", default=["python", "sklearn"], choices=["python", "sklearn"])
     ap.add_argument("--no-serve-ok", action="store_true", help="time to ready on the presets only")
     ap.add_argument("--no-runtime-api", action="store_true", help="skip the row through `smctl runtime`")
+    ap.add_argument("--cpu-us", type=float, default=700, help="CPU per row (microseconds) of the CPU-bound model")
     ap.add_argument("--json", action="store_true", help="print the raw numbers as JSON too")
     args = ap.parse_args()
     compile_smctl()
@@ -360,18 +424,23 @@ def main() -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     ups: dict[str, dict[str, float]] = {}
     tps: dict[str, tuple[dict[str, dict[int, dict[str, float]]], int]] = {}
+    cpus: dict[str, dict[str, dict[str, float]]] = {}
+    colds: dict[str, dict[str, list[float]]] = {}
     try:
         for name in args.presets:
-            with trained_preset("serve", preset=name) as preset:
-                ups[f"the {name} preset (granian + WSGI, model mounted)"] = startup(
+            with trained_preset("serve", preset=name) as preset, without_nginx(preset.image) as plain:
+                ups[f"the {name} preset (nginx + granian workers, model mounted)"] = startup(
                     preset.image, preset.model_dir, preset.project, args.runs)
                 if not args.no_serve_ok and not any("serve-ok" in k for k in ups):
                     sh("docker", "build", "-q", "-t", SERVE_OK, "--label", LABEL,
                        str(ROOT / "tests/images/serve-ok"))
                     ups["tests/images/serve-ok (stdlib server, no model)"] = startup(
                         SERVE_OK, None, preset.project, args.runs)
-                tp = throughput(preset, args.slices, args.seconds, not args.no_runtime_api)
+                colds[name] = cold_start(preset.image, plain, preset.model_dir, args.runs)
+                tp = throughput(preset, plain, args.slices, args.seconds, not args.no_runtime_api)
                 tps[name] = (tp, (preset.project / "data" / "payload.csv").stat().st_size)
+                if name == args.presets[0]:
+                    cpus[name] = cpu_bound(preset, plain, args.slices, args.seconds, args.cpu_us)
     finally:
         if not args.no_serve_ok:
             sh("docker", "rmi", "-f", SERVE_OK, check=False)
@@ -380,10 +449,14 @@ def main() -> None:
           f"{time.perf_counter() - t_start:.0f} s in all\n")
     for title, up in ups.items():
         print_startup(title, up, args.runs)
+    for name, got in colds.items():
+        print_cold_start(name, got)
     for name, (tp, body_size) in tps.items():
         print_throughput(name, tp, body_size, args.slices, args.seconds)
+    for name, cpu in cpus.items():
+        print_cpu_bound(name, cpu, args.cpu_us, args.slices, args.seconds)
     if args.json:
-        print(json.dumps({"startup": ups, "throughput": tps}, indent=2))
+        print(json.dumps({"startup": ups, "cold_start": colds, "throughput": tps, "cpu_bound": cpus}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 """local-transform throughput on the generated `python` preset: SingleRecord vs MultiRecord, and MultiRecord at
-concurrency 4 vs 1, in records/s.
+concurrency 4 vs 1, in records/s; then a CPU-bound model at the default concurrency (the worker count, from
+/execution-parameters), on the generated stack and on the same image without nginx (granian's own workers on the
+port, where each of the transform's kept-open connections stays on the worker that accepted it).
 
-    python benchmarks/bench_transform.py [--lines 200000] [--single-lines 5000] [--runs 3]
+    python benchmarks/bench_transform.py [--lines 200000] [--single-lines 5000] [--runs 3] [--cpu-us 20]
 
-The image is what `smctl init --preset python` scaffolds (gunicorn + flask, inference.py: each CSV row's distance to
-the column means), built and trained once in a temporary folder (benchmarks/preset.py) on 1,000 rows of the same
-11-column shape as the input, so that 200,000 lines make about 20 MB. SingleRecord sends one HTTP request per
-record, so it is measured over the first --single-lines lines and its records/s extrapolated (the rate does not
-depend on the file's length). Rates count the transform phase only (the container start and /ping wait are in the
-wall column). Every output is checked: one answer line per input line. Prints markdown.
+The image is what `smctl init --preset python` scaffolds (nginx in front of granian workers, inference.py: each CSV
+row's distance to the column means), built and trained once in a temporary folder (benchmarks/preset.py) on 1,000
+rows of the same 11-column shape as the input, so that 200,000 lines make about 20 MB. SingleRecord sends one HTTP
+request per record, so it is measured over the first --single-lines lines and its records/s extrapolated (the rate
+does not depend on the file's length). Rates count the transform phase only (the container start and /ping wait are
+in the wall column). Every output is checked: one answer line per input line. Prints markdown.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from preset import Preset, trained_preset  # noqa: E402
+from preset import Preset, cpu_bound_model, trained_preset, without_nginx  # noqa: E402
 
 COLUMNS = 11
 
@@ -44,13 +46,14 @@ def train_csv(rows: int = 1000) -> str:
     return "".join(",".join(f"{rng.uniform(-1, 1):.6f}" for _ in range(COLUMNS)) + "\n" for _ in range(rows))
 
 
-def transform(preset: Preset, data: Path, lines: int, name: str, *flags: str) -> dict:
+def transform(preset: Preset, data: Path, lines: int, name: str, *flags: str, image: str | None = None,
+              model: Path | None = None) -> dict:
     out = preset.project / "out" / name
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "smctl", "--json", "local-transform", "--image", preset.image, "--input", str(data),
-         "--output", str(out), "--model", str(preset.model_dir), "--split-type", "Line",
+        [sys.executable, "-m", "smctl", "--json", "local-transform", "--image", image or preset.image,
+         "--input", str(data), "--output", str(out), "--model", str(model or preset.model_dir), "--split-type", "Line",
          "--content-type", "text/csv", "--accept", "text/csv", "--assemble-with", "Line", *flags],
         cwd=preset.project, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
@@ -75,10 +78,11 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--single-lines", type=int, default=5_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cpu-us", type=float, default=20, help="CPU per row (microseconds) of the CPU-bound model")
     args = ap.parse_args()
     t_start = time.perf_counter()
     load_before = loadavg()
-    with trained_preset("transform", train_csv=train_csv()) as preset:
+    with trained_preset("transform", train_csv=train_csv()) as preset, without_nginx(preset.image) as plain:
         full = preset.project / "bench-full"
         subset = preset.project / "bench-subset"
         full.mkdir()
@@ -96,10 +100,17 @@ def main() -> None:
             "MultiRecord 1 MB, concurrency 1": (full, args.lines, (*multi, *mb1, "--max-concurrent", "1")),
             "MultiRecord 1 MB, concurrency 4": (full, args.lines, (*multi, *mb1, "--max-concurrent", "4")),
         }
+        cpu_model = cpu_bound_model(preset.project / "cpu-bound-model", args.cpu_us)
+        cpu_label = f"CPU-bound model ({args.cpu_us:g} µs a row), MultiRecord 1 MB, default concurrency"
+        images = {f"{cpu_label}: generated stack (nginx + granian workers)": preset.image,
+                  f"{cpu_label}: granian alone (no nginx, the stack before)": plain}
+        for label in images:
+            configs[label] = (full, args.lines, (*multi, *mb1))
         runs: dict[str, list[dict]] = {label: [] for label in configs}
         for _ in range(args.runs):  # round-robin, so drift on a shared machine hits every configuration alike
             for i, (label, (data, lines, flags)) in enumerate(configs.items()):
-                runs[label].append(transform(preset, data, lines, f"run-{i}", *flags))
+                on = {"image": images[label], "model": cpu_model} if label in images else {}
+                runs[label].append(transform(preset, data, lines, f"run-{i}", *flags, **on))
     rates = [[r["records_per_second"] for r in rs] for rs in runs.values()]  # in run order
     results = {label: sorted(rs, key=lambda r: r["records_per_second"])[len(rs) // 2] for label, rs in runs.items()}
     rate = [r["records_per_second"] for r in results.values()]
@@ -119,6 +130,11 @@ def main() -> None:
         print(f"MultiRecord concurrency 4 / 1 ({what}): {statistics.median(four) / statistics.median(one):.2f}x "
               f"of the medians; per round {', '.join(f'{x:.2f}' for x in paired)} (median "
               f"{statistics.median(paired):.2f}x); best {max(four) / max(one):.2f}x (target >= 1.5x)")
+    balanced, alone = rates[-2], rates[-1]
+    paired = [b / a for b, a in zip(balanced, alone, strict=True)]
+    ratio = statistics.median(balanced) / statistics.median(alone)
+    print(f"CPU-bound model, generated stack / granian alone: {ratio:.2f}x of the medians; per round "
+          f"{', '.join(f'{x:.2f}' for x in paired)}")
 
 if __name__ == "__main__":
     main()

@@ -84,3 +84,45 @@ def trained_preset(what: str, train_csv: str | None = None, preset: str = "pytho
         run("docker", "rmi", "-f", image, check=False)
         _remove_new_deps_images(before)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def without_nginx(image: str) -> Iterator[str]:
+    """The same image with nginx removed: its `serve` then runs granian's own workers on the port, which is the
+    generated stack before request balancing (a kept-open connection stays on the worker that accepted it)."""
+    tag = image.replace(":latest", "-no-nginx:latest")
+    proc = subprocess.run(["docker", "build", "-q", "-t", tag, "--label", LABEL, "-"], check=False,
+                          input=f"FROM {image}\nRUN rm /usr/sbin/nginx\n", capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"building {tag} failed:\n{proc.stderr}")
+    try:
+        yield tag
+    finally:
+        run("docker", "rmi", "-f", tag, check=False)
+
+
+CPU_BOUND_INFERENCE = '''\
+"""A CPU-bound model: each row costs its worker {us} microseconds of pure-Python CPU (holding the GIL); the
+answer is the input rows unchanged (serving.py's default CSV handlers)."""
+import time
+
+
+def model_fn(model_dir):
+    return None
+
+
+def predict_fn(data, model):
+    end = time.thread_time() + {seconds} * max(1, len(data))
+    while time.thread_time() < end:
+        pass
+    return data
+'''
+
+
+def cpu_bound_model(folder: Path, us_per_row: float) -> Path:
+    """A model folder whose code/inference.py (which wins over the image's) is CPU_BOUND_INFERENCE."""
+    (folder / "code").mkdir(parents=True)
+    (folder / "code" / "inference.py").write_text(CPU_BOUND_INFERENCE.format(us=us_per_row,
+                                                                            seconds=us_per_row / 1e6))
+    folder.chmod(0o755)
+    return folder

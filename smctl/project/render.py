@@ -211,6 +211,7 @@ def _image(v: _Variant, role: str) -> dict[str, Any]:
         ],
         "base_image": base,
         "install_system_python": default_cuda_base,
+        "system_packages": (["python3", "python3-venv"] if default_cuda_base else []) + (["nginx"] if serve else []),
         "venv_flags": "--system-site-packages " if on_dlc else "",
         "pythonpath": f"/opt/venv/lib/python{v.python}/site-packages" if on_dlc else None,
         "requirements_file": "requirements-serve.txt" if on_serve_image else "requirements.txt",
@@ -245,6 +246,7 @@ def _processing_image(v: _Variant) -> dict[str, Any]:
         ],
         "base_image": v.base_image,
         "install_system_python": False,
+        "system_packages": [],
         "venv_flags": "",
         "pythonpath": None,
         "requirements_file": "requirements.txt",
@@ -269,7 +271,7 @@ def _model_layout(v: _Variant) -> list[tuple[str, str]]:
         layout.append(("program/train", "`train`: reads /opt/ml as SageMaker lays it out; your code is `fit()`"))
     layout += [("program/inference.py", "your inference handlers: model_fn, predict_fn (input_fn, output_fn)"),
                ("program/serving.py", "the HTTP server: /ping, /invocations, /execution-parameters"),
-               ("program/serve", "`serve`: starts granian (keep-alive, process workers)"),
+               ("program/serve", "`serve`: nginx in front of granian workers (keep-alive, an idle worker per request)"),
                ("data/", "sample data: train/ (a channel), payload.csv (for invoke), batch/ (for transform)")]
     return layout
 

@@ -107,23 +107,54 @@ def test_train_refuses_pipe_mode_with_a_clear_reason(project, tmp_path):
 # ---- serve ----------------------------------------------------------------------------------------------------------
 
 
-def test_serve_runs_granian_from_the_sagemaker_variables(project):
-    serve = _load(project / "program" / "serve", "generated_serve")
+@pytest.fixture(scope="module")
+def serve(project: Path) -> ModuleType:
+    return _load(project / "program" / "serve", "generated_serve")
 
-    def options(environ: dict[str, str]) -> dict[str, str]:
-        cmd = serve.server_command(environ)
-        assert cmd[:3] == [sys.executable, "-m", "granian"] and cmd[-2:] == ["--factory", "serving:create_app"]
-        flags = [arg for arg in cmd[3:-2] if arg.startswith("--")]
-        assert "--respawn-failed-workers" in flags  # a worker that dies is started again
-        return dict(zip(cmd[3:-2], cmd[4:-2], strict=False))
 
-    opts = options({})
-    assert (opts["--host"], opts["--port"], opts["--interface"]) == ("0.0.0.0", "8080", "wsgi")
-    assert opts["--workers"] == str(len(os.sched_getaffinity(0))) and opts["--blocking-threads"] == "1"
+def test_serve_reads_workers_port_and_timeout_from_the_sagemaker_variables(serve):
+    assert serve.settings({}) == {"workers": len(os.sched_getaffinity(0)), "port": 8080, "timeout": 60}
+    assert serve.settings({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_BIND_TO_PORT": "9090",
+                           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "5"}) == {"workers": 3, "port": 9090, "timeout": 5}
+
+
+def _granian_options(serve: ModuleType, project: Path, workers: int, **where: Any) -> dict[str, str]:
+    cmd = serve.granian_command(workers, **where)
+    assert cmd[:3] == [sys.executable, "-m", "granian"] and cmd[-2:] == ["--factory", "serving:create_app"]
+    flags = [arg for arg in cmd[3:-2] if arg.startswith("--")]
+    assert "--respawn-failed-workers" in flags  # a worker that dies is started again
+    opts = dict(zip(cmd[3:-2], cmd[4:-2], strict=False))
+    assert opts["--interface"] == "wsgi" and opts["--blocking-threads"] == "1"  # one request at a time per worker
     assert opts["--working-dir"] == str((project / "program").resolve())
     assert opts["--workers-kill-timeout"] == "25"  # SageMaker's SIGKILL comes 30 s after SIGTERM
-    opts = options({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_BIND_TO_PORT": "9090"})
-    assert (opts["--workers"], opts["--port"]) == ("3", "9090")
+    return opts
+
+
+def test_one_worker_is_granian_on_the_port_itself(serve, project):
+    opts = _granian_options(serve, project, 1, port=9090)
+    assert (opts["--host"], opts["--port"], opts["--workers"]) == ("0.0.0.0", "9090", "1")
+    assert "--uds" not in opts
+
+
+def test_each_worker_behind_nginx_is_one_granian_process_on_its_own_socket(serve, project, tmp_path):
+    opts = _granian_options(serve, project, 1, socket=tmp_path / "worker-0.sock")
+    assert opts["--uds"] == str(tmp_path / "worker-0.sock") and opts["--workers"] == "1"
+    assert int(opts["--uds-permissions"]) == 0o666  # nginx's worker process runs as nobody
+    assert "--port" not in opts and "--host" not in opts
+
+
+def test_nginx_balances_requests_over_kept_open_connections_to_every_worker(serve, tmp_path):
+    sockets = [tmp_path / f"worker-{i}.sock" for i in range(3)]
+    conf = serve.nginx_config(9090, sockets, tmp_path)
+    lines = [line.strip() for line in conf.splitlines()]
+    assert "least_conn;" in lines  # each request goes to the worker with the fewest in progress
+    assert [line for line in lines if line.startswith("server unix:")] == \
+        [f"server unix:{s} max_fails=0;" for s in sockets]  # a worker being respawned is never taken out
+    assert "listen 9090 backlog=1024;" in lines and "proxy_http_version 1.1;" in lines
+    assert 'proxy_set_header Connection "";' in lines and "keepalive 48;" in lines  # upstream keep-alive
+    assert "client_max_body_size 0;" in lines  # serving.py answers 413 with its own words
+    assert "proxy_buffering off;" in lines  # streamed answers go out as produced
+    assert f"pid {tmp_path}/nginx.pid;" in lines and f"client_body_temp_path {tmp_path}/body;" in lines
 
 
 @pytest.fixture

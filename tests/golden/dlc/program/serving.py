@@ -1,4 +1,4 @@
-"""The HTTP application SageMaker talks to (plain WSGI), served by granian's process workers (see `serve`).
+"""The HTTP application SageMaker talks to (plain WSGI), run by every worker `serve` starts (see `serve`).
 
   GET  /ping                  200 with an empty body once the model is loaded, 503 while it loads
   POST /invocations           one request through your handlers in inference.py (a generator is streamed)
