@@ -101,16 +101,20 @@ def main() -> None:
             "MultiRecord 1 MB, concurrency 4": (full, args.lines, (*multi, *mb1, "--max-concurrent", "4")),
         }
         cpu_model = cpu_bound_model(preset.project / "cpu-bound-model", args.cpu_us)
-        cpu_label = f"CPU-bound model ({args.cpu_us:g} µs a row), MultiRecord 1 MB, default concurrency"
-        images = {f"{cpu_label}: generated stack (nginx + granian workers)": preset.image,
-                  f"{cpu_label}: granian alone (no nginx, the stack before)": plain}
-        for label in images:
-            configs[label] = (full, args.lines, (*multi, *mb1))
+        # The same image with and without nginx, on the preset's model and on a CPU-bound one
+        pairs: dict[str, dict[str, Path | str]] = {}
+        for model_label, model in (("the preset's model", preset.model_dir),
+                                   (f"CPU-bound model ({args.cpu_us:g} µs a row)", cpu_model)):
+            for stack, image in (("generated stack (nginx + granian workers)", preset.image),
+                                 ("granian alone (no nginx, the stack before)", plain)):
+                label = f"{model_label}, MultiRecord 1 MB, default concurrency: {stack}"
+                pairs[label] = {"image": image, "model": model}
+                configs[label] = (full, args.lines, (*multi, *mb1))
         runs: dict[str, list[dict]] = {label: [] for label in configs}
         for _ in range(args.runs):  # round-robin, so drift on a shared machine hits every configuration alike
             for i, (label, (data, lines, flags)) in enumerate(configs.items()):
-                on = {"image": images[label], "model": cpu_model} if label in images else {}
-                runs[label].append(transform(preset, data, lines, f"run-{i}", *flags, **on))
+                on = pairs.get(label, {})
+                runs[label].append(transform(preset, data, lines, f"run-{i}", *flags, **on))  # type: ignore[arg-type]
     rates = [[r["records_per_second"] for r in rs] for rs in runs.values()]  # in run order
     results = {label: sorted(rs, key=lambda r: r["records_per_second"])[len(rs) // 2] for label, rs in runs.items()}
     rate = [r["records_per_second"] for r in results.values()]
@@ -130,11 +134,11 @@ def main() -> None:
         print(f"MultiRecord concurrency 4 / 1 ({what}): {statistics.median(four) / statistics.median(one):.2f}x "
               f"of the medians; per round {', '.join(f'{x:.2f}' for x in paired)} (median "
               f"{statistics.median(paired):.2f}x); best {max(four) / max(one):.2f}x (target >= 1.5x)")
-    balanced, alone = rates[-2], rates[-1]
-    paired = [b / a for b, a in zip(balanced, alone, strict=True)]
-    ratio = statistics.median(balanced) / statistics.median(alone)
-    print(f"CPU-bound model, generated stack / granian alone: {ratio:.2f}x of the medians; per round "
-          f"{', '.join(f'{x:.2f}' for x in paired)}")
+    for what, (balanced, alone) in (("the preset's model", rates[-4:-2]), ("CPU-bound model", rates[-2:])):
+        paired = [b / a for b, a in zip(balanced, alone, strict=True)]
+        ratio = statistics.median(balanced) / statistics.median(alone)
+        print(f"{what}, generated stack / granian alone: {ratio:.2f}x of the medians; per round "
+              f"{', '.join(f'{x:.2f}' for x in paired)}")
 
 if __name__ == "__main__":
     main()

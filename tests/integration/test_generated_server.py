@@ -109,6 +109,22 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"{count} /tmp/{pattern} never appeared (got {names})")
 
+    def wait_workers(self) -> None:
+        """Until every worker's socket accepts connections (nginx answers as soon as the first one does)."""
+        probe = ("import glob, socket, sys, time\n"
+                 "deadline = time.monotonic() + 60\n"
+                 "while time.monotonic() < deadline:\n"
+                 "    up = 0\n"
+                 "    for path in glob.glob('/tmp/smctl-serve/worker-*.sock'):\n"
+                 "        with socket.socket(socket.AF_UNIX) as s:\n"
+                 "            up += s.connect_ex(path) == 0\n"
+                 "    if up == int(sys.argv[1]):\n"
+                 "        sys.exit(0)\n"
+                 "    time.sleep(0.02)\n"
+                 "sys.exit(1)\n")
+        code, out = self.container.exec_run(["python3", "-c", probe, "2"])
+        assert code == 0, f"the two workers never both listened: {out!r}"
+
     def processes(self) -> str:
         return self.sh("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done")
 
@@ -156,6 +172,7 @@ def test_two_kept_open_connections_are_served_by_two_workers_at_once(docker_reap
     """Batch transform opens MaxConcurrentTransforms (= workers) connections and keeps them: each request must find
     an idle worker, or a CPU-bound model runs on one core while the other idles."""
     server = start(docker_reaper, image, model_dir, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    server.wait_workers()
     conns = [server.connection(), server.connection()]
     for conn in conns:  # both connections open and used before the test
         assert server.post(conn, b"pid")[0] == 200
@@ -178,6 +195,7 @@ def test_two_kept_open_connections_are_served_by_two_workers_at_once(docker_reap
 
 def test_one_connection_is_kept_alive_across_requests(docker_reaper, image, model_dir):
     server = start(docker_reaper, image, model_dir, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    server.wait_workers()
     conn = server.connection()
     server.post(conn, b"pid")
     sock = conn.sock
@@ -190,6 +208,7 @@ def test_one_connection_is_kept_alive_across_requests(docker_reaper, image, mode
 
 def test_a_killed_worker_is_started_again_and_requests_keep_being_answered(docker_reaper, image, model_dir):
     server = start(docker_reaper, image, model_dir, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    server.wait_workers()
     before = {server.ask(b"pid")[1].decode() for _ in range(4)}
     assert len(before) == 2
     killed = sorted(before)[0]
@@ -244,14 +263,14 @@ def test_a_stream_goes_out_part_by_part_through_nginx(docker_reaper, image, mode
 
 def test_a_stream_that_breaks_midway_is_cut_without_its_last_chunk(docker_reaper, image, model_dir):
     server = start(docker_reaper, image, model_dir, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
-    server.sh("touch /tmp/go")
     conn = server.connection(timeout=30)
     conn.request("POST", "/invocations", body=b"stream fail", headers={"Content-Type": "text/plain"})
     response = conn.getresponse()
-    assert response.status == 200
+    assert response.status == 200 and response.read1() == b"first\n"
+    server.sh("touch /tmp/go")  # now the model raises
     with pytest.raises(http.client.IncompleteRead) as cut:
         response.read()
-    assert cut.value.partial == b"first\n"
+    assert cut.value.partial == b""  # nothing more, and never the last chunk
     conn.close()
 
 
