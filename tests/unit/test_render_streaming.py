@@ -122,3 +122,30 @@ def test_the_python_preset_streams_csv_and_json_lines_and_gathers_json(serving, 
     assert stream.status == 200
     assert body.decode() == expected
     assert (stream.headers.get("transfer-encoding") == "chunked") == (accept != "application/json")
+
+
+def test_batch_transform_gets_a_generator_as_one_body(serving, model_dir, tmp_path, monkeypatch):
+    """The platform reads whole answers: a chunk per record would cost 57,000 chunks for a 6 MB CSV batch."""
+    monkeypatch.setenv("SAGEMAKER_BATCH", "true")
+    inference = Path(serving.__file__).parent / "inference.py"
+    with http_server(serving, model_dir, inference) as url:
+        stream = open_stream(url, b"3,4\n5,8\n", {"Content-Type": "text/csv", "Accept": "text/csv"}, timeout=30)
+        try:
+            body = b"".join(stream.parts())
+        finally:
+            stream.close()
+    assert stream.status == 200 and body == b"2.8284\n7.2111"
+    assert "transfer-encoding" not in stream.headers and stream.headers["content-length"] == str(len(body))
+
+
+def test_in_batch_transform_an_error_midway_is_a_500_with_its_message(serving, model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_BATCH", "true")
+    module = tmp_path / "gated.py"
+    module.write_text(GATED)
+    gate = tmp_path / "go"
+    gate.touch()
+    client = _client(serving, model_dir, module)
+    answer = client.post("/invocations", data=str(gate).encode(),
+                         headers={"Content-Type": "text/plain", "Accept": "text/x-fail"})
+    assert answer.status_code == 500
+    assert answer.get_data(as_text=True) == "RuntimeError: the model broke midway"

@@ -11,7 +11,8 @@ JSON Lines and NPY. Like the toolkit, code/inference.py inside model.tar.gz wins
 
 Response streaming (InvokeEndpointWithResponseStream, `smctl invoke --stream`): when transform_fn or output_fn
 returns a generator, each item it yields (str or bytes) goes out as an HTTP chunk as soon as it is produced. The
-default output_fn streams a predict_fn generator one line per record for CSV and JSON Lines.
+default output_fn streams a predict_fn generator one line per record for CSV and JSON Lines. In batch transform
+(SAGEMAKER_BATCH=true) the items are joined into one body instead: the platform reads whole answers.
 """
 
 import csv
@@ -308,9 +309,17 @@ class ServingApp:
             log.exception("inference failed")
             return respond(start_response, 500, f"{type(exc).__name__}: {exc}")
         answer, response_type = result if isinstance(result, tuple) else (result, accept)
-        if inspect.isgenerator(answer):  # no Content-Length: chunked transfer, one chunk per item
-            start_response(STATUS[200], [("Content-Type", response_type)])
-            return stream(answer)
+        if inspect.isgenerator(answer):
+            if os.environ.get("SAGEMAKER_BATCH") != "true":  # no Content-Length: chunked transfer, a chunk per item
+                start_response(STATUS[200], [("Content-Type", response_type)])
+                return stream(answer)
+            # Batch transform reads the whole answer before it writes it: one body, not a chunk per record (57,000
+            # chunks for a 6 MB batch of CSV rows), and an error midway is a 500 with its message.
+            try:
+                answer = b"".join(part.encode("utf-8") if isinstance(part, str) else bytes(part) for part in answer)
+            except Exception as exc:
+                log.exception("inference failed")
+                return respond(start_response, 500, f"{type(exc).__name__}: {exc}")
         if isinstance(answer, str):
             answer = answer.encode("utf-8")
         if os.environ.get("SAGEMAKER_BATCH") != "true" and len(answer) > REALTIME_LIMIT:
