@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TEST_LABELS
+from tests.helpers import TEST_LABELS, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -54,8 +54,6 @@ def _stream(fail):
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory, docker_client) -> Iterator[str]:
-    from tests.helpers import run_cli
-
     folder = tmp_path_factory.mktemp("server")
     name = f"server-{uuid.uuid4().hex[:8]}"
     assert run_cli("init", name, "--preset", "python", cwd=folder).exit_code == 0
