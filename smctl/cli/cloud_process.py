@@ -114,8 +114,8 @@ def process(
                    lambda c: c.print(f"{name}: created; follow it: smctl logs {name} --cloud -f", markup=False))
         return
     state, tail = follow_in_cloud(
-        out, "processing job", name, lambda: cloud_processing.follow(sm, name, on_event, region=where,
-                                                                     profile=spec.aws.profile, hosts=len(plan.hosts)),
+        out, "processing job", name, lambda sleep: cloud_processing.follow(
+            sm, name, on_event, region=where, profile=spec.aws.profile, hosts=len(plan.hosts), sleep=sleep),
         then=f"stop it: smctl stop {name}")
     downloaded = cloud_processing.download_outputs(cjob, state, request, on_event)
     result = cloud_processing.result_of(cjob, state, tail, started, downloaded)

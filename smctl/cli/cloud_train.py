@@ -131,8 +131,8 @@ def train(
                    lambda c: c.print(f"{name}: created; follow it: smctl logs {name} --cloud -f", markup=False))
         return
     state, tail = follow_in_cloud(
-        out, "training job", name, lambda: cloud_training.follow(sm, name, on_event, region=where,
-                                                                 profile=spec.aws.profile),
+        out, "training job", name, lambda sleep: cloud_training.follow(sm, name, on_event, region=where,
+                                                                       profile=spec.aws.profile, sleep=sleep),
         then=f"stop it: smctl stop {name}")
     artifacts = (cloud_training.fetch_artifacts(state, plan.output_dir, region=where, profile=spec.aws.profile,
                                                 latest_dir=plan.latest_dir, on_event=on_event)

@@ -93,8 +93,8 @@ def transform(
                    lambda c: c.print(f"{job.job_name}: created", markup=False))
         return
     d = follow_in_cloud(
-        out, "transform job", job.job_name, lambda: cloud_transform.follow(sm, job.job_name, on_event, region=where,
-                                                                           profile=spec.aws.profile),
+        out, "transform job", job.job_name, lambda sleep: cloud_transform.follow(
+            sm, job.job_name, on_event, region=where, profile=spec.aws.profile, sleep=sleep),
         then=f"stop it: smctl stop {job.job_name}")
     files: list[Any] = []
     if d.get("TransformJobStatus") == "Completed" and local is not None:

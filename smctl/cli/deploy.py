@@ -136,8 +136,8 @@ def deploy(
                    lambda c: c.print(f"{ep.name}: {'updating' if made.updated else 'creating'}", markup=False))
         return
     state = follow_in_cloud(
-        out, "endpoint", ep.name, lambda: cloud_deploy.follow(sm, ep.name, variant, on_event, region=where,
-                                                              profile=spec.aws.profile),
+        out, "endpoint", ep.name, lambda sleep: cloud_deploy.follow(sm, ep.name, variant, on_event, region=where,
+                                                                    profile=spec.aws.profile, sleep=sleep),
         then=f"remove it: smctl undeploy {ep.name}",
         goes_on=f"goes on being {'updated' if made.updated else 'created'}")
     result = {"endpoint": ep.name, "status": state.status, "failure_reason": state.failure_reason,

@@ -256,6 +256,7 @@ def logs(
 def _cloud_logs(ctx: typer.Context, out: Output, name: str, *, follow: bool, region: str | None) -> None:
     from smctl.aws import sagemaker
     from smctl.aws.session import client
+    from smctl.cli.cloud_follow import interrupts_remembered
     from smctl.cli.options import cloud_region
     from smctl.cloud.logs import find_source, print_logs
     from smctl.project.spec import load_project
@@ -268,7 +269,8 @@ def _cloud_logs(ctx: typer.Context, out: Output, name: str, *, follow: bool, reg
         if kind == "log":  # the logs are the command's data: stdout, as a local endpoint's are
             out.data_bytes(f"{data['line']}\n".encode())
 
-    lines = print_logs(source, client("logs", where, spec.aws.profile), on_event, follow=follow)
+    with interrupts_remembered() as sleep:  # Ctrl-C ends `-f` even if a library call loses the KeyboardInterrupt
+        lines = print_logs(source, client("logs", where, spec.aws.profile), on_event, follow=follow, sleep=sleep)
     out.result({"name": name, "kind": source.kind, "log_group": source.group, "lines": lines})
 
 
