@@ -33,6 +33,11 @@ def main() -> None:
         from smctl.cli.app import main as run_cli
     except KeyboardInterrupt:  # nothing has been started yet: nothing to clean up
         _exit_interrupted("interrupted before smctl started; nothing was started")
+    except Exception:
+        if _caught:  # the signal's KeyboardInterrupt came out wrapped: Python 3.11 turns one raised while a class is
+            # created (a dataclass field's __set_name__) into RuntimeError("Error calling __set_name__ ...")
+            _exit_interrupted("interrupted before smctl started; nothing was started")
+        raise
     if _caught:  # the KeyboardInterrupt was swallowed where Python ignores exceptions
         _exit_interrupted("interrupted before smctl started; nothing was started")
     if _OWN_SIGINT:

@@ -113,9 +113,16 @@ def serve(project: Path) -> ModuleType:
 
 
 def test_serve_reads_workers_port_and_timeout_from_the_sagemaker_variables(serve):
-    assert serve.settings({}) == {"workers": len(os.sched_getaffinity(0)), "port": 8080, "timeout": 60}
+    mb = 1024 * 1024
+    assert serve.settings({}) == {"workers": len(os.sched_getaffinity(0)), "port": 8080, "timeout": 60,
+                                  "body_limit": 6 * mb}
     assert serve.settings({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_BIND_TO_PORT": "9090",
-                           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "5"}) == {"workers": 3, "port": 9090, "timeout": 5}
+                           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "5", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}) == \
+        {"workers": 3, "port": 9090, "timeout": 5, "body_limit": 6 * mb}  # the payload setting is batch's only
+    batch = {"SAGEMAKER_BATCH": "true"}
+    assert serve.settings({**batch, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"})["body_limit"] == 20 * mb
+    assert serve.settings({**batch, "SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"})["body_limit"] == 0  # no limit
+    assert serve.settings(batch)["body_limit"] == 6 * mb
 
 
 def _granian_options(serve: ModuleType, project: Path, workers: int, **where: Any) -> dict[str, str]:
@@ -145,14 +152,17 @@ def test_each_worker_behind_nginx_is_one_granian_process_on_its_own_socket(serve
 
 def test_nginx_balances_requests_over_kept_open_connections_to_every_worker(serve, tmp_path):
     sockets = [tmp_path / f"worker-{i}.sock" for i in range(3)]
-    conf = serve.nginx_config(9090, sockets, tmp_path)
+    conf = serve.nginx_config(9090, sockets, 6291456, tmp_path)
     lines = [line.strip() for line in conf.splitlines()]
     assert "least_conn;" in lines  # each request goes to the worker with the fewest in progress
     assert [line for line in lines if line.startswith("server unix:")] == \
         [f"server unix:{s} max_fails=0;" for s in sockets]  # a worker being respawned is never taken out
     assert "listen 9090 backlog=1024;" in lines and "proxy_http_version 1.1;" in lines
     assert 'proxy_set_header Connection "";' in lines and "keepalive 48;" in lines  # upstream keep-alive
-    assert "client_max_body_size 0;" in lines  # serving.py answers 413 with its own words
+    assert "client_max_body_size 6291456;" in lines and "error_page 413 @too_large;" in lines  # refused by nginx,
+    assert 'return 413 "request body over the 6291456 byte limit (6 MB)";' in lines  # in serving.py's words
+    unlimited = serve.nginx_config(9090, sockets, 0, tmp_path).splitlines()
+    assert "    client_max_body_size 0;" in unlimited and not any("@too_large" in line for line in unlimited)
     assert "proxy_buffering off;" in lines  # streamed answers go out as produced
     assert f"pid {tmp_path}/nginx.pid;" in lines and f"client_body_temp_path {tmp_path}/body;" in lines
 
