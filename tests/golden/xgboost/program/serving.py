@@ -105,12 +105,16 @@ def _stream_lines(records, accept: str):
         yield line if i == 0 else "\n" + line
 
 
+def as_bytes(part) -> bytes:
+    return part.encode("utf-8") if isinstance(part, str) else bytes(part)
+
+
 def stream(parts):
     """Each part as soon as it is produced. An error midway is logged and cuts the connection before the last
     chunk: the caller sees the answer as incomplete (SageMaker: ModelStreamError StreamBroken), never as whole."""
     try:
         for part in parts:
-            yield part.encode("utf-8") if isinstance(part, str) else bytes(part)
+            yield as_bytes(part)
     except Exception:
         log.exception("inference failed while streaming")
         raise
@@ -316,7 +320,7 @@ class ServingApp:
             # Batch transform reads the whole answer before it writes it: one body, not a chunk per record (57,000
             # chunks for a 6 MB batch of CSV rows), and an error midway is a 500 with its message.
             try:
-                answer = b"".join(part.encode("utf-8") if isinstance(part, str) else bytes(part) for part in answer)
+                answer = b"".join(as_bytes(part) for part in answer)
             except Exception as exc:
                 log.exception("inference failed")
                 return respond(start_response, 500, f"{type(exc).__name__}: {exc}")
@@ -329,7 +333,7 @@ class ServingApp:
 
 
 def respond(start_response, status: int, body, content_type: str = "text/plain"):
-    body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    body = as_bytes(body)
     headers = [("Content-Length", str(len(body)))]
     if body or status != 200:
         headers.insert(0, ("Content-Type", content_type))
