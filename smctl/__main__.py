@@ -2,7 +2,7 @@
 
 Importing typer, rich and the commands takes about 0.2 s; a SIGTERM in that window used to kill smctl with the
 default action (exit 143, no message). Only the standard library is imported here, so from the first line of
-smctl's own code every SIGINT and SIGTERM ends in exit 130.
+smctl's own code every SIGINT and SIGTERM ends in exit 130 (one that comes during the imports, once they are done).
 """
 
 import signal
@@ -10,17 +10,23 @@ import signal
 _caught: list[int] = []
 
 
+def _remember(signum: int, frame: object) -> None:
+    # Only remembered while smctl imports, and acted on once the imports are done (they take about 0.2 s): a
+    # KeyboardInterrupt raised in the middle of them is printed with a traceback when it lands in importlib's own
+    # weakref callbacks ("Exception ignored in: ...") and comes out as RuntimeError when it lands while a dataclass
+    # is created (Python 3.11: "Error calling __set_name__").
+    _caught.append(signum)
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    # Remembered too: a KeyboardInterrupt raised inside importlib's own weakref callbacks is printed and swallowed
-    # ("Exception ignored in: _get_module_lock..."), so main() also checks this list once the imports are done.
     _caught.append(signum)
     raise KeyboardInterrupt
 
 
-signal.signal(signal.SIGTERM, _interrupt)  # first, before any other import (this module is only ever the entry point)
+signal.signal(signal.SIGTERM, _remember)  # first, before any other import (this module is only ever the entry point)
 _OWN_SIGINT = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when started with SIGINT ignored
 if _OWN_SIGINT:
-    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGINT, _remember)
 
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -28,21 +34,16 @@ from typing import NoReturn  # noqa: E402
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)  # again: harmless, and main() may be called from elsewhere
     try:
         from smctl.cli.app import main as run_cli
     except KeyboardInterrupt:  # nothing has been started yet: nothing to clean up
         _exit_interrupted("interrupted before smctl started; nothing was started")
-    except Exception:
-        if _caught:  # the signal's KeyboardInterrupt came out wrapped: Python 3.11 turns one raised while a class is
-            # created (a dataclass field's __set_name__) into RuntimeError("Error calling __set_name__ ...")
-            _exit_interrupted("interrupted before smctl started; nothing was started")
-        raise
-    if _caught:  # the KeyboardInterrupt was swallowed where Python ignores exceptions
-        _exit_interrupted("interrupted before smctl started; nothing was started")
-    if _OWN_SIGINT:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Python's own Ctrl-C handling
     try:
+        signal.signal(signal.SIGTERM, _interrupt)  # from here on a signal raises (run() stops what it started)
+        if _OWN_SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own Ctrl-C handling
+        if _caught:  # a signal came while smctl imported (checked after the handlers changed: none slips between)
+            _exit_interrupted("interrupted before smctl started; nothing was started")
         run_cli()
     except KeyboardInterrupt:  # a signal in the instant between the import and run()'s own handler
         _exit_interrupted("interrupted; nothing was started")
